@@ -1,0 +1,33 @@
+"""POST /bitrix/install: the install page POST or the ONAPPINSTALL event. Store the portal and
+register our SMS provider on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from b24sms import api, http, portals
+
+logger = Logger()
+
+FINISH_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>SMS provider installed</title>
+<script src="//api.bitrix24.com/api/v1/"></script></head>
+<body><p>The SMS provider is installed. You can now pick it when sending SMS from CRM.</p>
+<script>BX24.init(function () { BX24.installFinish(); });</script></body></html>
+"""
+
+
+def install(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
+    form = http.form_body(event.raw_event)
+    request = portals.parse_install(form, event.query_string_parameters or {})
+    logger.append_keys(member_id=request.member_id)
+    portal = portals.install(request)
+    if request.source == "page":
+        return api.HtmlPage(FINISH_PAGE)
+    return {"result": True, "member_id": portal.member_id}
+
+
+lambda_handler = logger.inject_lambda_context(api.http_function(install), clear_state=True)

@@ -1,0 +1,22 @@
+"""Reconcile every installed portal's sender with this deployment (run after a URL or name change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from b24sms import senders
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    reports = senders.sync_all()
+    return {
+        "portals": len(reports),
+        "changed": sum(1 for r in reports if r.changed),
+        "errors": sum(1 for r in reports if r.error),
+        "reports": [r.as_dict() for r in reports],
+    }

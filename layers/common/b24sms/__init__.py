@@ -1,0 +1,1 @@
+"""Shared domain code of the Bitrix24 SMS provider (the Lambda layer)."""

@@ -1,0 +1,75 @@
+"""The HTTP side shared by every API function: the API Gateway (HTTP API, payload 2.0) event read
+through Powertools' event data class, and our errors turned into JSON answers in Bitrix24's
+``{error, error_description}`` shape.
+
+API Gateway routes each path to its own function, so a function needs no router: ``http_function``
+wraps one route's code. (Powertools' resolver keeps the current event in a class attribute shared by
+every resolver in the process, which is fine in Lambda but not in the local stack, which runs all
+functions in one process and serves requests concurrently.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from b24sms.bitrix import BitrixError
+from b24sms.http import HttpError
+
+logger = Logger(child=True)
+
+
+@dataclass
+class HtmlPage:
+    body: str
+    status: int = 200
+
+
+Handler = Callable[[APIGatewayProxyEventV2], "dict[str, Any] | HtmlPage"]
+
+
+def json_response(status: int, payload: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload, ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
+
+
+def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Run one route: its dict answer becomes 200 JSON, an ``HtmlPage`` an HTML page, and errors JSON."""
+
+    def lambda_entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            result = route(APIGatewayProxyEventV2(event))
+        except HttpError as exc:
+            if exc.status >= 500:
+                logger.error("request failed", extra={"error": exc.code, "description": exc.description})
+            else:
+                logger.info("request refused", extra={"status": exc.status, "error": exc.code})
+            return json_response(exc.status, {"error": exc.code, "error_description": exc.description})
+        except BitrixError as exc:
+            logger.warning("portal call failed", extra={"error": exc.code, "method": exc.method})
+            status = 503 if exc.transient else 502
+            description = f"the portal answered {exc.method}: {exc.description or exc.code}"
+            return json_response(status, {"error": exc.code, "error_description": description})
+        if isinstance(result, HtmlPage):
+            return {
+                "statusCode": result.status,
+                "headers": {"Content-Type": "text/html; charset=utf-8"},
+                "body": result.body,
+                "isBase64Encoded": False,
+            }
+        return json_response(200, result)
+
+    return lambda_entry
+
+
+def headers_of(event: dict[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}

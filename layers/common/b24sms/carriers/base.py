@@ -1,0 +1,70 @@
+"""The carrier interface: send one SMS, and read (verifying its signature) a status callback.
+
+An adapter is one small class; real carriers (Twilio, AWS End User Messaging, Vonage) implement
+the same three methods against their HTTP APIs, with a configurable base URL so tests can point
+them at local fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    key: str  # our reference (member_id.message_id), handed to the carrier and echoed in callbacks
+    to: str
+    body: str
+    status_callback_url: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    carrier_message_id: str
+    carrier_status: str = "accepted"
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    url: str  # the exact public URL the carrier called (signatures cover it)
+    headers: dict[str, str]  # lower-cased names
+    body: str
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    carrier_message_id: str
+    carrier_status: str
+    bitrix_status: str | None  # None: nothing to tell the portal (e.g. "queued" at the carrier)
+    message_key: str = ""
+    error_code: str = ""
+    error_message: str = ""
+
+
+class CarrierError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class PermanentCarrierError(CarrierError):
+    """The carrier refused this message for good (bad number, blocked, …): it fails now."""
+
+
+class TransientCarrierError(CarrierError):
+    """Try again later (timeouts, 5xx, throttling)."""
+
+
+class SignatureError(Exception):
+    """A callback whose signature is missing or wrong: refused, nothing changes."""
+
+
+class Carrier(Protocol):
+    name: str
+
+    def send(self, sms: OutboundSms) -> SendResult: ...
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]: ...

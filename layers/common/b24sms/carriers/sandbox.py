@@ -1,0 +1,101 @@
+"""The sandbox carrier: the local default. It sends nothing; it accepts the SMS and then reports
+delivery by POSTing HMAC-signed callbacks to our own status route, as a real carrier does.
+
+Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0013
+ends ``undelivered``, any other ends ``delivered``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from collections import deque
+from typing import ClassVar
+
+import requests
+from aws_lambda_powertools import Logger
+
+from b24sms.carriers.base import (
+    CallbackRequest,
+    OutboundSms,
+    PermanentCarrierError,
+    SendResult,
+    SignatureError,
+    StatusReport,
+)
+from b24sms.formdata import decode_form, encode_form
+
+logger = Logger(child=True)
+
+SIGNATURE_HEADER = "x-sandbox-signature"
+STATUS_MAP: dict[str, str | None] = {
+    "accepted": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+}
+
+
+def sign(secret: str, body: str) -> str:
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+class SandboxCarrier:
+    name = "sandbox"
+    # What the sandbox "sent" in this process (our key, carrier id), newest last: the local stand-in
+    # for a carrier's message log, so tests and the demo can count sends.
+    outbox: ClassVar[deque[tuple[str, str]]] = deque(maxlen=100_000)
+
+    def __init__(self, secret: str, timeout: float = 5.0) -> None:
+        self.secret = secret
+        self.timeout = timeout
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        digits = "".join(ch for ch in sms.to if ch.isdigit())
+        if not digits:
+            raise PermanentCarrierError("SANDBOX_INVALID_NUMBER", "the recipient has no digits")
+        if digits.endswith("0099"):
+            raise PermanentCarrierError("SANDBOX_REJECTED", "the sandbox rejects numbers ending in 0099")
+        carrier_id = "SBX" + uuid.uuid4().hex
+        final = "undelivered" if digits.endswith("0013") else "delivered"
+        self.outbox.append((sms.key, carrier_id))
+        for status in ("sent", final):
+            self._callback(sms, carrier_id, status)
+        return SendResult(carrier_id, "accepted")
+
+    def _callback(self, sms: OutboundSms, carrier_id: str, status: str) -> None:
+        fields = {"message_id": carrier_id, "ref": sms.key, "status": status, "ts": int(time.time())}
+        if status == "undelivered":
+            fields["err_code"] = "SANDBOX_UNREACHABLE"
+        body = encode_form(fields)
+        try:
+            requests.post(
+                sms.status_callback_url,
+                data=body.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "X-Sandbox-Signature": sign(self.secret, body)},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:  # a real carrier's callback can be lost too
+            logger.warning("sandbox callback not delivered", extra={"status": status, "error": type(exc).__name__})
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not given or not hmac.compare_digest(given, sign(self.secret, request.body)):
+            raise SignatureError("missing or wrong X-Sandbox-Signature")
+        form = decode_form(request.body)
+        status = str(form.get("status", ""))
+        carrier_id = str(form.get("message_id", ""))
+        if status not in STATUS_MAP or not carrier_id:
+            raise ValueError("sandbox callback needs message_id and a known status")
+        return [
+            StatusReport(
+                carrier_message_id=carrier_id,
+                carrier_status=status,
+                bitrix_status=STATUS_MAP[status],
+                message_key=str(form.get("ref", "")),
+                error_code=str(form.get("err_code", "")),
+            )
+        ]

@@ -1,0 +1,107 @@
+"""Plain records of the domain. No I/O here: storage.py loads and saves them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+INSTALLED = "installed"
+UNINSTALLED = "uninstalled"
+
+
+@dataclass
+class Portal:
+    member_id: str
+    client_endpoint: str
+    domain: str = ""
+    server_endpoint: str = ""
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: int = 0
+    token_version: int = 0
+    application_token: str = ""
+    handler_secret: str = ""
+    status: str = INSTALLED
+    scope: str = ""
+    lang: str = "en"
+    registered_handler: str = ""
+    registered_name: str = ""
+    installed_at: int = 0
+    updated_at: int = 0
+
+    @property
+    def installed(self) -> bool:
+        return self.status == INSTALLED
+
+    def to_item(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Portal:
+        return cls(**_coerce(cls, item))
+
+
+# Where a message stands in our pipeline (the Bitrix24 status is separate: statuses.py).
+ACCEPTED = "accepted"  # recorded by the handler, waiting in the outbound queue
+SENDING = "sending"  # a dispatcher holds it and is talking to the carrier
+SENT = "sent"  # the carrier accepted it
+REJECTED = "rejected"  # the carrier refused it, or we gave up: never to be sent
+
+
+@dataclass
+class Message:
+    member_id: str
+    message_id: str
+    to: str
+    body: str = ""
+    code: str = ""
+    status: str = "queued"
+    status_rank: int = 0
+    pushed_rank: int = 1  # Bitrix24 marks a message `sent` when it hands it to us
+    dispatch_state: str = ACCEPTED
+    attempts: int = 0
+    lease_until: int = 0
+    carrier: str = ""
+    carrier_message_id: str = ""
+    carrier_status: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    created_at: int = 0
+    updated_at: int = 0
+    expires_at: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Our reference for a message, handed to carriers and found again in their callbacks."""
+        return f"{self.member_id}.{self.message_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        item = asdict(self)
+        if self.carrier and self.carrier_message_id:
+            item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
+        return {k: v for k, v in item.items() if v != ""}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Message:
+        return cls(**_coerce(cls, item))
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    member_id, sep, message_id = key.partition(".")
+    return (member_id, message_id) if sep and member_id and message_id else None
+
+
+def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB hands numbers back as Decimal: turn them into the field's own type."""
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in item:
+            continue
+        value = item[f.name]
+        if f.type in ("int", int):
+            value = int(value)
+        elif f.name == "history":
+            value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]
+        out[f.name] = value
+    return out

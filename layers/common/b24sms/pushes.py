@@ -1,0 +1,122 @@
+"""Where statuses reach the portal: ``messageservice.message.status.update``, grouped per portal
+into ``batch`` calls of up to 50, single calls where a batch refuses the method.
+
+The queue says only *which* message changed; the status pushed is the one stored now, and only if
+the portal has not seen it (``pushed_rank``). So a late or duplicated queue message can never move
+a portal's status backwards, and a status pushed once is not pushed again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+
+from b24sms import statuses, storage
+from b24sms.bitrix import BitrixClient, BitrixError
+from b24sms.bitrix.client import BATCH_LIMIT
+from b24sms.config import get_settings
+from b24sms.models import Message
+
+logger = Logger(child=True)
+
+METHOD = "messageservice.message.status.update"
+DROP_CODES = frozenset({"ERROR_MESSAGE_NOT_FOUND"})
+# Portals whose batch refused messageservice methods: single calls from then on (per process).
+_NO_BATCH: set[str] = set()
+
+Key = tuple[str, str]
+
+
+@dataclass
+class PushReport:
+    pushed: list[Key] = field(default_factory=list)
+    dropped: list[Key] = field(default_factory=list)
+    failed: list[Key] = field(default_factory=list)  # to retry later
+    calls: int = 0
+
+
+def push(keys: list[Key]) -> PushReport:
+    report = PushReport()
+    by_portal: dict[str, list[Key]] = defaultdict(list)
+    for key in dict.fromkeys(keys):
+        by_portal[key[0]].append(key)
+    found = storage.get_messages(list(dict.fromkeys(keys)))
+    for member_id, portal_keys in by_portal.items():
+        _push_portal(member_id, portal_keys, found, report)
+    return report
+
+
+def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], report: PushReport) -> None:
+    from b24sms.portals import client_for
+
+    pending = [found[k] for k in keys if k in found and found[k].status_rank > found[k].pushed_rank]
+    if not pending:
+        return
+    portal = storage.get_portal(member_id)
+    if portal is None or not portal.installed:
+        for message in pending:
+            storage.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
+            report.dropped.append((message.member_id, message.message_id))
+        logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
+        return
+    client = client_for(portal)
+    for start in range(0, len(pending), BATCH_LIMIT):
+        chunk = pending[start : start + BATCH_LIMIT]
+        try:
+            _push_chunk(client, member_id, chunk, report)
+        except BitrixError as exc:
+            # Portal down, throttling or out of operating time: everything left waits in the queue.
+            logger.warning("status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start})
+            report.failed.extend((m.member_id, m.message_id) for m in pending[start:])
+            break
+    report.calls += client.requests_made
+
+
+def _params(message: Message) -> dict[str, str]:
+    return {"CODE": message.code or get_settings().sender_code, "MESSAGE_ID": message.message_id, "STATUS": message.status}
+
+
+def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], report: PushReport) -> None:
+    singles: list[Message] = []
+    if len(chunk) == 1 or member_id in _NO_BATCH:
+        singles = chunk
+    else:
+        result = client.batch({str(i): (METHOD, _params(m)) for i, m in enumerate(chunk)})
+        for i, message in enumerate(chunk):
+            error = result.errors.get(str(i))
+            if error is None and str(i) in result.results:
+                _done(message, report)
+            elif error is not None and error.code == "ERROR_BATCH_METHOD_NOT_ALLOWED":
+                _NO_BATCH.add(member_id)
+                singles.append(message)
+            elif error is not None and error.code in DROP_CODES:
+                _drop(message, error, report)
+            else:
+                logger.warning("status push failed in batch", extra={"error": error.code if error else "no result"})
+                report.failed.append((message.member_id, message.message_id))
+    for message in singles:
+        try:
+            client.call(METHOD, _params(message))
+        except BitrixError as exc:
+            if exc.code in DROP_CODES:
+                _drop(message, exc, report)
+                continue
+            if exc.transient:
+                raise
+            logger.warning("status push refused", extra={"error": exc.code})
+            report.failed.append((message.member_id, message.message_id))
+            continue
+        _done(message, report)
+
+
+def _done(message: Message, report: PushReport) -> None:
+    storage.mark_pushed(message.member_id, message.message_id, message.status_rank)
+    report.pushed.append((message.member_id, message.message_id))
+
+
+def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
+    storage.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
+    report.dropped.append((message.member_id, message.message_id))
+    logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})

@@ -1,0 +1,326 @@
+"""DynamoDB storage of portals and messages. Every state change is a conditional write, so two
+Lambdas racing on the same record cannot both win."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from b24sms import aws
+from b24sms.config import get_settings
+from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, Message, Portal
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _portals() -> Any:
+    return aws.dynamodb().Table(get_settings().portals_table)
+
+
+def _messages() -> Any:
+    return aws.dynamodb().Table(get_settings().messages_table)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# -- portals ---------------------------------------------------------------------------------
+def get_portal(member_id: str) -> Portal | None:
+    item = _portals().get_item(Key={"member_id": member_id}, ConsistentRead=True).get("Item")
+    return Portal.from_item(item) if item else None
+
+
+def put_portal(portal: Portal) -> None:
+    _portals().put_item(Item=portal.to_item())
+
+
+def list_installed_portals() -> list[Portal]:
+    table = _portals()
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "#s = :installed",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":installed": "installed"},
+    }
+    portals: list[Portal] = []
+    while True:
+        page = table.scan(**kwargs)
+        portals.extend(Portal.from_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return portals
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def save_registration(member_id: str, handler: str, name: str) -> None:
+    _portals().update_item(
+        Key={"member_id": member_id},
+        UpdateExpression="SET registered_handler = :h, registered_name = :n, updated_at = :t",
+        ExpressionAttributeValues={":h": handler, ":n": name, ":t": now()},
+    )
+
+
+def mark_uninstalled(member_id: str) -> None:
+    """Lock the portal out: tokens and secrets erased, the record kept as a tombstone."""
+    _portals().put_item(Item={"member_id": member_id, "client_endpoint": "", "status": UNINSTALLED, "updated_at": now()})
+
+
+def try_lock_refresh(member_id: str, version: int, lock_seconds: int) -> bool:
+    """Take the right to spend the refresh token of ``version``; False if another caller holds it
+    or already refreshed."""
+    t = now()
+    try:
+        _portals().update_item(
+            Key={"member_id": member_id},
+            UpdateExpression="SET refresh_lock_until = :until",
+            ConditionExpression=(
+                "token_version = :v AND #s = :installed AND "
+                "(attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":v": version, ":now": t, ":until": t + lock_seconds, ":installed": "installed"},
+        )
+        return True
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def save_refreshed_tokens(member_id: str, version: int, tokens: dict[str, Any]) -> bool:
+    """Store the new token pair as ``version + 1``; False if the portal changed meanwhile."""
+    try:
+        _portals().update_item(
+            Key={"member_id": member_id},
+            UpdateExpression=(
+                "SET access_token = :a, refresh_token = :r, expires_at = :e, token_version = :next, "
+                "updated_at = :t REMOVE refresh_lock_until"
+            ),
+            ConditionExpression="token_version = :v",
+            ExpressionAttributeValues={
+                ":a": tokens["access_token"],
+                ":r": tokens["refresh_token"],
+                ":e": int(tokens["expires_at"]),
+                ":v": version,
+                ":next": version + 1,
+                ":t": now(),
+            },
+        )
+        return True
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def release_refresh_lock(member_id: str) -> None:
+    _portals().update_item(Key={"member_id": member_id}, UpdateExpression="REMOVE refresh_lock_until")
+
+
+# -- messages --------------------------------------------------------------------------------
+def create_message(message: Message) -> bool:
+    """Record a message once: False when this portal's message_id is already known."""
+    try:
+        _messages().put_item(
+            Item=message.to_item(),
+            ConditionExpression="attribute_not_exists(member_id)",
+        )
+        return True
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def get_message(member_id: str, message_id: str) -> Message | None:
+    item = _messages().get_item(
+        Key={"member_id": member_id, "message_id": message_id}, ConsistentRead=True
+    ).get("Item")
+    return Message.from_item(item) if item else None
+
+
+def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+    """Read many messages at once (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+    found: dict[tuple[str, str], Message] = {}
+    table_name = get_settings().messages_table
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 100):
+        request: dict[str, Any] = {
+            table_name: {
+                "Keys": [{"member_id": m, "message_id": i} for m, i in unique[start : start + 100]],
+                "ConsistentRead": True,
+            }
+        }
+        for attempt in range(8):
+            response = aws.dynamodb().batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table_name, []):
+                msg = Message.from_item(item)
+                found[(msg.member_id, msg.message_id)] = msg
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+    return found
+
+
+def find_by_carrier_id(carrier: str, carrier_message_id: str) -> Message | None:
+    from boto3.dynamodb.conditions import Key
+
+    page = _messages().query(
+        IndexName="by-carrier-ref",
+        KeyConditionExpression=Key("carrier_ref").eq(f"{carrier}#{carrier_message_id}"),
+        Limit=1,
+    )
+    items = page.get("Items", [])
+    if not items:
+        return None
+    # The index holds keys only: read the record itself, consistently.
+    return get_message(items[0]["member_id"], items[0]["message_id"])
+
+
+def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> Message | None:
+    """Take a message to send it: only one dispatcher can hold it; None if it is not waiting."""
+    t = now()
+    try:
+        response = _messages().update_item(
+            Key={"member_id": member_id, "message_id": message_id},
+            UpdateExpression="SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t",
+            ConditionExpression="dispatch_state = :accepted",
+            ExpressionAttributeValues={
+                ":sending": SENDING,
+                ":accepted": ACCEPTED,
+                ":until": t + lease_seconds,
+                ":one": 1,
+                ":t": t,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return Message.from_item(response["Attributes"])
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+
+
+def record_carrier_accepted(message: Message, carrier: str, carrier_message_id: str, carrier_status: str) -> None:
+    """The carrier took the message: keep its id (callbacks find the message by it) and drop the text."""
+    _messages().update_item(
+        Key={"member_id": message.member_id, "message_id": message.message_id},
+        UpdateExpression=(
+            "SET dispatch_state = :sent, carrier = :c, carrier_message_id = :cid, carrier_ref = :ref, "
+            "carrier_status = if_not_exists(carrier_status, :cs), updated_at = :t REMOVE body, lease_until"
+        ),
+        ExpressionAttributeValues={
+            ":sent": SENT,
+            ":c": carrier,
+            ":cid": carrier_message_id,
+            ":ref": f"{carrier}#{carrier_message_id}",
+            ":cs": carrier_status,
+            ":t": now(),
+        },
+    )
+
+
+def release_for_retry(message: Message, error_code: str, error_message: str) -> None:
+    _messages().update_item(
+        Key={"member_id": message.member_id, "message_id": message.message_id},
+        UpdateExpression="SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t REMOVE lease_until",
+        ConditionExpression="dispatch_state = :sending",
+        ExpressionAttributeValues={
+            ":accepted": ACCEPTED,
+            ":sending": SENDING,
+            ":ec": error_code,
+            ":em": error_message[:500],
+            ":t": now(),
+        },
+    )
+
+
+def advance_status(
+    member_id: str,
+    message_id: str,
+    status: str,
+    status_rank: int,
+    *,
+    source: str,
+    carrier_status: str = "",
+    error_code: str = "",
+    error_message: str = "",
+    dispatch_state: str = "",
+) -> bool:
+    """Move a message's Bitrix24 status forward; False (and nothing written) if it is not forward."""
+    t = now()
+    names = {"#s": "status"}
+    values: dict[str, Any] = {
+        ":s": status,
+        ":r": status_rank,
+        ":t": t,
+        ":h": [{"status": status, "at": t, "source": source}],
+        ":empty": [],
+    }
+    sets = ["#s = :s", "status_rank = :r", "updated_at = :t", "history = list_append(if_not_exists(history, :empty), :h)"]
+    for attr, value in (
+        ("carrier_status", carrier_status),
+        ("error_code", error_code),
+        ("error_message", error_message[:500]),
+        ("dispatch_state", dispatch_state),
+    ):
+        if value:
+            sets.append(f"{attr} = :{attr}")
+            values[f":{attr}"] = value
+    remove = " REMOVE body, lease_until" if dispatch_state else ""
+    try:
+        _messages().update_item(
+            Key={"member_id": member_id, "message_id": message_id},
+            UpdateExpression="SET " + ", ".join(sets) + remove,
+            ConditionExpression="attribute_exists(member_id) AND status_rank < :r",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return True
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> None:
+    """Remember that the portal has seen this rank (or that it never will: ``note`` says why)."""
+    values: dict[str, Any] = {":r": pushed_rank, ":t": now()}
+    expression = "SET pushed_rank = :r, pushed_at = :t"
+    if note:
+        expression += ", push_note = :n"
+        values[":n"] = note
+    try:
+        _messages().update_item(
+            Key={"member_id": member_id, "message_id": message_id},
+            UpdateExpression=expression,
+            ConditionExpression="pushed_rank < :r",
+            ExpressionAttributeValues=values,
+        )
+    except Exception as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def delete_portal_messages(member_id: str) -> int:
+    from boto3.dynamodb.conditions import Key
+
+    table = _messages()
+    deleted = 0
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("member_id").eq(member_id),
+        "ProjectionExpression": "member_id, message_id",
+    }
+    with table.batch_writer() as writer:
+        while True:
+            page = table.query(**kwargs)
+            for item in page.get("Items", []):
+                writer.delete_item(Key={"member_id": item["member_id"], "message_id": item["message_id"]})
+                deleted += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return deleted

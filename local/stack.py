@@ -1,0 +1,406 @@
+"""The whole bundle on one machine, no Docker, no AWS account.
+
+DynamoDB and SQS come from moto's server, started in-process; the tables and queues are those of
+template.yaml; every HttpApi route of the template is served on 127.0.0.1; every SQS trigger is fed by
+a poller that invokes its function with a real SQS event and honours partial batch failures, as
+Lambda's event source mapping does. Functions run in this process, imported from functions/<name>/app.py
+with the layer on sys.path, with the environment the template gives them.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
+
+LAYER_DIR = ROOT / "layers" / "common"
+
+# Local defaults for what AWS reads from SSM. Any of them can be overridden by the environment.
+LOCAL_DEFAULTS = {
+    "BITRIX_CLIENT_ID": "local.app",
+    "BITRIX_CLIENT_SECRET": "local-client-secret",
+    "SANDBOX_SECRET": "local-sandbox-secret",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "DISPATCH_BACKOFF_BASE": "1",
+}
+# Settings a user may set in the environment of `make run`.
+OVERRIDABLE = (
+    "PUBLIC_BASE_URL",
+    "BITRIX_CLIENT_ID",
+    "BITRIX_CLIENT_SECRET",
+    "BITRIX_OAUTH_URL",
+    "CARRIER",
+    "SANDBOX_SECRET",
+    "SENDER_CODE",
+    "SENDER_NAME",
+    "DISPATCH_MAX_ATTEMPTS",
+    "DISPATCH_BACKOFF_BASE",
+    "HTTP_TIMEOUT",
+    "POWERTOOLS_LOG_LEVEL",
+)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 256
+    timeout_ms: int = 15000
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self.function_version = "$LATEST"
+        self._deadline = time.monotonic() + self.timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalStack:
+    def __init__(
+        self,
+        port: int = 0,
+        moto_port: int = 0,
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        start_pollers: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.moto_port = moto_port
+        self.env_overrides = env or {}
+        self.start_pollers = start_pollers
+        self.template = Template()
+        self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        self.routes: list[Route] = []
+        self.invocations: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._moto: Any = None
+        self._http: ThreadingHTTPServer | None = None
+        self.base_url = ""
+        self.aws_endpoint = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        if str(LAYER_DIR) not in sys.path:
+            sys.path.insert(0, str(LAYER_DIR))
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        self.moto_port = self._moto._server.server_port
+        self.aws_endpoint = f"http://127.0.0.1:{self.moto_port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        self._create_resources()
+        self._http = ThreadingHTTPServer((self.host, self.port), self._request_handler())
+        self._http.daemon_threads = True
+        self.port = self._http.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._set_environment()
+        self._load_functions()
+        self._spawn(self._http.serve_forever)
+        if self.start_pollers:
+            for trigger in self.template.queue_triggers():
+                for _ in range(max(1, trigger.concurrency)):
+                    self._spawn(self._poll, trigger)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._moto:
+            self._moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: Callable[..., Any], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- resources ---------------------------------------------------------------------------
+    def _create_resources(self) -> None:
+        import boto3
+
+        ddb = boto3.client("dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION)
+        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION)
+        t = self.template
+        for logical, res in t.of_type("AWS::DynamoDB::Table").items():
+            props = res["Properties"]
+            name = f"{logical}-local"
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            ddb.create_table(**kwargs)
+            t.physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
+        queues = t.of_type("AWS::SQS::Queue")
+        # Dead-letter queues first: the others' redrive policies point at them.
+        ordered = sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {}))
+        for logical in ordered:
+            props = dict(queues[logical].get("Properties", {}))
+            name = f"{logical}-local"
+            attributes = {
+                k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in props
+            }
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(t.resolve(props["RedrivePolicy"]))
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            t.physical[logical] = {"Ref": url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "QueueName": name}
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.template.physical[logical_id]["Ref"]
+
+    def table_name(self, logical_id: str) -> str:
+        return self.template.physical[logical_id]["Ref"]
+
+    def _set_environment(self) -> None:
+        resolved: dict[str, str] = {}
+        for spec in self.template.functions():
+            for name, value in spec.environment.items():
+                resolved[name] = str(self.template.resolve(value))
+        settings = dict(LOCAL_DEFAULTS)
+        settings["PUBLIC_BASE_URL"] = self.base_url
+        for name in OVERRIDABLE:
+            if os.environ.get(name) and name not in ("PUBLIC_BASE_URL",):
+                settings[name] = os.environ[name]
+        if os.environ.get("PUBLIC_BASE_URL"):
+            settings["PUBLIC_BASE_URL"] = os.environ["PUBLIC_BASE_URL"]
+        settings.update(self.env_overrides)
+        resolved.update(settings)
+        # Locally the values themselves are in the environment; the SSM parameter names are not used.
+        for name in list(resolved):
+            if name.endswith("_PARAM") and resolved.get(name[: -len("_PARAM")]):
+                del resolved[name]
+                os.environ.pop(name, None)
+        os.environ.update(resolved)
+        self.environment = resolved
+        from b24sms import aws, config  # noqa: PLC0415 - the layer is importable only now
+
+        config.reset_settings()
+        aws.reset_clients()
+
+    def _load_functions(self) -> None:
+        for spec in self.template.functions():
+            self.handlers[spec.logical_id] = load_handler(spec)
+        self.routes = self.template.routes()
+
+    # -- invoking ----------------------------------------------------------------------------
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        self.invocations[function] = self.invocations.get(function, 0) + 1
+        return self.handlers[function](event, LambdaContext(function))
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = stack.handle_http(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        return Handler
+
+    def handle_http(self, method: str, raw: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(raw)
+        for route in self.routes:
+            match = route.pattern.match(parts.path)
+            if match and route.method in (method, "ANY"):
+                event = http_event(route, method, parts.path, parts.query, headers, body, match.groupdict(), source_ip, self.host, self.port)
+                try:
+                    result = self.invoke(route.function, event)
+                except Exception as exc:  # what API Gateway answers when a function crashes
+                    sys.stderr.write(f"{route.function} crashed: {exc!r}\n")
+                    return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
+                return http_response(result)
+        return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+
+    def _poll(self, trigger: QueueTrigger) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION)
+        url = self.queue_url(trigger.queue)
+        arn = self.template.physical[trigger.queue]["Arn"]
+        window = min(trigger.window, 0.5)
+        while not self._stop.is_set():
+            try:
+                messages = self._receive(sqs, url, trigger.batch_size, window)
+            except Exception as exc:  # moto shutting down, or a hiccup: try again
+                if self._stop.is_set():
+                    return
+                sys.stderr.write(f"poller {trigger.function}: {exc!r}\n")
+                time.sleep(0.5)
+                continue
+            if not messages:
+                continue
+            event = sqs_event(messages, arn)
+            try:
+                result = self.invoke(trigger.function, event)
+                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            except Exception as exc:  # the whole batch failed: every message comes back later
+                sys.stderr.write(f"{trigger.function} crashed: {exc!r}\n")
+                failed = {m["MessageId"] for m in messages}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+                )
+
+    def _receive(self, sqs: Any, url: str, batch_size: int, window: float) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + window
+        while len(messages) < batch_size and not self._stop.is_set():
+            wait = 1 if not messages else 0
+            got = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(got)
+            if not got and (messages or time.monotonic() >= deadline):
+                break
+            if messages and time.monotonic() >= deadline:
+                break
+        return messages
+
+
+def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+    path = spec.code_dir / f"{spec.module}.py"
+    module_name = f"b24fn_{spec.logical_id}"
+    if module_name in sys.modules:
+        module = sys.modules[module_name]
+    else:
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        assert loader_spec and loader_spec.loader
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, spec.handler)
+    return handler
+
+
+def http_event(
+    route: Route,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    path_params: dict[str, str],
+    source_ip: str,
+    host: str,
+    port: int,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as Lambda receives it."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        params[key] = f"{params[key]},{value}" if key in params else value  # API Gateway joins repeats
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "queryStringParameters": params or None,
+        "pathParameters": path_params or None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": f"{host}:{port}",
+            "domainPrefix": host,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+            "requestId": uuid.uuid4().hex,
+            "routeKey": f"{route.method} {route.path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": text if text else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, payload
+
+
+def sqs_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
