@@ -110,7 +110,7 @@ class PortalEmulator:
     def __init__(
         self,
         client_id: str = "local.app",
-        client_secret: str = "local-client-secret",
+        client_secret: str = "local-client-secret",  # noqa: S107 - the local stack's default
         rate: float = 2.0,
         burst: float = 50.0,
     ) -> None:
@@ -227,7 +227,9 @@ class PortalEmulator:
             code = code or next(iter(portal.senders))
             handler = portal.senders[code]["HANDLER"]
             message_id = message_id or secrets.token_hex(16)
-            portal.messages.setdefault(message_id, []).append("sent")  # Bitrix24 marks it sent as it hands it over
+            timeline = portal.messages.setdefault(message_id, [])
+            if not timeline:
+                timeline.append("sent")  # Bitrix24 marks a message sent as it hands it to the provider
         form: dict[str, Any] = {
             "type": "SMS",
             "code": code,
@@ -268,7 +270,7 @@ class PortalEmulator:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _serve(self) -> None:

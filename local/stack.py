@@ -177,9 +177,7 @@ class LocalStack:
         for logical in ordered:
             props = dict(queues[logical].get("Properties", {}))
             name = f"{logical}-local"
-            attributes = {
-                k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in props
-            }
+            attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in props}
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(t.resolve(props["RedrivePolicy"]))
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -212,7 +210,7 @@ class LocalStack:
                 os.environ.pop(name, None)
         os.environ.update(resolved)
         self.environment = resolved
-        from b24sms import aws, config  # noqa: PLC0415 - the layer is importable only now
+        from b24sms import aws, config
 
         config.reset_settings()
         aws.reset_clients()
@@ -233,13 +231,15 @@ class LocalStack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, payload = stack.handle_http(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+                status, headers, payload = stack.handle_http(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -251,12 +251,16 @@ class LocalStack:
 
         return Handler
 
-    def handle_http(self, method: str, raw: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    def handle_http(
+        self, method: str, raw: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw)
         for route in self.routes:
             match = route.pattern.match(parts.path)
             if match and route.method in (method, "ANY"):
-                event = http_event(route, method, parts.path, parts.query, headers, body, match.groupdict(), source_ip, self.host, self.port)
+                event = http_event(
+                    route, method, parts.path, parts.query, headers, body, match.groupdict(), source_ip, self.host, self.port
+                )
                 try:
                     result = self.invoke(route.function, event)
                 except Exception as exc:  # what API Gateway answers when a function crashes
@@ -366,7 +370,13 @@ def http_event(
             "apiId": "local",
             "domainName": f"{host}:{port}",
             "domainPrefix": host,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("User-Agent", ""),
+            },
             "requestId": uuid.uuid4().hex,
             "routeKey": f"{route.method} {route.path}",
             "stage": "$default",

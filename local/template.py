@@ -122,7 +122,7 @@ class Template:
     # -- intrinsic functions ---------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (name, arg), = value.items()
+            ((name, arg),) = value.items()
             if name == "Ref":
                 return self._ref(arg)
             if name == "Fn::GetAtt":
@@ -130,7 +130,11 @@ class Template:
                 return self.physical.get(logical, {}).get(attr, f"{logical}.{attr}")
             if name == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self.resolve(extra[m.group(1)]) if m.group(1) in extra else self._ref(m.group(1))), text)
+                return re.sub(
+                    r"\$\{([^}]+)\}",
+                    lambda m: str(self.resolve(extra[m.group(1)]) if m.group(1) in extra else self._ref(m.group(1))),
+                    text,
+                )
             if name == "Fn::If":
                 cond, yes, no = arg
                 return self.resolve(yes if self.condition(cond) else no)
@@ -148,7 +152,7 @@ class Template:
 
     def _eval(self, expr: Any) -> Any:
         if isinstance(expr, dict) and len(expr) == 1:
-            (name, arg), = expr.items()
+            ((name, arg),) = expr.items()
             if name == "Fn::Not":
                 return not self._eval(arg[0])
             if name == "Fn::Equals":
@@ -162,7 +166,13 @@ class Template:
         return self.resolve(expr)
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "b24sms-local", "AWS::NoValue": ""}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "b24sms-local",
+            "AWS::NoValue": "",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:

@@ -27,4 +27,4 @@ def send_one(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=send_one, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=send_one, processor=processor, context=context))

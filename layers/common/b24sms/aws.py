@@ -3,18 +3,18 @@ them at moto's server locally."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def dynamodb() -> Any:
     import boto3  # lazy: keeps module import cheap for code paths that never touch AWS
 
     return boto3.resource("dynamodb")
 
 
-@lru_cache(maxsize=None)
+@cache
 def sqs() -> Any:
     import boto3
 

@@ -85,9 +85,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
     storage.record_carrier_accepted(claimed, carrier.name, result.carrier_message_id, result.carrier_status)
-    storage.advance_status(
-        member_id, message_id, statuses.SENT, statuses.rank(statuses.SENT), source=f"dispatch:{carrier.name}"
-    )
+    storage.advance_status(member_id, message_id, statuses.SENT, statuses.rank(statuses.SENT), source=f"dispatch:{carrier.name}")
     logger.info(
         "sent to carrier",
         extra={"carrier": carrier.name, "carrier_message_id": result.carrier_message_id, "to": mask_phone(claimed.to)},

@@ -40,7 +40,7 @@ def decode_form(body: str | bytes) -> dict[str, Any]:
             # PHP keeps odd keys verbatim; so do we.
             root[key] = value
             continue
-        path = [match.group(1)] + _PART.findall(match.group(2))
+        path = [match.group(1), *_PART.findall(match.group(2))]
         node: dict[str, Any] = root
         for i, part in enumerate(path):
             last = i == len(path) - 1
@@ -54,7 +54,8 @@ def decode_form(body: str | bytes) -> dict[str, Any]:
                     child = {}
                     node[part] = child
                 node = child
-    return _listify(root)
+    result: dict[str, Any] = _listify(root)  # the root has named keys: it stays a dict
+    return result
 
 
 def _next_index(node: dict[str, Any]) -> int:

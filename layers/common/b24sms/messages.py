@@ -112,8 +112,11 @@ def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
         existing = storage.get_message(portal.member_id, sms.message_id)
         if existing and existing.dispatch_state == ACCEPTED and now - existing.created_at > 30:
             queues.enqueue_dispatch(portal.member_id, sms.message_id)
-        logger.info("duplicate message ignored", extra={"to": mask_phone(sms.to)})
+        logger.info("duplicate message ignored", extra={"message_id": sms.message_id, "to": mask_phone(sms.to)})
         return AcceptResult(sms.message_id, duplicate=True)
     queues.enqueue_dispatch(portal.member_id, sms.message_id)
-    logger.info("message accepted", extra={"to": mask_phone(sms.to), "module_id": sms.module_id, "chars": len(sms.body)})
+    logger.info(
+        "message accepted",
+        extra={"message_id": sms.message_id, "to": mask_phone(sms.to), "module_id": sms.module_id, "chars": len(sms.body)},
+    )
     return AcceptResult(sms.message_id, duplicate=False)

@@ -11,8 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from b24sms import storage
-from b24sms.bitrix import BitrixClient, BitrixError, PortalUnavailable
-from b24sms.bitrix import oauth
+from b24sms.bitrix import BitrixClient, BitrixError, PortalUnavailable, oauth
 from b24sms.config import get_settings
 from b24sms.http import BadRequest, Forbidden
 from b24sms.models import INSTALLED, Portal

@@ -68,7 +68,9 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
             _push_chunk(client, member_id, chunk, report)
         except BitrixError as exc:
             # Portal down, throttling or out of operating time: everything left waits in the queue.
-            logger.warning("status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start})
+            logger.warning(
+                "status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start}
+            )
             report.failed.extend((m.member_id, m.message_id) for m in pending[start:])
             break
     report.calls += client.requests_made

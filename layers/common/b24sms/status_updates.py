@@ -28,7 +28,9 @@ def apply_report(carrier: str, report: StatusReport) -> str:
     """Returns what happened: advanced, stale (older than what we know), ignored, or unknown."""
     message = find_message(carrier, report)
     if message is None:
-        logger.warning("status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id})
+        logger.warning(
+            "status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id}
+        )
         return "unknown"
     logger.append_keys(message_id=message.message_id)
     if report.bitrix_status is None:

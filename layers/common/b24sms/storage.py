@@ -135,9 +135,7 @@ def create_message(message: Message) -> bool:
 
 
 def get_message(member_id: str, message_id: str) -> Message | None:
-    item = _messages().get_item(
-        Key={"member_id": member_id, "message_id": message_id}, ConsistentRead=True
-    ).get("Item")
+    item = _messages().get_item(Key={"member_id": member_id, "message_id": message_id}, ConsistentRead=True).get("Item")
     return Message.from_item(item) if item else None
 
 
@@ -226,7 +224,9 @@ def record_carrier_accepted(message: Message, carrier: str, carrier_message_id: 
 def release_for_retry(message: Message, error_code: str, error_message: str) -> None:
     _messages().update_item(
         Key={"member_id": message.member_id, "message_id": message.message_id},
-        UpdateExpression="SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t REMOVE lease_until",
+        UpdateExpression=(
+            "SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t REMOVE lease_until"
+        ),
         ConditionExpression="dispatch_state = :sending",
         ExpressionAttributeValues={
             ":accepted": ACCEPTED,

@@ -84,10 +84,7 @@ class BitrixClient:
         # PHP encodes an empty map as [], so either may be a list.
         results = results if isinstance(results, dict) else {}
         raw_errors = raw_errors if isinstance(raw_errors, dict) else {}
-        errors = {
-            key: _error_from(err, 200, commands[key][0] if key in commands else "batch")
-            for key, err in raw_errors.items()
-        }
+        errors = {key: _error_from(err, 200, commands[key][0] if key in commands else "batch") for key, err in raw_errors.items()}
         return BatchResult(results=results, errors=errors)
 
     # -- internals -------------------------------------------------------------------------

@@ -46,7 +46,11 @@ class OperationTimeLimit(BitrixError):
 
 
 class PortalUnavailable(BitrixError):
-    """The portal could not be reached or kept failing with 5xx/timeouts."""
+    """The portal (or the OAuth server) could not be reached, or answered something unreadable."""
+
+    @property
+    def transient(self) -> bool:
+        return True
 
 
 class TokenRefreshFailed(BitrixError):

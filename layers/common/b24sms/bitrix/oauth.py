@@ -29,7 +29,9 @@ def refresh(oauth_url: str, client_id: str, client_secret: str, refresh_token: s
     try:
         payload = response.json()
     except ValueError:
-        raise PortalUnavailable("ERROR_UNEXPECTED_ANSWER", f"OAuth server: HTTP {response.status_code}", response.status_code, "oauth") from None
+        raise PortalUnavailable(
+            "ERROR_UNEXPECTED_ANSWER", f"OAuth server: HTTP {response.status_code}", response.status_code, "oauth"
+        ) from None
     if not isinstance(payload, dict) or "error" in payload or "access_token" not in payload:
         payload = payload if isinstance(payload, dict) else {}
         code = str(payload.get("error") or "invalid_answer")

@@ -1,0 +1,82 @@
+# b24sms: make run | make test | make demo | make bench
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+# `sam build` needs python3.13 (the Lambda runtime) on PATH. With pyenv, put 3.13 next to the default.
+PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
+SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
+
+.PHONY: help venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders clean
+
+help:
+	@echo "make run     serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
+	@echo "make test    set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, sam build"
+	@echo "make demo    local stack + portal emulator: install, send three SMS, print their timelines"
+	@echo "make invoke  FUNCTION=<LogicalId> EVENT=events/<file>.json: run one function on an event"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed
+sam-venv: $(SAM_VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+pytest: venv
+	$(VENV)/bin/pytest
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+integration: venv
+	$(VENV)/bin/pytest tests/integration
+
+validate: sam-venv
+	$(SAM) validate --lint
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+
+build: sam-venv
+	@if [ -n "$(PY313)" ] || command -v python3.13 >/dev/null 2>&1; then \
+		$(SAM_BUILD_ENV) $(SAM) build; \
+	else \
+		echo "sam build skipped: no python3.13 on this machine (the Lambda runtime)"; \
+	fi
+
+test: lint typecheck pytest validate build
+
+run: venv
+	$(PY) -m local.run
+
+demo: venv
+	$(PY) -m local.demo
+
+bench: venv
+	$(PY) -m bench.run
+
+invoke: venv
+	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
+
+sync-senders: venv
+	$(PY) -m local.invoke SyncSendersFunction events/sync_senders.json
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Shared fixtures: one local stack (moto's server, every function of template.yaml) and one Bitrix24
+portal emulator for the whole session; a freshly installed portal per test that asks for one."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from local.portal_emulator import EmulatedPortal, PortalEmulator
+from local.stack import LocalStack
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+FINAL = ("delivered", "undelivered", "failed")
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[PortalEmulator]:
+    emu = PortalEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(emulator: PortalEmulator) -> Iterator[LocalStack]:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    local = LocalStack(
+        env={
+            "BITRIX_OAUTH_URL": emulator.oauth_url,
+            "BITRIX_CLIENT_ID": emulator.client_id,
+            "BITRIX_CLIENT_SECRET": emulator.client_secret,
+            "DISPATCH_BACKOFF_BASE": "1",
+            "POWERTOOLS_LOG_LEVEL": os.environ["POWERTOOLS_LOG_LEVEL"],
+        }
+    ).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def portal(emulator: PortalEmulator, stack: LocalStack) -> EmulatedPortal:
+    """A new portal with the app installed through its install page."""
+    p = emulator.add_portal()
+    response = emulator.install(p, f"{stack.base_url}/bitrix/install")
+    assert response.status_code == 200, response.text
+    return p
+
+
+def final_status(portal: EmulatedPortal, message_id: str, timeout: float = 20.0) -> str:
+    return str(wait_until(lambda: portal.final_status(message_id) in FINAL and portal.final_status(message_id), timeout))

@@ -1,0 +1,84 @@
+"""Status pushes: one batch call for many statuses, single calls where batch refuses the method,
+statuses the portal no longer knows dropped, and nothing pushed twice or backwards."""
+
+from __future__ import annotations
+
+import secrets
+
+from b24sms import pushes, statuses, storage
+from b24sms.models import Message
+from local.portal_emulator import EmulatedPortal
+
+
+def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -> list[tuple[str, str]]:
+    keys = []
+    for _ in range(count):
+        message_id = secrets.token_hex(16)
+        storage.create_message(Message(member_id=portal.member_id, message_id=message_id, to="+15550000000", code="b24sms"))
+        storage.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
+        if known:
+            portal.messages[message_id] = ["sent"]
+        keys.append((portal.member_id, message_id))
+    return keys
+
+
+def test_many_statuses_of_one_portal_go_in_one_batch_call(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 30)
+    calls_before = len([c for c in portal.calls if not c.in_batch])
+    report = pushes.push(keys)
+    assert len(report.pushed) == 30 and not report.failed
+    assert len([c for c in portal.calls if not c.in_batch]) == calls_before + 1
+    assert all(portal.timeline(m) == ["sent", "delivered"] for _, m in keys)
+
+
+def test_more_than_50_statuses_are_split_into_batches_of_50(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 120)
+    batches_before = len(portal.calls_to("batch"))
+    report = pushes.push(keys)
+    assert len(report.pushed) == 120
+    assert len(portal.calls_to("batch")) == batches_before + 3
+
+
+def test_batch_refusing_the_method_falls_back_to_single_calls(portal: EmulatedPortal):
+    portal.batch_allows_messageservice = False
+    keys = delivered_messages(portal, 4)
+    report = pushes.push(keys)
+    assert len(report.pushed) == 4 and not report.failed
+    singles = [c for c in portal.calls_to("messageservice.message.status.update") if not c.in_batch]
+    assert len(singles) == 4
+    assert all(portal.timeline(m) == ["sent", "delivered"] for _, m in keys)
+
+
+def test_unknown_messages_are_dropped_not_retried(portal: EmulatedPortal):
+    known = delivered_messages(portal, 2)
+    unknown = delivered_messages(portal, 1, known=False)
+    report = pushes.push(known + unknown)
+    assert sorted(report.pushed) == sorted(known)
+    assert report.dropped == unknown and not report.failed
+    assert pushes.push(unknown).dropped == []  # recorded: never tried again
+
+
+def test_a_status_is_pushed_once(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 3)
+    pushes.push(keys)
+    calls = len(portal.calls)
+    again = pushes.push(keys + keys)
+    assert again.pushed == [] and len(portal.calls) == calls
+
+
+def test_portal_outage_leaves_statuses_queued(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 3)
+    portal.down = True
+    try:
+        report = pushes.push(keys)
+    finally:
+        portal.down = False
+    assert sorted(report.failed) == sorted(keys) and not report.pushed
+    assert sorted(pushes.push(keys).pushed) == sorted(keys)
+
+
+def test_statuses_of_an_uninstalled_portal_are_dropped(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 2)
+    storage.mark_uninstalled(portal.member_id)
+    report = pushes.push(keys)
+    assert sorted(report.dropped) == sorted(keys) and not report.failed and not report.pushed

@@ -1,0 +1,53 @@
+"""Token refresh when several functions hit expired_token at once: one refresh, everyone proceeds."""
+
+from __future__ import annotations
+
+import threading
+
+from b24sms import storage
+from b24sms.portals import client_for
+from local.portal_emulator import EmulatedPortal
+
+
+def test_concurrent_expired_token_spends_the_refresh_token_once(portal: EmulatedPortal):
+    before = portal.refreshes
+    version = storage.get_portal(portal.member_id).token_version  # type: ignore[union-attr]
+    portal.expire_tokens()
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def one_function() -> None:
+        client = client_for(storage.get_portal(portal.member_id))  # type: ignore[arg-type]
+        barrier.wait()
+        try:
+            results.append(client.call("app.info"))
+        except Exception as exc:  # reported by the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=one_function) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, dict) for r in results), results
+    assert portal.refreshes == before + 1
+    stored = storage.get_portal(portal.member_id)
+    assert stored and stored.token_version == version + 1
+    assert stored.access_token in portal.access_tokens and stored.refresh_token in portal.refresh_tokens
+
+
+def test_a_refresh_token_the_portal_revoked_needs_reinstall(portal: EmulatedPortal):
+    from b24sms.bitrix import TokenRefreshFailed
+
+    portal.refresh_tokens.clear()
+    portal.expire_tokens()
+    client = client_for(storage.get_portal(portal.member_id))  # type: ignore[arg-type]
+    try:
+        client.call("app.info")
+    except TokenRefreshFailed as exc:
+        assert exc.code == "invalid_grant"
+    else:
+        raise AssertionError("expected invalid_grant")
+    stored = storage.get_portal(portal.member_id)
+    assert stored and stored.installed  # the lock is released: a later re-install can refresh again
+    assert storage.try_lock_refresh(portal.member_id, stored.token_version, 1)
