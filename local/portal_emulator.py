@@ -61,6 +61,7 @@ class EmulatedPortal:
     senders: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)  # event name -> handler URL
     messages: dict[str, list[str]] = field(default_factory=dict)  # message_id -> statuses, as set
+    status_times: dict[str, list[float]] = field(default_factory=dict)  # message_id -> when each was set
     calls: list[Call] = field(default_factory=list)
     refreshes: int = 0
     rate: float = 2.0
@@ -139,18 +140,20 @@ class PortalEmulator:
             self._server.shutdown()
             self._server.server_close()
 
-    def add_portal(self, name: str = "") -> EmulatedPortal:
+    def add_portal(self, name: str = "", member_id: str = "", application_token: str = "") -> EmulatedPortal:
         with self.lock:
             name = name or f"portal{len(self.portals) + 1}"
             portal = EmulatedPortal(
                 name=name,
-                member_id=secrets.token_hex(16),
+                member_id=member_id or secrets.token_hex(16),
                 domain=f"{name}.bitrix24.test",
                 client_endpoint=f"{self.base_url}/{name}/rest/",
                 server_endpoint=f"{self.base_url}/oauth/rest/",
                 rate=self.rate,
                 burst=self.burst,
             )
+            if application_token:
+                portal.application_token = application_token
             self.portals[name] = portal
             return portal
 
@@ -230,6 +233,7 @@ class PortalEmulator:
             timeline = portal.messages.setdefault(message_id, [])
             if not timeline:
                 timeline.append("sent")  # Bitrix24 marks a message sent as it hands it to the provider
+                portal.status_times[message_id] = [time.time()]
         form: dict[str, Any] = {
             "type": "SMS",
             "code": code,
@@ -452,6 +456,7 @@ class PortalEmulator:
             timeline = portal.messages[message_id]
             if not timeline or timeline[-1] != status:  # the same status again is a no-op
                 timeline.append(status)  # no order is enforced: a late "sent" overwrites "delivered"
+                portal.status_times.setdefault(message_id, []).append(time.time())
             return True
         if method == "event.bind":
             event, handler = str(params.get("event") or "").upper(), str(params.get("handler") or "")

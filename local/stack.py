@@ -347,6 +347,8 @@ def http_event(
     source_ip: str,
     host: str,
     port: int,
+    now: float | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, as Lambda receives it."""
     params: dict[str, str] = {}
@@ -356,7 +358,7 @@ def http_event(
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode(), True
-    now = time.time()
+    now = time.time() if now is None else now
     return {
         "version": "2.0",
         "routeKey": f"{route.method} {route.path}",
@@ -377,7 +379,7 @@ def http_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("User-Agent", ""),
             },
-            "requestId": uuid.uuid4().hex,
+            "requestId": request_id or uuid.uuid4().hex,
             "routeKey": f"{route.method} {route.path}",
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

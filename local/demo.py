@@ -1,0 +1,58 @@
+"""`make demo`: the local stack and a Bitrix24 portal emulator; install the app on the portal, send
+three SMS (one delivered, one undelivered, one failed) and print each one's status timeline as the
+portal saw it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from local.portal_emulator import PortalEmulator
+from local.stack import LocalStack
+
+SMS = [
+    ("+15550101001", "Your order #1024 is ready for pickup", "delivered"),
+    ("+15550100013", "Your courier is on the way", "undelivered"),
+    ("+15550100099", "Your code is 4711", "failed"),
+]
+
+
+def main() -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    emulator = PortalEmulator().start()
+    stack = LocalStack(env={"BITRIX_OAUTH_URL": emulator.oauth_url}).start()
+    try:
+        portal = emulator.add_portal("demo")
+        print(f"local stack: {stack.base_url}   portal emulator: {portal.client_endpoint}")
+        response = emulator.install(portal, f"{stack.base_url}/bitrix/install")
+        print(f"install page answered {response.status_code}; installFinish called: {'installFinish' in response.text}")
+        for code, sender in portal.senders.items():
+            handler = str(sender["HANDLER"]).split("&key=")[0] + "&key=…"
+            print(f"sender registered: {code} ({sender['NAME']['en']}) -> {handler}")
+        sent = []
+        for to, text, expected in SMS:
+            message_id, answer = emulator.send_sms(portal, to, text, with_auth=expected != "delivered")
+            sent.append((message_id, to, expected, time.time()))
+            print(f"portal -> handler: {to} answered {answer.status_code} {answer.text}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(portal.final_status(m) in ("", "sent") for m, *_ in sent):
+            time.sleep(0.1)
+        print("\nstatus timelines as the portal saw them (seconds after the SMS was handed over):")
+        ok = True
+        for message_id, to, expected, _ in sent:
+            times = portal.status_times.get(message_id, [])
+            start = times[0] if times else 0.0
+            steps = "  ->  ".join(f"{s} (+{t - start:.2f}s)" for s, t in zip(portal.timeline(message_id), times, strict=False))
+            mark = "ok" if portal.final_status(message_id) == expected else f"EXPECTED {expected}"
+            ok = ok and mark == "ok"
+            print(f"  {message_id}  {to}: {steps}   [{mark}]")
+        calls = [c for c in portal.calls if not c.in_batch]
+        print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
+        return 0 if ok else 1
+    finally:
+        stack.stop()
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

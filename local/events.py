@@ -1,0 +1,198 @@
+"""Writes events/: one realistic event per function, for `make invoke` and `sam local invoke -e`.
+
+    python -m local.events          # rewrite events/*.json
+    python -m local.events --check  # exit 1 if events/ differs from what the code would write
+
+Bodies are form-encoded with PHP-style keys, as the portal sends them; the sandbox callback is signed
+with the local default secret; everything names the demo portal of local/fixtures.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+from urllib.parse import urlencode
+
+from b24sms.carriers.sandbox import sign
+from b24sms.formdata import encode_form
+from local import fixtures
+from local.stack import LOCAL_DEFAULTS, http_event, sqs_event
+from local.template import ROOT, Template
+
+EVENTS = ROOT / "events"
+TS = 1763798400  # fixed, so the files are reproducible
+HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Bitrix24 Webhook Engine"}
+DOMAIN = "example.bitrix24.com"
+CLIENT_ENDPOINT = f"https://{DOMAIN}/rest/"
+
+
+def _auth(**extra: str) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "access_token": fixtures.DEMO_ACCESS_TOKEN,
+        "expires": TS + 3600,
+        "expires_in": 3600,
+        "scope": "messageservice",
+        "domain": DOMAIN,
+        "server_endpoint": "https://oauth.bitrix.info/rest/",
+        "status": "L",
+        "client_endpoint": CLIENT_ENDPOINT,
+        "member_id": fixtures.DEMO_MEMBER_ID,
+        "user_id": "1",
+        "application_token": fixtures.DEMO_APPLICATION_TOKEN,
+    }
+    block.update(extra)
+    return block
+
+
+def _http(template: Template, path: str, body: str, query: str = "", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    for route in template.routes():
+        match = route.pattern.match(path)
+        if match:
+            event = http_event(
+                route,
+                "POST",
+                path,
+                query,
+                headers or FORM,
+                body.encode(),
+                match.groupdict(),
+                "203.0.113.10",
+                HOST,
+                443,
+                now=TS,
+                request_id="demo",
+            )
+            event["requestContext"]["domainName"] = HOST
+            return event
+    raise KeyError(path)
+
+
+def build() -> dict[str, dict[str, Any]]:
+    t = Template()
+    sms = {
+        "message_id": fixtures.DEMO_MESSAGE_ID,
+        "message_to": "+15550001234",
+        "message_body": "Your order #1024 is ready for pickup",
+        "code": "b24sms",
+        "type": "SMS",
+        "ts": TS,
+        "properties": {"phone_number": "+15550001234", "message_text": "Your order #1024 is ready for pickup"},
+        "module_id": "crm",
+        "bindings": [{"OWNER_TYPE_ID": "3", "OWNER_ID": "17"}, {"OWNER_TYPE_ID": "2", "OWNER_ID": "42"}],
+    }
+    handler_query = urlencode({"portal": fixtures.DEMO_MEMBER_ID, "key": fixtures.DEMO_HANDLER_SECRET})
+    callback = encode_form(
+        {
+            "message_id": fixtures.DEMO_CARRIER_MESSAGE_ID,
+            "ref": f"{fixtures.DEMO_MEMBER_ID}.{fixtures.DEMO_MESSAGE_ID}",
+            "status": "delivered",
+            "ts": TS,
+        }
+    )
+    queue_message = json.dumps(
+        {"member_id": fixtures.DEMO_MEMBER_ID, "message_id": fixtures.DEMO_MESSAGE_ID}, separators=(",", ":")
+    )
+
+    def sqs(queue: str) -> dict[str, Any]:
+        return sqs_event(
+            [
+                {
+                    "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+                    "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+                    "Body": queue_message,
+                    "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(TS * 1000)},
+                    "MD5OfBody": "",
+                }
+            ],
+            f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+        )
+
+    return {
+        "install_page.json": _http(
+            t,
+            "/bitrix/install",
+            encode_form(
+                {
+                    "AUTH_ID": fixtures.DEMO_ACCESS_TOKEN,
+                    "AUTH_EXPIRES": 3600,
+                    "REFRESH_ID": fixtures.DEMO_REFRESH_TOKEN,
+                    "SERVER_ENDPOINT": "https://oauth.bitrix.info/rest/",
+                    "member_id": fixtures.DEMO_MEMBER_ID,
+                    "status": "L",
+                    "PLACEMENT": "DEFAULT",
+                    "PLACEMENT_OPTIONS": "{}",
+                    "APPLICATION_SCOPE": "messageservice",
+                    "APPLICATION_TOKEN": fixtures.DEMO_APPLICATION_TOKEN,
+                }
+            ),
+            query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "a1b2c3"}),
+        ),
+        "install_event.json": _http(
+            t,
+            "/bitrix/install",
+            encode_form(
+                {
+                    "event": "ONAPPINSTALL",
+                    "event_handler_id": "1",
+                    "data": {"VERSION": "1", "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": "en"},
+                    "ts": TS,
+                    "auth": _auth(refresh_token=fixtures.DEMO_REFRESH_TOKEN),
+                }
+            ),
+        ),
+        "app_uninstall.json": _http(
+            t,
+            "/bitrix/events",
+            encode_form(
+                {
+                    "event": "ONAPPUNINSTALL",
+                    "event_handler_id": "2",
+                    "data": {"CLEAN": "0", "LANGUAGE_ID": "en"},
+                    "ts": TS,
+                    "auth": {
+                        k: v
+                        for k, v in _auth().items()
+                        if k in ("domain", "server_endpoint", "client_endpoint", "member_id", "application_token")
+                    },
+                }
+            ),
+        ),
+        "handler_send.json": _http(t, "/bitrix/handler", encode_form({**sms, "auth": _auth()}), query=handler_query),
+        "handler_send_robot.json": _http(t, "/bitrix/handler", encode_form(sms), query=handler_query),
+        "status_sandbox.json": _http(
+            t,
+            "/carriers/sandbox/status",
+            callback,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Sandbox-Signature": sign(LOCAL_DEFAULTS["SANDBOX_SECRET"], callback),
+            },
+        ),
+        "sqs_outbound.json": sqs("b24sms-dev-OutboundQueue"),
+        "sqs_status.json": sqs("b24sms-dev-StatusQueue"),
+        "sync_senders.json": {},
+    }
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    EVENTS.mkdir(exist_ok=True)
+    stale = []
+    for name, event in build().items():
+        text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+        path = EVENTS / name
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print("events/ is stale, run `python -m local.events`: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

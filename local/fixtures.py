@@ -1,0 +1,11 @@
+"""The demo portal the files in events/ are written for: fixed ids, so the events can name them."""
+
+from __future__ import annotations
+
+DEMO_MEMBER_ID = "d3m0d3m0d3m0d3m0d3m0d3m0d3m0d3m0"
+DEMO_APPLICATION_TOKEN = "51856fefc120afa4b628cc82d3935cce"
+DEMO_HANDLER_SECRET = "demo-handler-secret-0123456789abcdefghijklmnop"
+DEMO_ACCESS_TOKEN = "demo-access-token"
+DEMO_REFRESH_TOKEN = "demo-refresh-token"
+DEMO_MESSAGE_ID = "6f1e7c2b9a4d4e0f8b3c5a7d9e1f2a3b"
+DEMO_CARRIER_MESSAGE_ID = "SBXdemo0000000000000000000000001"

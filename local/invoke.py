@@ -1,0 +1,82 @@
+"""Invoke one function of template.yaml on an event file, without Docker:
+
+    python -m local.invoke HandlerFunction events/handler_send.json
+
+It starts the local stack (moto's DynamoDB and SQS, no queue pollers) and a portal emulator holding
+the demo portal the files in events/ name (local/fixtures.py), seeds that portal and one message,
+runs the function in-process and prints its answer. With Docker, `sam local invoke -e events/<file>`
+takes the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from local import fixtures
+from local.portal_emulator import PortalEmulator
+from local.stack import LocalStack
+
+
+def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
+    from b24sms import storage
+    from b24sms.models import Message, Portal
+
+    demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
+    demo.access_tokens[fixtures.DEMO_ACCESS_TOKEN] = 4102444800.0
+    demo.refresh_tokens.add(fixtures.DEMO_REFRESH_TOKEN)
+    demo.senders["b24sms"] = {"CODE": "b24sms", "TYPE": "SMS", "HANDLER": f"{stack.base_url}/bitrix/handler"}
+    demo.messages[fixtures.DEMO_MESSAGE_ID] = ["sent"]
+    storage.put_portal(
+        Portal(
+            member_id=fixtures.DEMO_MEMBER_ID,
+            client_endpoint=demo.client_endpoint,
+            domain=demo.domain,
+            access_token=fixtures.DEMO_ACCESS_TOKEN,
+            refresh_token=fixtures.DEMO_REFRESH_TOKEN,
+            expires_at=4102444800,
+            token_version=1,
+            application_token=fixtures.DEMO_APPLICATION_TOKEN,
+            handler_secret=fixtures.DEMO_HANDLER_SECRET,
+        )
+    )
+    if with_message:  # the queue and callback events name it; the handler events bring it themselves
+        storage.create_message(
+            Message(
+                member_id=fixtures.DEMO_MEMBER_ID,
+                message_id=fixtures.DEMO_MESSAGE_ID,
+                to="+15550001234",
+                body="demo",
+                code="b24sms",
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("function", help="logical id in template.yaml, e.g. HandlerFunction")
+    parser.add_argument("event", type=Path, help="an event file, e.g. events/handler_send.json")
+    args = parser.parse_args(argv)
+    event = json.loads(args.event.read_text())
+    emulator = PortalEmulator().start()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    stack = LocalStack(env={"BITRIX_OAUTH_URL": emulator.oauth_url}, start_pollers=False)
+    try:
+        stack.start()
+        if args.function not in stack.handlers:
+            print(f"unknown function {args.function}; template.yaml has: {', '.join(sorted(stack.handlers))}", file=sys.stderr)
+            return 2
+        seed(stack, emulator, with_message=args.function != "HandlerFunction")
+        result = stack.invoke(args.function, event)
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    finally:
+        stack.stop()
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
