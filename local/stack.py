@@ -35,6 +35,7 @@ LOCAL_DEFAULTS = {
     "SANDBOX_SECRET": "local-sandbox-secret",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "DISPATCH_BACKOFF_BASE": "1",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF metrics are for CloudWatch; locally they are noise
 }
 # Settings a user may set in the environment of `make run`.
 OVERRIDABLE = (
@@ -50,6 +51,13 @@ OVERRIDABLE = (
     "DISPATCH_BACKOFF_BASE",
     "HTTP_TIMEOUT",
     "POWERTOOLS_LOG_LEVEL",
+    "PORTAL_RATE",
+    "PORTAL_BURST",
+    "CARRIER_RATE",
+    "DISPATCH_LEASE_SECONDS",
+    "UNKNOWN_OUTCOME_GRACE",
+    "PUSH_RETRY_BASE",
+    "SANDBOX_SEND_DELAY_MS",
 )
 
 
@@ -79,12 +87,18 @@ class LocalStack:
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         start_pollers: bool = True,
+        visibility_timeout: int | None = None,
+        max_batch_window: float | None = None,
     ) -> None:
+        """``visibility_timeout`` overrides the queues' (tests that wait for a redelivery);
+        ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds."""
         self.host = host
         self.port = port
         self.moto_port = moto_port
         self.env_overrides = env or {}
         self.start_pollers = start_pollers
+        self.visibility_timeout = visibility_timeout
+        self.max_batch_window = max_batch_window
         self.template = Template()
         self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         self.routes: list[Route] = []
@@ -178,6 +192,8 @@ class LocalStack:
             props = dict(queues[logical].get("Properties", {}))
             name = f"{logical}-local"
             attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in props}
+            if self.visibility_timeout is not None:
+                attributes["VisibilityTimeout"] = str(self.visibility_timeout)
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(t.resolve(props["RedrivePolicy"]))
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -275,7 +291,7 @@ class LocalStack:
         sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION)
         url = self.queue_url(trigger.queue)
         arn = self.template.physical[trigger.queue]["Arn"]
-        window = min(trigger.window, 0.5)
+        window = trigger.window if self.max_batch_window is None else min(trigger.window, self.max_batch_window)
         while not self._stop.is_set():
             try:
                 messages = self._receive(sqs, url, trigger.batch_size, window)

@@ -45,7 +45,12 @@ def stack(emulator: PortalEmulator) -> Iterator[LocalStack]:
             "BITRIX_CLIENT_SECRET": emulator.client_secret,
             "DISPATCH_BACKOFF_BASE": "1",
             "POWERTOOLS_LOG_LEVEL": os.environ["POWERTOOLS_LOG_LEVEL"],
-        }
+            "DISPATCH_LEASE_SECONDS": "2",
+            "UNKNOWN_OUTCOME_GRACE": "2",
+            "PUSH_RETRY_BASE": "1",
+        },
+        visibility_timeout=2,
+        max_batch_window=0.3,
     ).start()
     yield local
     local.stop()

@@ -18,6 +18,7 @@ DEFAULT_OAUTH_URL = "https://oauth.bitrix.info"
 class Settings:
     portals_table: str
     messages_table: str
+    limits_table: str
     outbound_queue_url: str
     status_queue_url: str
     bitrix_client_id: str
@@ -29,6 +30,12 @@ class Settings:
     dispatch_max_attempts: int
     dispatch_backoff_base: float
     message_ttl_days: int
+    portal_rate: float
+    portal_burst: float
+    carrier_rate: float
+    dispatch_lease_seconds: int
+    unknown_outcome_grace: int
+    push_retry_base: float
 
     @property
     def public_base_url(self) -> str:
@@ -58,6 +65,7 @@ def get_settings() -> Settings:
     return Settings(
         portals_table=_env("PORTALS_TABLE"),
         messages_table=_env("MESSAGES_TABLE"),
+        limits_table=_env("LIMITS_TABLE"),
         outbound_queue_url=_env("OUTBOUND_QUEUE_URL"),
         status_queue_url=_env("STATUS_QUEUE_URL"),
         bitrix_client_id=_env("BITRIX_CLIENT_ID"),
@@ -69,6 +77,13 @@ def get_settings() -> Settings:
         dispatch_max_attempts=int(_env("DISPATCH_MAX_ATTEMPTS", "5")),
         dispatch_backoff_base=float(_env("DISPATCH_BACKOFF_BASE", "10")),
         message_ttl_days=int(_env("MESSAGE_TTL_DAYS", "90")),
+        # Bitrix24 allows 2 req/s with a burst of 50 per portal; leave room for the portal's other apps.
+        portal_rate=float(_env("PORTAL_RATE", "2")),
+        portal_burst=float(_env("PORTAL_BURST", "40")),
+        carrier_rate=float(_env("CARRIER_RATE", "20")),
+        dispatch_lease_seconds=int(_env("DISPATCH_LEASE_SECONDS", "60")),
+        unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
+        push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),
     )
 
 

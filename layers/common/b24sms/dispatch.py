@@ -1,10 +1,14 @@
 """Where a message is sent: one queued message, claimed by one dispatcher, handed to the carrier.
 
 - the claim is a conditional write, so redelivered or duplicated queue messages never send twice;
-- a transient carrier error puts the message back (the queue redelivers it after a backoff) until
-  ``DISPATCH_MAX_ATTEMPTS``; then, or on a permanent error, the message is ``failed``;
-- a claim whose lease ran out means a dispatcher died mid-send: the carrier may have taken the SMS,
-  so it is NOT sent again; the message fails with that reason instead (at most once, never twice).
+- sends are paced by the carrier's shared token bucket (``CARRIER_RATE`` per second, all functions
+  together); a carrier answering 429 slows us down without using up the message's attempts;
+- a transient carrier error (timeout, 5xx) puts the message back (the queue redelivers it after an
+  exponential backoff) until ``DISPATCH_MAX_ATTEMPTS``; then, or on a permanent error, it is ``failed``;
+- a claim whose lease ran out means a dispatcher died mid-send, and a send that timed out waiting
+  for the carrier's answer may have gone through: either way the carrier may have the SMS, so it is
+  NOT sent again (state ``unknown``). A carrier callback still finds it by our key; if none has
+  come after ``UNKNOWN_OUTCOME_GRACE`` seconds, the message is ``failed`` with that reason.
 """
 
 from __future__ import annotations
@@ -14,14 +18,20 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 
 from b24sms import queues, statuses, storage
-from b24sms.carriers import OutboundSms, PermanentCarrierError, TransientCarrierError, get_carrier
+from b24sms.carriers import (
+    CarrierOutcomeUnknown,
+    CarrierThrottled,
+    OutboundSms,
+    PermanentCarrierError,
+    TransientCarrierError,
+    get_carrier,
+)
 from b24sms.config import get_settings
-from b24sms.models import ACCEPTED, REJECTED, SENDING, Message
+from b24sms.models import ACCEPTED, REJECTED, SENDING, UNKNOWN, Message
 from b24sms.privacy import mask_phone
+from b24sms.ratelimit import Throttled, TokenBucket
 
 logger = Logger(child=True)
-
-LEASE_SECONDS = 60
 
 
 class RetryLater(Exception):
@@ -34,7 +44,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class DispatchResult:
-    outcome: str  # sent | failed | skipped
+    outcome: str  # sent | failed | skipped | unknown
     detail: str = ""
 
 
@@ -48,14 +58,19 @@ def backoff_seconds(attempt: int) -> int:
 
 
 def dispatch(member_id: str, message_id: str) -> DispatchResult:
+    settings = get_settings()
     message = storage.get_message(member_id, message_id)
     if message is None:
         return DispatchResult("skipped", "no such message (portal data erased?)")
     if message.dispatch_state == SENDING:
-        if message.lease_until > storage.now():
-            raise RetryLater("another dispatcher holds the message", message.lease_until - storage.now() + 1)
-        _fail(message, "DISPATCH_INTERRUPTED", "a dispatch was interrupted mid-send; not re-sent to avoid a duplicate SMS")
-        return DispatchResult("failed", "interrupted")
+        return _interrupted(message)
+    if message.dispatch_state == UNKNOWN:
+        if storage.now() - message.updated_at < settings.unknown_outcome_grace:
+            return DispatchResult("skipped", "interrupted: waiting for a late carrier report")
+        if message.status_rank < statuses.rank(statuses.DELIVERED):
+            _fail(message, "DISPATCH_INTERRUPTED", "a dispatch was interrupted mid-send and the carrier reported nothing")
+            return DispatchResult("failed", "interrupted, no report")
+        return DispatchResult("skipped", "interrupted, but the carrier reported a final status")
     if message.dispatch_state != ACCEPTED:
         return DispatchResult("skipped", f"already {message.dispatch_state}")
 
@@ -64,18 +79,29 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         _fail(message, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
         return DispatchResult("failed", "portal uninstalled")
 
-    claimed = storage.claim_for_dispatch(member_id, message_id, LEASE_SECONDS)
+    carrier = get_carrier(settings.carrier)
+    try:
+        TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()
+    except Throttled as exc:
+        raise RetryLater("carrier send rate reached", int(exc.retry_after) + 1) from exc
+
+    claimed = storage.claim_for_dispatch(member_id, message_id, settings.dispatch_lease_seconds)
     if claimed is None:
         return DispatchResult("skipped", "claimed by another dispatcher")
 
-    settings = get_settings()
-    carrier = get_carrier(settings.carrier)
     sms = OutboundSms(claimed.key, claimed.to, claimed.body, status_callback_url(carrier.name))
     try:
         result = carrier.send(sms)
     except PermanentCarrierError as exc:
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
+    except CarrierOutcomeUnknown as exc:
+        logger.error("carrier did not answer the send; not sending again", extra={"message_id": message_id, "error": exc.code})
+        return _outcome_unknown(claimed)
+    except CarrierThrottled as exc:
+        storage.release_for_retry(claimed, exc.code, exc.message, refund_attempt=True)
+        logger.warning("carrier throttled us", extra={"error": exc.code, "retry_after": exc.retry_after})
+        raise RetryLater(exc.code, max(1, int(exc.retry_after + 0.999))) from exc
     except TransientCarrierError as exc:
         if claimed.attempts >= settings.dispatch_max_attempts:
             _fail(claimed, exc.code, f"gave up after {claimed.attempts} attempts: {exc.message}", carrier=carrier.name)
@@ -88,9 +114,29 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     storage.advance_status(member_id, message_id, statuses.SENT, statuses.rank(statuses.SENT), source=f"dispatch:{carrier.name}")
     logger.info(
         "sent to carrier",
-        extra={"carrier": carrier.name, "carrier_message_id": result.carrier_message_id, "to": mask_phone(claimed.to)},
+        extra={
+            "message_id": message_id,
+            "carrier": carrier.name,
+            "carrier_message_id": result.carrier_message_id,
+            "to": mask_phone(claimed.to),
+        },
     )
     return DispatchResult("sent", result.carrier_message_id)
+
+
+def _interrupted(message: Message) -> DispatchResult:
+    now = storage.now()
+    if message.lease_until > now:
+        raise RetryLater("another dispatcher holds the message", message.lease_until - now + 1)
+    logger.error("dispatch was interrupted mid-send; not sending again", extra={"message_id": message.message_id})
+    return _outcome_unknown(message)
+
+
+def _outcome_unknown(message: Message) -> DispatchResult:
+    """The carrier may have the SMS: never send it again; wait for its callback, then give up."""
+    if storage.mark_outcome_unknown(message):
+        queues.enqueue_dispatch(message.member_id, message.message_id, delay_seconds=get_settings().unknown_outcome_grace)
+    return DispatchResult("unknown", "the carrier may have the message")
 
 
 def _fail(message: Message, code: str, reason: str, carrier: str = "") -> None:
@@ -105,6 +151,8 @@ def _fail(message: Message, code: str, reason: str, carrier: str = "") -> None:
         error_message=reason,
         dispatch_state=REJECTED,
     )
-    logger.warning("message failed", extra={"error": code, "reason": reason, "to": mask_phone(message.to)})
+    logger.warning(
+        "message failed", extra={"message_id": message.message_id, "error": code, "reason": reason, "to": mask_phone(message.to)}
+    )
     if advanced:
         queues.enqueue_push(message.member_id, message.message_id)

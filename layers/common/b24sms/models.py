@@ -46,6 +46,7 @@ ACCEPTED = "accepted"  # recorded by the handler, waiting in the outbound queue
 SENDING = "sending"  # a dispatcher holds it and is talking to the carrier
 SENT = "sent"  # the carrier accepted it
 REJECTED = "rejected"  # the carrier refused it, or we gave up: never to be sent
+UNKNOWN = "unknown"  # a dispatcher died mid-send: the carrier may have it; never sent again
 
 
 @dataclass

@@ -15,6 +15,7 @@ from b24sms.bitrix import BitrixClient, BitrixError, PortalUnavailable, oauth
 from b24sms.config import get_settings
 from b24sms.http import BadRequest, Forbidden
 from b24sms.models import INSTALLED, Portal
+from b24sms.ratelimit import TokenBucket
 
 logger = Logger(child=True)
 
@@ -188,5 +189,8 @@ class StoredTokens:
             time.sleep(0.1)
 
 
-def client_for(portal: Portal) -> BitrixClient:
-    return BitrixClient(portal, StoredTokens(), timeout=get_settings().http_timeout)
+def client_for(portal: Portal, max_wait: float = 10.0) -> BitrixClient:
+    """A REST client for the portal, paced by the portal's shared token bucket."""
+    settings = get_settings()
+    bucket = TokenBucket(f"portal#{portal.member_id}", settings.portal_rate, settings.portal_burst, max_wait=max_wait)
+    return BitrixClient(portal, StoredTokens(), timeout=settings.http_timeout, limiter=bucket.acquire)

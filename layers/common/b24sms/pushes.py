@@ -122,3 +122,9 @@ def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
     storage.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
     report.dropped.append((message.member_id, message.message_id))
     logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})
+
+
+def retry_delay(receives: int) -> int:
+    """Seconds before a deferred status is tried again: ``PUSH_RETRY_BASE`` (5 s) doubling per receive,
+    at most an hour. With the status queue's 50 receives that covers well over a day of outage."""
+    return int(min(get_settings().push_retry_base * 2 ** max(receives - 1, 0), 3600))

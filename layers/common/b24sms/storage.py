@@ -8,7 +8,7 @@ from typing import Any
 
 from b24sms import aws
 from b24sms.config import get_settings
-from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, Message, Portal
+from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, UNKNOWN, Message, Portal
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -221,11 +221,13 @@ def record_carrier_accepted(message: Message, carrier: str, carrier_message_id: 
     )
 
 
-def release_for_retry(message: Message, error_code: str, error_message: str) -> None:
+def release_for_retry(message: Message, error_code: str, error_message: str, refund_attempt: bool = False) -> None:
+    """Put a claimed message back to be sent again (``refund_attempt``: this try does not count)."""
     _messages().update_item(
         Key={"member_id": message.member_id, "message_id": message.message_id},
         UpdateExpression=(
-            "SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t REMOVE lease_until"
+            "SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t, "
+            "attempts = attempts - :refund REMOVE lease_until"
         ),
         ConditionExpression="dispatch_state = :sending",
         ExpressionAttributeValues={
@@ -234,8 +236,25 @@ def release_for_retry(message: Message, error_code: str, error_message: str) -> 
             ":ec": error_code,
             ":em": error_message[:500],
             ":t": now(),
+            ":refund": 1 if refund_attempt else 0,
         },
     )
+
+
+def mark_outcome_unknown(message: Message) -> bool:
+    """A dispatcher died holding the message: it will not be sent again; a callback may still come."""
+    try:
+        _messages().update_item(
+            Key={"member_id": message.member_id, "message_id": message.message_id},
+            UpdateExpression="SET dispatch_state = :unknown, updated_at = :t REMOVE lease_until",
+            ConditionExpression="dispatch_state = :sending AND lease_until = :lease",
+            ExpressionAttributeValues={":unknown": UNKNOWN, ":sending": SENDING, ":lease": message.lease_until, ":t": now()},
+        )
+        return True
+    except Exception as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
 
 
 def advance_status(

@@ -6,7 +6,9 @@
   only one concurrent caller spends the refresh token) and retries the call once;
 - ``OPERATION_TIME_LIMIT`` waits for ``operating_reset_at`` when that is near, else raises
   ``OperationTimeLimit`` so the caller can defer the work;
-- ``batch`` sends up to 50 commands and reports each command's error separately.
+- ``batch`` sends up to 50 commands and reports each command's error separately;
+- an optional ``limiter`` (a shared token bucket) is asked before every request, so all functions
+  together stay under the portal's rate limit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from b24sms.bitrix.errors import (
 )
 from b24sms.formdata import encode_form
 from b24sms.models import Portal
+from b24sms.ratelimit import Throttled
 
 BATCH_LIMIT = 50
 
@@ -55,6 +58,7 @@ class BitrixClient:
         max_operating_wait: float = 5.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: Callable[[], None] | None = None,
     ) -> None:
         self.portal = portal
         self.tokens = tokens
@@ -64,6 +68,7 @@ class BitrixClient:
         self.max_operating_wait = max_operating_wait
         self.session = session or _shared_session()
         self.sleep = sleep
+        self.limiter = limiter
         self.requests_made = 0
 
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -94,6 +99,8 @@ class BitrixClient:
         while True:
             try:
                 return self._once(method, params)
+            except RateLimited:
+                raise  # our own budget is spent (or retries were): retrying here would only wait more
             except TokenExpired:
                 if refreshed or self.tokens is None:
                     raise
@@ -114,6 +121,11 @@ class BitrixClient:
                 attempt += 1
 
     def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.limiter is not None:
+            try:
+                self.limiter()
+            except Throttled as exc:
+                raise RateLimited("LOCAL_RATE_LIMIT", str(exc), 0, method) from exc
         url = f"{self.portal.client_endpoint}{method}.json"
         body = encode_form({**params, "auth": self.portal.access_token})
         self.requests_made += 1

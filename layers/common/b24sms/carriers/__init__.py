@@ -3,10 +3,14 @@ cost of the one carrier it uses, not of all of them."""
 
 from __future__ import annotations
 
+import os
+
 from b24sms.carriers.base import (
     CallbackRequest,
     Carrier,
     CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierThrottled,
     OutboundSms,
     PermanentCarrierError,
     SendResult,
@@ -22,6 +26,8 @@ __all__ = [
     "CallbackRequest",
     "Carrier",
     "CarrierError",
+    "CarrierOutcomeUnknown",
+    "CarrierThrottled",
     "OutboundSms",
     "PermanentCarrierError",
     "SendResult",
@@ -42,5 +48,6 @@ def get_carrier(name: str) -> Carrier:
     if name == "sandbox":
         from b24sms.carriers.sandbox import SandboxCarrier
 
-        return SandboxCarrier(settings.carrier_secret("sandbox"), timeout=settings.http_timeout)
+        delay = float(os.environ.get("SANDBOX_SEND_DELAY_MS", "0")) / 1000
+        return SandboxCarrier(settings.carrier_secret("sandbox"), timeout=settings.http_timeout, delay=delay)
     raise UnknownCarrier(f"unknown carrier {name!r}; known: {', '.join(KNOWN)}")

@@ -55,7 +55,21 @@ class PermanentCarrierError(CarrierError):
 
 
 class TransientCarrierError(CarrierError):
-    """Try again later (timeouts, 5xx, throttling)."""
+    """Not sent; try again later (connection refused or timed out before the request went out, 5xx)."""
+
+
+class CarrierOutcomeUnknown(CarrierError):
+    """The request reached the carrier but no answer came back (a read timeout): it may have taken
+    the SMS. Sending again could send it twice, so we don't."""
+
+
+class CarrierThrottled(TransientCarrierError):
+    """The carrier asks us to slow down (HTTP 429): retry after ``retry_after`` seconds; this does
+    not count as a failed attempt."""
+
+    def __init__(self, code: str, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
 
 
 class SignatureError(Exception):

@@ -49,9 +49,10 @@ class SandboxCarrier:
     # for a carrier's message log, so tests and the demo can count sends.
     outbox: ClassVar[deque[tuple[str, str]]] = deque(maxlen=100_000)
 
-    def __init__(self, secret: str, timeout: float = 5.0) -> None:
+    def __init__(self, secret: str, timeout: float = 5.0, delay: float = 0.0) -> None:
         self.secret = secret
         self.timeout = timeout
+        self.delay = delay  # seconds a send takes (SANDBOX_SEND_DELAY_MS), to play a slow carrier
 
     def send(self, sms: OutboundSms) -> SendResult:
         digits = "".join(ch for ch in sms.to if ch.isdigit())
@@ -59,6 +60,8 @@ class SandboxCarrier:
             raise PermanentCarrierError("SANDBOX_INVALID_NUMBER", "the recipient has no digits")
         if digits.endswith("0099"):
             raise PermanentCarrierError("SANDBOX_REJECTED", "the sandbox rejects numbers ending in 0099")
+        if self.delay:
+            time.sleep(self.delay)
         carrier_id = "SBX" + uuid.uuid4().hex
         final = "undelivered" if digits.endswith("0013") else "delivered"
         self.outbox.append((sms.key, carrier_id))
