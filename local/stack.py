@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,9 +90,12 @@ class LocalStack:
         start_pollers: bool = True,
         visibility_timeout: int | None = None,
         max_batch_window: float | None = None,
+        default_concurrency: int = 2,
+        moto_process: bool = False,
     ) -> None:
         """``visibility_timeout`` overrides the queues' (tests that wait for a redelivery);
-        ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds."""
+        ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds; ``moto_process`` runs
+        moto's server in a process of its own (on another core) instead of a thread of this one."""
         self.host = host
         self.port = port
         self.moto_port = moto_port
@@ -99,6 +103,10 @@ class LocalStack:
         self.start_pollers = start_pollers
         self.visibility_timeout = visibility_timeout
         self.max_batch_window = max_batch_window
+        self.default_concurrency = default_concurrency
+        self.moto_process = moto_process
+        self.invocation_seconds: dict[str, float] = {}
+        self._count_lock = threading.Lock()
         self.template = Template()
         self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         self.routes: list[Route] = []
@@ -115,11 +123,17 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Metrics are disabled locally, so every flush would warn that there is nothing to publish.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         if str(LAYER_DIR) not in sys.path:
             sys.path.insert(0, str(LAYER_DIR))
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
-        self.moto_port = self._moto._server.server_port
+        if self.moto_process:
+            self._moto = _MotoProcess(self.moto_port)
+        else:
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+            self._moto.start()
+            self.moto_port = self._moto._server.server_port
+        self.moto_port = getattr(self._moto, "port", self.moto_port)
         self.aws_endpoint = f"http://127.0.0.1:{self.moto_port}"
         os.environ.update(
             {
@@ -140,7 +154,7 @@ class LocalStack:
         self._spawn(self._http.serve_forever)
         if self.start_pollers:
             for trigger in self.template.queue_triggers():
-                for _ in range(max(1, trigger.concurrency)):
+                for _ in range(max(1, trigger.concurrency or self.default_concurrency)):
                     self._spawn(self._poll, trigger)
         return self
 
@@ -238,8 +252,14 @@ class LocalStack:
 
     # -- invoking ----------------------------------------------------------------------------
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        self.invocations[function] = self.invocations.get(function, 0) + 1
-        return self.handlers[function](event, LambdaContext(function))
+        started = time.perf_counter()
+        try:
+            return self.handlers[function](event, LambdaContext(function))
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._count_lock:
+                self.invocations[function] = self.invocations.get(function, 0) + 1
+                self.invocation_seconds[function] = self.invocation_seconds.get(function, 0.0) + elapsed
 
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         stack = self
@@ -318,23 +338,60 @@ class LocalStack:
                 )
 
     def _receive(self, sqs: Any, url: str, batch_size: int, window: float) -> list[dict[str, Any]]:
+        """Like Lambda's event source mapping: wait for a first message (long poll), then keep
+        gathering until the batch is full or the batching window has passed."""
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + window
+        deadline = 0.0
         while len(messages) < batch_size and not self._stop.is_set():
-            wait = 1 if not messages else 0
             got = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                WaitTimeSeconds=wait,
+                WaitTimeSeconds=0 if messages else 1,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
+            if got and not messages:
+                deadline = time.monotonic() + window
             messages.extend(got)
-            if not got and (messages or time.monotonic() >= deadline):
+            if not messages or time.monotonic() >= deadline:
                 break
-            if messages and time.monotonic() >= deadline:
-                break
+            if not got:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         return messages
+
+
+class _MotoProcess:
+    """moto's server as a child process (``python -m moto.server``)."""
+
+    def __init__(self, port: int = 0) -> None:
+        import socket
+        import subprocess
+
+        if not port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import urllib.request
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:

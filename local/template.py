@@ -55,7 +55,7 @@ class QueueTrigger:
     queue: str  # logical id
     batch_size: int
     window: float
-    concurrency: int
+    concurrency: int  # ScalingConfig.MaximumConcurrency; 0 when the template sets none
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Template:
                         queue,
                         int(props.get("BatchSize", 10)),
                         float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                        int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 2)),
+                        int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 0)),
                     )
                 )
         return triggers

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from b24sms import dispatch, queues
+from b24sms import dispatch, queues, telemetry
 
 logger = Logger()
-metrics = Metrics(namespace="b24sms")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -24,15 +22,15 @@ def send_one(record: SQSRecord) -> str:
         result = dispatch.dispatch(member_id, message_id)
     except dispatch.RetryLater as exc:
         queues.delay_redelivery(record.event_source_arn, record.receipt_handle, exc.delay)
-        metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
+        telemetry.count("SendRetries")
         raise
     metric = {"sent": "MessagesSent", "failed": "SendsFailed", "unknown": "SendsInterrupted"}.get(result.outcome)
     if metric:
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        telemetry.count(metric)
     return result.outcome
 
 
-@metrics.log_metrics
+@telemetry.metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=send_one, processor=processor, context=context))

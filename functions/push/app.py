@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
-from b24sms import pushes, queues
+from b24sms import pushes, queues, telemetry
 
 logger = Logger()
-metrics = Metrics(namespace="b24sms")
 
 
-@metrics.log_metrics
+@telemetry.metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records: dict[str, dict[str, Any]] = {}
@@ -27,10 +25,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
     report = pushes.push(list(keys_by_record.values()))
     failed = set(report.failed)
-    metrics.add_metric(name="StatusesPushed", unit=MetricUnit.Count, value=len(report.pushed))
-    metrics.add_metric(name="StatusesDropped", unit=MetricUnit.Count, value=len(report.dropped))
-    metrics.add_metric(name="StatusesDeferred", unit=MetricUnit.Count, value=len(failed))
-    metrics.add_metric(name="PortalCalls", unit=MetricUnit.Count, value=report.calls)
+    telemetry.count("StatusesPushed", len(report.pushed))
+    telemetry.count("StatusesDropped", len(report.dropped))
+    telemetry.count("StatusesDeferred", len(failed))
+    telemetry.count("PortalCalls", report.calls)
     logger.info(
         "statuses pushed",
         extra={"pushed": len(report.pushed), "dropped": len(report.dropped), "deferred": len(failed), "calls": report.calls},

@@ -217,3 +217,25 @@ def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal
     for m in ids:  # the queue hands some of them out again, as SQS may
         queues.enqueue_dispatch(portal.member_id, m)
     settle(portal, {m: ("delivered", 1) for m in ids})
+
+
+def test_carrier_send_rate_is_respected(portal: EmulatedPortal, emulator: PortalEmulator, carrier, monkeypatch: pytest.MonkeyPatch):
+    from b24sms import config
+
+    sent_at: list[float] = []
+
+    def timed(self: SandboxCarrier, sms: OutboundSms) -> SendResult:
+        sent_at.append(time.monotonic())
+        return REAL_SEND(self, sms)
+
+    carrier(timed)
+    monkeypatch.setenv("CARRIER_RATE", "2")  # 2 SMS/s, burst 2, across every dispatcher
+    config.reset_settings()
+    try:
+        ids = [emulator.send_sms(portal, f"+1555080{i:03d}7", "paced")[0] for i in range(8)]
+        settle(portal, {m: ("delivered", 1) for m in ids})
+    finally:
+        monkeypatch.delenv("CARRIER_RATE")
+        config.reset_settings()
+    elapsed = max(sent_at) - min(sent_at)
+    assert elapsed >= (8 - 2) / 2 - 0.3, elapsed

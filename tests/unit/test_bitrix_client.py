@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from b24sms.bitrix import BitrixClient, BitrixError, RateLimited, TokenRefreshFailed, oauth
+from b24sms.bitrix import BitrixError, RateLimited, TokenRefreshFailed, oauth
+from b24sms.bitrix.client import BitrixClient
 from b24sms.models import Portal
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 

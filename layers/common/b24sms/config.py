@@ -80,7 +80,7 @@ def get_settings() -> Settings:
         # Bitrix24 allows 2 req/s with a burst of 50 per portal; leave room for the portal's other apps.
         portal_rate=float(_env("PORTAL_RATE", "2")),
         portal_burst=float(_env("PORTAL_BURST", "40")),
-        carrier_rate=float(_env("CARRIER_RATE", "20")),
+        carrier_rate=float(_env("CARRIER_RATE", "0")),  # sends/s across all functions; 0: no limit
         dispatch_lease_seconds=int(_env("DISPATCH_LEASE_SECONDS", "60")),
         unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
         push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),

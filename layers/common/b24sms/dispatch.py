@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
@@ -27,7 +28,7 @@ from b24sms.carriers import (
     get_carrier,
 )
 from b24sms.config import get_settings
-from b24sms.models import ACCEPTED, REJECTED, SENDING, UNKNOWN, Message
+from b24sms.models import ACCEPTED, REJECTED, SENDING, UNKNOWN, Message, Portal
 from b24sms.privacy import mask_phone
 from b24sms.ratelimit import Throttled, TokenBucket
 
@@ -74,16 +75,17 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     if message.dispatch_state != ACCEPTED:
         return DispatchResult("skipped", f"already {message.dispatch_state}")
 
-    portal = storage.get_portal(member_id)
+    portal = _portal(member_id)
     if portal is None or not portal.installed:
         _fail(message, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
         return DispatchResult("failed", "portal uninstalled")
 
     carrier = get_carrier(settings.carrier)
-    try:
-        TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()
-    except Throttled as exc:
-        raise RetryLater("carrier send rate reached", int(exc.retry_after) + 1) from exc
+    if settings.carrier_rate > 0:
+        try:
+            TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()
+        except Throttled as exc:
+            raise RetryLater("carrier send rate reached", int(exc.retry_after) + 1) from exc
 
     claimed = storage.claim_for_dispatch(member_id, message_id, settings.dispatch_lease_seconds)
     if claimed is None:
@@ -110,8 +112,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         logger.warning("carrier error, will retry", extra={"error": exc.code, "attempt": claimed.attempts})
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
+    # The portal marked the message `sent` when it handed it to us: the carrier's callbacks take it on.
     storage.record_carrier_accepted(claimed, carrier.name, result.carrier_message_id, result.carrier_status)
-    storage.advance_status(member_id, message_id, statuses.SENT, statuses.rank(statuses.SENT), source=f"dispatch:{carrier.name}")
     logger.info(
         "sent to carrier",
         extra={
@@ -122,6 +124,21 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         },
     )
     return DispatchResult("sent", result.carrier_message_id)
+
+
+_PORTALS: dict[str, tuple[float, Portal | None]] = {}
+PORTAL_CACHE_SECONDS = 5.0
+
+
+def _portal(member_id: str) -> Portal | None:
+    """The portal, read at most every few seconds per warm Lambda: a batch of one portal's messages
+    costs one read, and an uninstall still stops sending within seconds."""
+    cached = _PORTALS.get(member_id)
+    if cached and time.monotonic() - cached[0] < PORTAL_CACHE_SECONDS:
+        return cached[1]
+    portal = storage.get_portal(member_id)
+    _PORTALS[member_id] = (time.monotonic(), portal)
+    return portal
 
 
 def _interrupted(message: Message) -> DispatchResult:

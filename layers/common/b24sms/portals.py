@@ -6,16 +6,19 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from b24sms import storage
-from b24sms.bitrix import BitrixClient, BitrixError, PortalUnavailable, oauth
+from b24sms.bitrix import BitrixError, PortalUnavailable
 from b24sms.config import get_settings
 from b24sms.http import BadRequest, Forbidden
 from b24sms.models import INSTALLED, Portal
 from b24sms.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from b24sms.bitrix.client import BitrixClient
 
 logger = Logger(child=True)
 
@@ -75,6 +78,7 @@ def install(request: InstallRequest) -> Portal:
     install with someone else's member_id or a made-up client_endpoint gets nowhere.
     """
     from b24sms import senders  # senders needs portals.client_for: import here, not at module load
+    from b24sms.bitrix import oauth
 
     settings = get_settings()
     try:
@@ -156,6 +160,8 @@ class StoredTokens:
         self.wait_seconds = wait_seconds
 
     def refresh(self, portal: Portal) -> Portal:
+        from b24sms.bitrix import oauth
+
         settings = get_settings()
         version = portal.token_version
         if storage.try_lock_refresh(portal.member_id, version, REFRESH_LOCK_SECONDS):
@@ -191,6 +197,8 @@ class StoredTokens:
 
 def client_for(portal: Portal, max_wait: float = 10.0) -> BitrixClient:
     """A REST client for the portal, paced by the portal's shared token bucket."""
+    from b24sms.bitrix.client import BitrixClient  # imports requests: only functions that call portals pay
+
     settings = get_settings()
     bucket = TokenBucket(f"portal#{portal.member_id}", settings.portal_rate, settings.portal_burst, max_wait=max_wait)
     return BitrixClient(portal, StoredTokens(), timeout=settings.http_timeout, limiter=bucket.acquire)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from b24sms import statuses, storage
-from b24sms.bitrix import BitrixClient, BitrixError
-from b24sms.bitrix.client import BATCH_LIMIT
+from b24sms.bitrix import BitrixError
+from b24sms.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.config import get_settings
 from b24sms.models import Message
 

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 from aws_lambda_powertools import Logger
 
 from b24sms import storage
-from b24sms.bitrix import BitrixClient, BitrixError
+from b24sms.bitrix import BitrixError
+from b24sms.bitrix.client import BitrixClient
 from b24sms.config import get_settings
 from b24sms.models import Portal
 

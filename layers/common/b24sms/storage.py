@@ -268,8 +268,11 @@ def advance_status(
     error_code: str = "",
     error_message: str = "",
     dispatch_state: str = "",
-) -> bool:
-    """Move a message's Bitrix24 status forward; False (and nothing written) if it is not forward."""
+    carrier_message_id: str = "",
+) -> Message | None:
+    """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
+    written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
+    and the record already holds another one."""
     t = now()
     names = {"#s": "status"}
     values: dict[str, Any] = {
@@ -290,18 +293,23 @@ def advance_status(
             sets.append(f"{attr} = :{attr}")
             values[f":{attr}"] = value
     remove = " REMOVE body, lease_until" if dispatch_state else ""
+    condition = "attribute_exists(member_id) AND status_rank < :r"
+    if carrier_message_id:
+        condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"
+        values[":cid"] = carrier_message_id
     try:
-        _messages().update_item(
+        response = _messages().update_item(
             Key={"member_id": member_id, "message_id": message_id},
             UpdateExpression="SET " + ", ".join(sets) + remove,
-            ConditionExpression="attribute_exists(member_id) AND status_rank < :r",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
-        return True
+        return Message.from_item(response["Attributes"])
     except Exception as exc:
         if _conditional_failed(exc):
-            return False
+            return None
         raise
 
 

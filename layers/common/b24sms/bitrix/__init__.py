@@ -1,6 +1,9 @@
-"""The Bitrix24 REST client and its errors."""
+"""The Bitrix24 REST client (``b24sms.bitrix.client``) and its errors.
 
-from b24sms.bitrix.client import BatchResult, BitrixClient, TokenStore
+Only the errors are imported here: a function that merely handles Bitrix24 errors (the HANDLER) does
+not pay for importing ``requests`` at cold start.
+"""
+
 from b24sms.bitrix.errors import (
     BitrixError,
     OperationTimeLimit,
@@ -11,13 +14,10 @@ from b24sms.bitrix.errors import (
 )
 
 __all__ = [
-    "BatchResult",
-    "BitrixClient",
     "BitrixError",
     "OperationTimeLimit",
     "PortalUnavailable",
     "RateLimited",
     "TokenExpired",
     "TokenRefreshFailed",
-    "TokenStore",
 ]
