@@ -219,7 +219,9 @@ def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal
     settle(portal, {m: ("delivered", 1) for m in ids})
 
 
-def test_carrier_send_rate_is_respected(portal: EmulatedPortal, emulator: PortalEmulator, carrier, monkeypatch: pytest.MonkeyPatch):
+def test_carrier_send_rate_is_respected(
+    portal: EmulatedPortal, emulator: PortalEmulator, carrier, monkeypatch: pytest.MonkeyPatch
+):
     from b24sms import config
 
     sent_at: list[float] = []

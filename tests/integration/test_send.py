@@ -31,7 +31,7 @@ def test_sms_is_sent_and_delivered(portal: EmulatedPortal, emulator: PortalEmula
     stored = storage.get_message(portal.member_id, message_id)
     assert stored and stored.carrier == "sandbox" and stored.carrier_message_id.startswith("SBX")
     assert stored.body == ""  # the text is not kept once the carrier has it
-    assert [h["status"] for h in stored.history] == ["sent", "delivered"]
+    assert [(h["status"], h["source"]) for h in stored.history] == [("delivered", "carrier:sandbox")]
 
 
 def test_undelivered_and_failed_reach_the_portal(portal: EmulatedPortal, emulator: PortalEmulator):
@@ -122,3 +122,27 @@ def test_a_callback_that_arrives_before_the_send_is_recorded_still_lands(portal:
     assert final_status(portal, message_id) == "delivered"
     stored = storage.get_message(portal.member_id, message_id)
     assert stored and stored.status == "delivered" and stored.dispatch_state == "sent"
+
+
+def test_an_impossible_number_fails_at_once_and_is_never_sent(portal: EmulatedPortal, emulator: PortalEmulator):
+    message_id, response = emulator.send_sms(portal, "+7 12", "to nowhere")
+    assert response.status_code == 200
+    assert final_status(portal, message_id) == "failed"
+    assert sends_of(portal, message_id) == 0
+    stored = storage.get_message(portal.member_id, message_id)
+    assert stored and stored.error_code == "INVALID_NUMBER" and "wrong length" in stored.error_message
+
+
+def test_a_runaway_text_fails_instead_of_sending_many_parts(portal: EmulatedPortal, emulator: PortalEmulator):
+    message_id, _ = emulator.send_sms(portal, "+15550009001", "a" * (10 * 153 + 1))
+    assert final_status(portal, message_id) == "failed"
+    assert sends_of(portal, message_id) == 0
+    stored = storage.get_message(portal.member_id, message_id)
+    assert stored and stored.error_code == "TOO_MANY_SEGMENTS"
+
+
+def test_the_number_is_sent_in_e164_and_the_size_recorded(portal: EmulatedPortal, emulator: PortalEmulator):
+    message_id, _ = emulator.send_sms(portal, "+1 (555) 000-9002", "Привет 😀")
+    assert final_status(portal, message_id) == "delivered"
+    stored = storage.get_message(portal.member_id, message_id)
+    assert stored and (stored.sent_to, stored.encoding, stored.segments) == ("+15550009002", "UCS-2", 1)

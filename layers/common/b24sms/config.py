@@ -36,6 +36,8 @@ class Settings:
     dispatch_lease_seconds: int
     unknown_outcome_grace: int
     push_retry_base: float
+    default_country: str
+    max_segments: int
 
     @property
     def public_base_url(self) -> str:
@@ -84,6 +86,8 @@ def get_settings() -> Settings:
         dispatch_lease_seconds=int(_env("DISPATCH_LEASE_SECONDS", "60")),
         unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
         push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),
+        default_country=os.environ.get("DEFAULT_COUNTRY", "").upper(),  # for national numbers, e.g. RU
+        max_segments=int(_env("MAX_SEGMENTS", "10")),
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from b24sms import queues, statuses, storage
+from b24sms import phones, queues, segments, statuses, storage
 from b24sms.carriers import (
     CarrierOutcomeUnknown,
     CarrierThrottled,
@@ -91,7 +91,19 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     if claimed is None:
         return DispatchResult("skipped", "claimed by another dispatcher")
 
-    sms = OutboundSms(claimed.key, claimed.to, claimed.body, status_callback_url(carrier.name))
+    try:
+        to = phones.to_e164(claimed.to, settings.default_country)
+    except phones.InvalidNumber as exc:
+        _fail(claimed, "INVALID_NUMBER", f"not sent: {exc}")
+        return DispatchResult("failed", "INVALID_NUMBER")
+    size = segments.count(claimed.body)
+    if size.segments > settings.max_segments:
+        _fail(
+            claimed, "TOO_MANY_SEGMENTS", f"not sent: {size.segments} SMS parts, more than MAX_SEGMENTS={settings.max_segments}"
+        )
+        return DispatchResult("failed", "TOO_MANY_SEGMENTS")
+
+    sms = OutboundSms(claimed.key, to, claimed.body, status_callback_url(carrier.name))
     try:
         result = carrier.send(sms)
     except PermanentCarrierError as exc:
@@ -113,7 +125,15 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
     # The portal marked the message `sent` when it handed it to us: the carrier's callbacks take it on.
-    storage.record_carrier_accepted(claimed, carrier.name, result.carrier_message_id, result.carrier_status)
+    storage.record_carrier_accepted(
+        claimed,
+        carrier.name,
+        result.carrier_message_id,
+        result.carrier_status,
+        to=to,
+        encoding=size.encoding,
+        segments=size.segments,
+    )
     logger.info(
         "sent to carrier",
         extra={

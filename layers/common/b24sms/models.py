@@ -65,6 +65,9 @@ class Message:
     carrier: str = ""
     carrier_message_id: str = ""
     carrier_status: str = ""
+    sent_to: str = ""  # the recipient in E.164, as handed to the carrier
+    encoding: str = ""  # GSM-7 or UCS-2
+    segments: int = 0
     error_code: str = ""
     error_message: str = ""
     created_at: int = 0

@@ -78,17 +78,9 @@ def install(request: InstallRequest) -> Portal:
     install with someone else's member_id or a made-up client_endpoint gets nowhere.
     """
     from b24sms import senders  # senders needs portals.client_for: import here, not at module load
-    from b24sms.bitrix import oauth
 
-    settings = get_settings()
     try:
-        tokens = oauth.refresh(
-            settings.bitrix_oauth_url,
-            settings.bitrix_client_id,
-            settings.bitrix_client_secret,
-            request.refresh_token,
-            settings.http_timeout,
-        )
+        tokens = spend_refresh_token(request.refresh_token)
     except PortalUnavailable:
         raise
     except BitrixError as exc:
@@ -123,6 +115,16 @@ def install(request: InstallRequest) -> Portal:
     senders.bind_events(client)
     logger.info("portal installed", extra={"member_id": portal.member_id, "sender": action, "source": request.source})
     return portal
+
+
+def spend_refresh_token(refresh_token: str) -> dict[str, Any]:
+    """A new token pair from the OAuth server we trust, with our client credentials."""
+    from b24sms.bitrix import oauth  # imports requests: only functions that talk to Bitrix24 pay
+
+    settings = get_settings()
+    return oauth.refresh(
+        settings.bitrix_oauth_url, settings.bitrix_client_id, settings.bitrix_client_secret, refresh_token, settings.http_timeout
+    )
 
 
 def authenticate_event(form: dict[str, Any]) -> Portal:
@@ -160,19 +162,10 @@ class StoredTokens:
         self.wait_seconds = wait_seconds
 
     def refresh(self, portal: Portal) -> Portal:
-        from b24sms.bitrix import oauth
-
-        settings = get_settings()
         version = portal.token_version
         if storage.try_lock_refresh(portal.member_id, version, REFRESH_LOCK_SECONDS):
             try:
-                tokens = oauth.refresh(
-                    settings.bitrix_oauth_url,
-                    settings.bitrix_client_id,
-                    settings.bitrix_client_secret,
-                    portal.refresh_token,
-                    settings.http_timeout,
-                )
+                tokens = spend_refresh_token(portal.refresh_token)
             except Exception:
                 storage.release_refresh_lock(portal.member_id)
                 raise

@@ -17,6 +17,7 @@ from typing import Any
 
 from b24sms import aws
 from b24sms.config import get_settings
+from b24sms.storage import conditional_failed
 
 
 class Throttled(Exception):
@@ -24,11 +25,6 @@ class Throttled(Exception):
         super().__init__(f"rate limit of {key}: next token in {retry_after:.1f}s")
         self.key = key
         self.retry_after = retry_after
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class TokenBucket:
@@ -85,7 +81,7 @@ class TokenBucket:
                     self.waited += waited
                     return
                 except Exception as exc:
-                    if not _conditional_failed(exc):
+                    if not conditional_failed(exc):
                         raise
                     continue  # someone else took a token meanwhile: look again
             wait = (1 - tokens) / self.rate

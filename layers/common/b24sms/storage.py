@@ -4,6 +4,7 @@ Lambdas racing on the same record cannot both win."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from b24sms import aws
@@ -11,9 +12,19 @@ from b24sms.config import get_settings
 from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, UNKNOWN, Message, Portal
 
 
-def _conditional_failed(exc: Exception) -> bool:
+def conditional_failed(exc: Exception) -> bool:
     response = getattr(exc, "response", None) or {}
     return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def guarded(write: Callable[..., Any], **kwargs: Any) -> Any | None:
+    """Run a conditional write: its response, or None when its condition does not hold."""
+    try:
+        return write(**kwargs)
+    except Exception as exc:
+        if conditional_failed(exc):
+            return None
+        raise
 
 
 def _portals() -> Any:
@@ -71,48 +82,39 @@ def try_lock_refresh(member_id: str, version: int, lock_seconds: int) -> bool:
     """Take the right to spend the refresh token of ``version``; False if another caller holds it
     or already refreshed."""
     t = now()
-    try:
-        _portals().update_item(
-            Key={"member_id": member_id},
-            UpdateExpression="SET refresh_lock_until = :until",
-            ConditionExpression=(
-                "token_version = :v AND #s = :installed AND "
-                "(attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":v": version, ":now": t, ":until": t + lock_seconds, ":installed": "installed"},
-        )
-        return True
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET refresh_lock_until = :until",
+        ConditionExpression=(
+            "token_version = :v AND #s = :installed AND (attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":v": version, ":now": t, ":until": t + lock_seconds, ":installed": "installed"},
+    )
+    return response is not None
 
 
 def save_refreshed_tokens(member_id: str, version: int, tokens: dict[str, Any]) -> bool:
     """Store the new token pair as ``version + 1``; False if the portal changed meanwhile."""
-    try:
-        _portals().update_item(
-            Key={"member_id": member_id},
-            UpdateExpression=(
-                "SET access_token = :a, refresh_token = :r, expires_at = :e, token_version = :next, "
-                "updated_at = :t REMOVE refresh_lock_until"
-            ),
-            ConditionExpression="token_version = :v",
-            ExpressionAttributeValues={
-                ":a": tokens["access_token"],
-                ":r": tokens["refresh_token"],
-                ":e": int(tokens["expires_at"]),
-                ":v": version,
-                ":next": version + 1,
-                ":t": now(),
-            },
-        )
-        return True
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression=(
+            "SET access_token = :a, refresh_token = :r, expires_at = :e, token_version = :next, "
+            "updated_at = :t REMOVE refresh_lock_until"
+        ),
+        ConditionExpression="token_version = :v",
+        ExpressionAttributeValues={
+            ":a": tokens["access_token"],
+            ":r": tokens["refresh_token"],
+            ":e": int(tokens["expires_at"]),
+            ":v": version,
+            ":next": version + 1,
+            ":t": now(),
+        },
+    )
+    return response is not None
 
 
 def release_refresh_lock(member_id: str) -> None:
@@ -122,16 +124,12 @@ def release_refresh_lock(member_id: str) -> None:
 # -- messages --------------------------------------------------------------------------------
 def create_message(message: Message) -> bool:
     """Record a message once: False when this portal's message_id is already known."""
-    try:
-        _messages().put_item(
-            Item=message.to_item(),
-            ConditionExpression="attribute_not_exists(member_id)",
-        )
-        return True
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    response = guarded(
+        _messages().put_item,
+        Item=message.to_item(),
+        ConditionExpression="attribute_not_exists(member_id)",
+    )
+    return response is not None
 
 
 def get_message(member_id: str, message_id: str) -> Message | None:
@@ -181,41 +179,52 @@ def find_by_carrier_id(carrier: str, carrier_message_id: str) -> Message | None:
 def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> Message | None:
     """Take a message to send it: only one dispatcher can hold it; None if it is not waiting."""
     t = now()
-    try:
-        response = _messages().update_item(
-            Key={"member_id": member_id, "message_id": message_id},
-            UpdateExpression="SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t",
-            ConditionExpression="dispatch_state = :accepted",
-            ExpressionAttributeValues={
-                ":sending": SENDING,
-                ":accepted": ACCEPTED,
-                ":until": t + lease_seconds,
-                ":one": 1,
-                ":t": t,
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return Message.from_item(response["Attributes"])
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return None
-        raise
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t",
+        ConditionExpression="dispatch_state = :accepted",
+        ExpressionAttributeValues={
+            ":sending": SENDING,
+            ":accepted": ACCEPTED,
+            ":until": t + lease_seconds,
+            ":one": 1,
+            ":t": t,
+        },
+        ReturnValues="ALL_NEW",
+    )
+    return Message.from_item(response["Attributes"]) if response is not None else None
 
 
-def record_carrier_accepted(message: Message, carrier: str, carrier_message_id: str, carrier_status: str) -> None:
-    """The carrier took the message: keep its id (callbacks find the message by it) and drop the text."""
+def record_carrier_accepted(
+    message: Message,
+    carrier: str,
+    carrier_message_id: str,
+    carrier_status: str,
+    *,
+    to: str,
+    encoding: str,
+    segments: int,
+) -> None:
+    """The carrier took the message: keep its id (callbacks find the message by it), the number as
+    sent and the size, and drop the text."""
     _messages().update_item(
         Key={"member_id": message.member_id, "message_id": message.message_id},
         UpdateExpression=(
             "SET dispatch_state = :sent, carrier = :c, carrier_message_id = :cid, carrier_ref = :ref, "
-            "carrier_status = if_not_exists(carrier_status, :cs), updated_at = :t REMOVE body, lease_until"
+            "carrier_status = if_not_exists(carrier_status, :cs), sent_to = :to, #enc = :enc, #seg = :seg, "
+            "updated_at = :t REMOVE body, lease_until"
         ),
+        ExpressionAttributeNames={"#enc": "encoding", "#seg": "segments"},  # reserved words
         ExpressionAttributeValues={
             ":sent": SENT,
             ":c": carrier,
             ":cid": carrier_message_id,
             ":ref": f"{carrier}#{carrier_message_id}",
             ":cs": carrier_status,
+            ":to": to,
+            ":enc": encoding,
+            ":seg": segments,
             ":t": now(),
         },
     )
@@ -243,18 +252,14 @@ def release_for_retry(message: Message, error_code: str, error_message: str, ref
 
 def mark_outcome_unknown(message: Message) -> bool:
     """A dispatcher died holding the message: it will not be sent again; a callback may still come."""
-    try:
-        _messages().update_item(
-            Key={"member_id": message.member_id, "message_id": message.message_id},
-            UpdateExpression="SET dispatch_state = :unknown, updated_at = :t REMOVE lease_until",
-            ConditionExpression="dispatch_state = :sending AND lease_until = :lease",
-            ExpressionAttributeValues={":unknown": UNKNOWN, ":sending": SENDING, ":lease": message.lease_until, ":t": now()},
-        )
-        return True
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": message.member_id, "message_id": message.message_id},
+        UpdateExpression="SET dispatch_state = :unknown, updated_at = :t REMOVE lease_until",
+        ConditionExpression="dispatch_state = :sending AND lease_until = :lease",
+        ExpressionAttributeValues={":unknown": UNKNOWN, ":sending": SENDING, ":lease": message.lease_until, ":t": now()},
+    )
+    return response is not None
 
 
 def advance_status(
@@ -297,20 +302,16 @@ def advance_status(
     if carrier_message_id:
         condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"
         values[":cid"] = carrier_message_id
-    try:
-        response = _messages().update_item(
-            Key={"member_id": member_id, "message_id": message_id},
-            UpdateExpression="SET " + ", ".join(sets) + remove,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-        return Message.from_item(response["Attributes"])
-    except Exception as exc:
-        if _conditional_failed(exc):
-            return None
-        raise
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET " + ", ".join(sets) + remove,
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return Message.from_item(response["Attributes"]) if response is not None else None
 
 
 def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> None:
@@ -320,16 +321,13 @@ def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "
     if note:
         expression += ", push_note = :n"
         values[":n"] = note
-    try:
-        _messages().update_item(
-            Key={"member_id": member_id, "message_id": message_id},
-            UpdateExpression=expression,
-            ConditionExpression="pushed_rank < :r",
-            ExpressionAttributeValues=values,
-        )
-    except Exception as exc:
-        if not _conditional_failed(exc):
-            raise
+    guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression=expression,
+        ConditionExpression="pushed_rank < :r",
+        ExpressionAttributeValues=values,
+    )
 
 
 def delete_portal_messages(member_id: str) -> int:

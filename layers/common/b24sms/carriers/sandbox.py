@@ -1,5 +1,5 @@
 """The sandbox carrier: the local default. It sends nothing; it accepts the SMS and then reports
-delivery by POSTing HMAC-signed callbacks to our own status route, as a real carrier does.
+delivery by POSTing an HMAC-signed callback to our own status route, as a real carrier does.
 
 Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0013
 ends ``undelivered``, any other ends ``delivered``.
@@ -65,8 +65,7 @@ class SandboxCarrier:
         carrier_id = "SBX" + uuid.uuid4().hex
         final = "undelivered" if digits.endswith("0013") else "delivered"
         self.outbox.append((sms.key, carrier_id))
-        for status in ("sent", final):
-            self._callback(sms, carrier_id, status)
+        self._callback(sms, carrier_id, final)
         return SendResult(carrier_id, "accepted")
 
     def _callback(self, sms: OutboundSms, carrier_id: str, status: str) -> None:
