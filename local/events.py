@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from b24sms.carriers.sandbox import sign
+from b24sms.carriers.twilio import signature as twilio_signature
 from b24sms.formdata import encode_form
 from local import fixtures
 from local.stack import LOCAL_DEFAULTS, http_event, sqs_event
@@ -67,6 +68,29 @@ def _http(template: Template, path: str, body: str, query: str = "", headers: di
             event["requestContext"]["domainName"] = HOST
             return event
     raise KeyError(path)
+
+
+def _twilio_status(t: Template) -> dict[str, Any]:
+    """A Twilio delivery callback, signed over the public URL https://HOST/… as Twilio signs it."""
+    query = urlencode({"ref": f"{fixtures.DEMO_MEMBER_ID}.{fixtures.DEMO_MESSAGE_ID}"})
+    params = {
+        "SmsSid": fixtures.DEMO_TWILIO_MESSAGE_SID,
+        "SmsStatus": "delivered",
+        "MessageStatus": "delivered",
+        "To": "+15550001234",
+        "MessageSid": fixtures.DEMO_TWILIO_MESSAGE_SID,
+        "AccountSid": fixtures.DEMO_TWILIO_ACCOUNT_SID,
+        "From": "+15005550006",
+        "ApiVersion": "2010-04-01",
+        "RawDlrDoneDate": "2511221200",
+    }
+    url = f"https://{HOST}/carriers/twilio/status?{query}"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "TwilioProxy/1.1",
+        "X-Twilio-Signature": twilio_signature(fixtures.DEMO_TWILIO_AUTH_TOKEN, url, params),
+    }
+    return _http(t, "/carriers/twilio/status", urlencode(params), query=query, headers=headers)
 
 
 def build() -> dict[str, dict[str, Any]]:
@@ -170,6 +194,7 @@ def build() -> dict[str, dict[str, Any]]:
                 "X-Sandbox-Signature": sign(LOCAL_DEFAULTS["SANDBOX_SECRET"], callback),
             },
         ),
+        "status_twilio.json": _twilio_status(t),
         "sqs_outbound.json": sqs("b24sms-dev-OutboundQueue"),
         "sqs_status.json": sqs("b24sms-dev-StatusQueue"),
         "sync_senders.json": {},

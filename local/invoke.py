@@ -11,12 +11,14 @@ takes the same files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from local import fixtures
+from local.events import HOST as EVENT_HOST
 from local.portal_emulator import PortalEmulator
 from local.stack import LocalStack
 
@@ -63,15 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     event = json.loads(args.event.read_text())
     emulator = PortalEmulator().start()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    stack = LocalStack(env={"BITRIX_OAUTH_URL": emulator.oauth_url}, start_pollers=False)
+    env = {
+        "BITRIX_OAUTH_URL": emulator.oauth_url,
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", fixtures.DEMO_TWILIO_ACCOUNT_SID),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", fixtures.DEMO_TWILIO_AUTH_TOKEN),
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM", "+15005550006"),
+    }
+    if args.function == "StatusFunction":
+        # Carrier signatures cover the public URL the callback was sent to: the one in events/.
+        # (Only here: other functions call the public URL, and it must stay on this machine.)
+        env["PUBLIC_BASE_URL"] = f"https://{EVENT_HOST}"
+    stack = LocalStack(env=env, start_pollers=False)
+    real_stdout = sys.stdout
     try:
-        stack.start()
-        if args.function not in stack.handlers:
-            print(f"unknown function {args.function}; template.yaml has: {', '.join(sorted(stack.handlers))}", file=sys.stderr)
-            return 2
-        seed(stack, emulator, with_message=args.function != "HandlerFunction")
-        result = stack.invoke(args.function, event)
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        # Logs go to stderr, so stdout holds just the function's answer (JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            stack.start()
+            if args.function not in stack.handlers:
+                print(f"unknown function {args.function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
+                return 2
+            seed(stack, emulator, with_message=args.function != "HandlerFunction")
+            result = stack.invoke(args.function, event)
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=real_stdout)
         return 0
     finally:
         stack.stop()

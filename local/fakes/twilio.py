@@ -1,0 +1,144 @@
+"""A fake of Twilio's Messages API on 127.0.0.1: Basic auth, Twilio's error bodies, and status
+callbacks POSTed to ``StatusCallback`` signed exactly as Twilio signs them (computed with the official
+``twilio`` library's RequestValidator: a dev dependency, the oracle for our own verification).
+
+Outcome by recipient: ...0099 is refused at send (21612, cannot route), ...0610 is unsubscribed
+(21610), ...0013 ends ``undelivered`` (30003), others ``sent`` then ``delivered``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import requests
+
+
+@dataclass
+class Sent:
+    sid: str
+    to: str
+    body: str
+    params: dict[str, str]
+
+
+@dataclass
+class TwilioFake:
+    account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    sent: list[Sent] = field(default_factory=list)
+    failures: deque[tuple[int, dict[str, Any], float]] = field(default_factory=deque)  # status, body, delay
+    callback_statuses: tuple[str, ...] = ("sent", "delivered")
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> TwilioFake:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                status, payload, delay = fake.handle(self.path, self.headers.get("Authorization", ""), body)
+                if delay:
+                    time.sleep(delay)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if status == 429:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def fail_next(self, status: int, code: int, message: str, delay: float = 0.0) -> None:
+        self.failures.append((status, {"code": code, "message": message, "more_info": "", "status": status}, delay))
+
+    def handle(self, path: str, authorization: str, body: str) -> tuple[int, dict[str, Any], float]:
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
+            return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}, 0
+        if authorization != expected:
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}, 0
+        if self.failures:
+            status, payload, delay = self.failures.popleft()
+            if status == 200:  # accepted, but slow to answer
+                return self._accept(dict(parse_qsl(body)), delay)
+            return status, payload, delay
+        return self._accept(dict(parse_qsl(body)), 0)
+
+    def _accept(self, params: dict[str, str], delay: float) -> tuple[int, dict[str, Any], float]:
+        to = params.get("To", "")
+        if not to.startswith("+"):
+            return 400, {"code": 21211, "message": f"The 'To' number {to} is not a valid phone number.", "status": 400}, 0
+        if to.endswith("0099"):
+            return 400, {"code": 21612, "message": "The 'To' phone number is not currently reachable via SMS.", "status": 400}, 0
+        if to.endswith("0610"):
+            return 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400}, 0
+        sid = "SM" + secrets.token_hex(16)
+        self.sent.append(Sent(sid, to, params.get("Body", ""), params))
+        callback = params.get("StatusCallback")
+        if callback:
+            final = ("sent", "undelivered") if to.endswith("0013") else self.callback_statuses
+            threading.Thread(target=self._callbacks, args=(callback, sid, to, params.get("From", ""), final), daemon=True).start()
+        answer = {
+            "sid": sid,
+            "status": "queued",
+            "to": to,
+            "account_sid": self.account_sid,
+            "error_code": None,
+            "error_message": None,
+        }
+        return 201, answer, delay
+
+    def callback(self, url: str, sid: str, status: str, to: str = "+15550000000", error_code: str = "") -> requests.Response:
+        """POST one status callback, signed as Twilio signs it."""
+        from twilio.request_validator import RequestValidator
+
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "To": to,
+            "From": "+15005550006",
+            "ApiVersion": "2010-04-01",
+        }
+        if error_code:
+            params["ErrorCode"] = error_code
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+    def _callbacks(self, url: str, sid: str, to: str, sender: str, statuses: tuple[str, ...]) -> None:
+        time.sleep(0.05)
+        for status in statuses:
+            with contextlib.suppress(requests.RequestException):  # a real callback can be lost too
+                self.callback(url, sid, status, to, "30003" if status == "undelivered" else "")
