@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+
 from b24sms import pushes, statuses, storage
 from b24sms.models import Message
-from local.portal_emulator import EmulatedPortal
+from local.portal_emulator import EmulatedPortal, PortalEmulator
+from local.stack import LocalStack
 
 
 def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -> list[tuple[str, str]]:
@@ -82,3 +85,31 @@ def test_statuses_of_an_uninstalled_portal_are_dropped(portal: EmulatedPortal):
     storage.mark_uninstalled(portal.member_id)
     report = pushes.push(keys)
     assert sorted(report.dropped) == sorted(keys) and not report.failed and not report.pushed
+
+
+def test_a_carrier_answer_after_an_erase_does_not_bring_the_message_back(portal: EmulatedPortal):
+    [(member_id, message_id)] = delivered_messages(portal, 1)
+    message = storage.get_message(member_id, message_id)
+    assert message
+    storage.delete_portal_messages(member_id)  # uninstall with CLEAN, while a dispatch was mid-send
+    storage.record_carrier_accepted(message, "sandbox", "SBX1", "accepted", to="+15550000000", encoding="GSM-7", segments=1)
+    assert storage.get_message(member_id, message_id) is None
+
+
+def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+):
+    other = emulator.add_portal()
+    emulator.install(other, f"{stack.base_url}/bitrix/install")
+    broken, fine = delivered_messages(portal, 2), delivered_messages(other, 2)
+    real_get_portal = storage.get_portal
+
+    def get_portal(member_id: str):  # type: ignore[no-untyped-def]
+        if member_id == portal.member_id:
+            raise RuntimeError("this portal's record is unreadable")
+        return real_get_portal(member_id)
+
+    monkeypatch.setattr(storage, "get_portal", get_portal)
+    report = pushes.push(broken + fine)
+    assert sorted(report.pushed) == sorted(fine)
+    assert sorted(report.failed) == sorted(broken)

@@ -53,7 +53,7 @@ UNKNOWN = "unknown"  # a dispatcher died mid-send: the carrier may have it; neve
 class Message:
     member_id: str
     message_id: str
-    to: str
+    to: str = ""
     body: str = ""
     code: str = ""
     status: str = "queued"

@@ -44,7 +44,12 @@ def push(keys: list[Key]) -> PushReport:
         by_portal[key[0]].append(key)
     found = storage.get_messages(list(dict.fromkeys(keys)))
     for member_id, portal_keys in by_portal.items():
-        _push_portal(member_id, portal_keys, found, report)
+        try:
+            _push_portal(member_id, portal_keys, found, report)
+        except Exception:  # one portal's trouble must not hold back the others' statuses
+            logger.exception("status push failed", extra={"member_id": member_id})
+            done = set(report.pushed) | set(report.dropped) | set(report.failed)
+            report.failed.extend(k for k in portal_keys if k not in done)
     return report
 
 

@@ -208,8 +208,11 @@ def record_carrier_accepted(
 ) -> None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
     sent and the size, and drop the text."""
-    _messages().update_item(
+    # Conditional: a portal erased meanwhile (uninstall with CLEAN) must not get a stub record back.
+    guarded(
+        _messages().update_item,
         Key={"member_id": message.member_id, "message_id": message.message_id},
+        ConditionExpression="attribute_exists(member_id)",
         UpdateExpression=(
             "SET dispatch_state = :sent, carrier = :c, carrier_message_id = :cid, carrier_ref = :ref, "
             "carrier_status = if_not_exists(carrier_status, :cs), sent_to = :to, #enc = :enc, #seg = :seg, "
