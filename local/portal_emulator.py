@@ -310,7 +310,10 @@ class PortalEmulator:
                 result = self._rest(portal, method, params)
             return 200, {"result": result, "time": _timing()}
         except RestError as exc:
-            return exc.status, {"error": exc.code, "error_description": exc.description}
+            answer: dict[str, Any] = {"error": exc.code, "error_description": exc.description}
+            if exc.code == "OPERATION_TIME_LIMIT":
+                answer["time"] = _timing()  # says when the method opens again: operating_reset_at
+            return exc.status, answer
 
     def _oauth(self, query: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:

@@ -39,5 +39,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # status waits in the queue (kept 14 days) instead of burning its receives into the DLQ.
         record = records[rid]
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], pushes.retry_delay(receives))
+        delay = max(pushes.retry_delay(receives), int(report.retry_after) + 1 if report.retry_after else 0)
+        queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
     return {"batchItemFailures": [{"itemIdentifier": rid} for rid in failures]}

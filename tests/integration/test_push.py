@@ -113,3 +113,12 @@ def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
     report = pushes.push(broken + fine)
     assert sorted(report.pushed) == sorted(fine)
     assert sorted(report.failed) == sorted(broken)
+
+
+def test_operation_time_limit_defers_until_the_portal_says(portal: EmulatedPortal):
+    keys = delivered_messages(portal, 2)
+    portal.fail_next(10, 429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
+    report = pushes.push(keys)
+    assert sorted(report.failed) == sorted(keys)
+    assert 500 < report.retry_after <= 600  # the emulator's operating_reset_at is 10 minutes ahead
+    portal.failures.clear()

@@ -8,13 +8,14 @@ a portal's status backwards, and a status pushed once is not pushed again.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
 from b24sms import statuses, storage
-from b24sms.bitrix import BitrixError
+from b24sms.bitrix import BitrixError, OperationTimeLimit
 from b24sms.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.config import get_settings
 from b24sms.models import Message
@@ -35,6 +36,7 @@ class PushReport:
     dropped: list[Key] = field(default_factory=list)
     failed: list[Key] = field(default_factory=list)  # to retry later
     calls: int = 0
+    retry_after: float = 0.0  # the portal said when to come back (OPERATION_TIME_LIMIT), in seconds
 
 
 def push(keys: list[Key]) -> PushReport:
@@ -77,6 +79,8 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
                 "status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start}
             )
             report.failed.extend((m.member_id, m.message_id) for m in pending[start:])
+            if isinstance(exc, OperationTimeLimit):
+                report.retry_after = max(report.retry_after, exc.reset_at - time.time())
             break
     report.calls += client.requests_made
 
