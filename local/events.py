@@ -198,6 +198,17 @@ def build() -> dict[str, dict[str, Any]]:
         "sqs_outbound.json": sqs("b24sms-dev-OutboundQueue"),
         "sqs_status.json": sqs("b24sms-dev-StatusQueue"),
         "sync_senders.json": {},
+        "scheduled_recover.json": {
+            "version": "0",
+            "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2025-11-22T12:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/b24sms-dev-RecoverFunctionEveryFiveMinutes"],
+            "detail": {},
+        },
     }
 
 

@@ -22,6 +22,8 @@ def main() -> None:
         print(f"  {route.method:5} {route.path:28} -> {route.function}")
     for trigger in stack.template.queue_triggers():
         print(f"  queue {trigger.queue:28} -> {trigger.function} (batch {trigger.batch_size})")
+    for function, seconds in stack.template.schedules():
+        print(f"  every {seconds:.0f}s{'':22} -> {function}")
     print(f"install URL to give the portal: {base}/bitrix/install")
     print("Ctrl-C stops.", flush=True)
     done = threading.Event()

@@ -163,6 +163,8 @@ class LocalStack:
             for trigger in self.template.queue_triggers():
                 for _ in range(max(1, trigger.concurrency or self.default_concurrency)):
                     self._spawn(self._poll, trigger)
+            for function, seconds in self.template.schedules():
+                self._spawn(self._every, function, seconds)
         return self
 
     def stop(self) -> None:
@@ -343,6 +345,14 @@ class LocalStack:
                     QueueUrl=url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
                 )
+
+    def _every(self, function: str, seconds: float) -> None:
+        """A Schedule event: EventBridge invokes the function every ``seconds``."""
+        while not self._stop.wait(seconds):
+            try:
+                self.invoke(function, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+            except Exception as exc:
+                sys.stderr.write(f"{function} crashed: {exc!r}\n")
 
     def _receive(self, sqs: Any, url: str, batch_size: int, window: float) -> list[dict[str, Any]]:
         """Like Lambda's event source mapping: wait for a first message (long poll), then keep

@@ -119,6 +119,19 @@ class Template:
                 )
         return triggers
 
+    def schedules(self) -> list[tuple[str, float]]:
+        """(function, seconds) for every ``Schedule: rate(N unit)`` event."""
+        found: list[tuple[str, float]] = []
+        units = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+        for logical_id, res in self.of_type("AWS::Serverless::Function").items():
+            for event in (res.get("Properties", {}).get("Events") or {}).values():
+                if event.get("Type") != "Schedule":
+                    continue
+                match = re.fullmatch(r"rate\((\d+) (\w+)\)", str(event["Properties"]["Schedule"]))
+                if match and match.group(2) in units:
+                    found.append((logical_id, int(match.group(1)) * units[match.group(2)]))
+        return found
+
     # -- intrinsic functions ---------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from b24sms import pushes, statuses, storage
-from b24sms.models import Message
+from b24sms.models import SENT, Message
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -17,7 +17,9 @@ def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -
     keys = []
     for _ in range(count):
         message_id = secrets.token_hex(16)
-        storage.create_message(Message(member_id=portal.member_id, message_id=message_id, to="+15550000000", code="b24sms"))
+        storage.create_message(
+            Message(member_id=portal.member_id, message_id=message_id, to="+15550000000", code="b24sms", dispatch_state=SENT)
+        )
         storage.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
         if known:
             portal.messages[message_id] = ["sent"]

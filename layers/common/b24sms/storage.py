@@ -4,6 +4,7 @@ Lambdas racing on the same record cannot both win."""
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -122,11 +123,25 @@ def release_refresh_lock(member_id: str) -> None:
 
 
 # -- messages --------------------------------------------------------------------------------
+PENDING_SHARDS = 8
+
+
+def _pending_shard(message_id: str) -> str:
+    return f"p{zlib.crc32(message_id.encode()) % PENDING_SHARDS}"
+
+
 def create_message(message: Message) -> bool:
-    """Record a message once: False when this portal's message_id is already known."""
+    """Record a message once: False when this portal's message_id is already known.
+
+    While a message waits to be sent it is also in the sparse index ``by-pending`` (shard, since), so
+    a message whose queue entry was lost can be found and queued again (recovery.py)."""
+    item = message.to_item()
+    if message.dispatch_state == ACCEPTED:
+        item["pending_shard"] = _pending_shard(message.message_id)
+        item["pending_since"] = message.created_at or now()
     response = guarded(
         _messages().put_item,
-        Item=message.to_item(),
+        Item=item,
         ConditionExpression="attribute_not_exists(member_id)",
     )
     return response is not None
@@ -182,7 +197,10 @@ def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> M
     response = guarded(
         _messages().update_item,
         Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t",
+        UpdateExpression=(
+            "SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t "
+            "REMOVE pending_shard, pending_since"
+        ),
         ConditionExpression="dispatch_state = :accepted",
         ExpressionAttributeValues={
             ":sending": SENDING,
@@ -239,7 +257,7 @@ def release_for_retry(message: Message, error_code: str, error_message: str, ref
         Key={"member_id": message.member_id, "message_id": message.message_id},
         UpdateExpression=(
             "SET dispatch_state = :accepted, error_code = :ec, error_message = :em, updated_at = :t, "
-            "attempts = attempts - :refund REMOVE lease_until"
+            "attempts = attempts - :refund, pending_shard = :shard, pending_since = :t REMOVE lease_until"
         ),
         ConditionExpression="dispatch_state = :sending",
         ExpressionAttributeValues={
@@ -249,6 +267,7 @@ def release_for_retry(message: Message, error_code: str, error_message: str, ref
             ":em": error_message[:500],
             ":t": now(),
             ":refund": 1 if refund_attempt else 0,
+            ":shard": _pending_shard(message.message_id),
         },
     )
 
@@ -300,7 +319,7 @@ def advance_status(
         if value:
             sets.append(f"{attr} = :{attr}")
             values[f":{attr}"] = value
-    remove = " REMOVE body, lease_until" if dispatch_state else ""
+    remove = " REMOVE body, lease_until, pending_shard, pending_since" if dispatch_state else ""
     condition = "attribute_exists(member_id) AND status_rank < :r"
     if carrier_message_id:
         condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"
@@ -352,3 +371,35 @@ def delete_portal_messages(member_id: str) -> int:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return deleted
+
+
+def stale_pending(older_than: int, limit: int = 1000) -> list[tuple[str, str]]:
+    """Messages still waiting to be sent after ``older_than`` seconds (their queue entry may be lost)."""
+    from boto3.dynamodb.conditions import Key
+
+    cutoff = now() - older_than
+    found: list[tuple[str, str]] = []
+    for shard in range(PENDING_SHARDS):
+        kwargs: dict[str, Any] = {
+            "IndexName": "by-pending",
+            "KeyConditionExpression": Key("pending_shard").eq(f"p{shard}") & Key("pending_since").lt(cutoff),
+        }
+        while len(found) < limit:
+            page = _messages().query(**kwargs)
+            found.extend((item["member_id"], item["message_id"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found[:limit]
+
+
+def touch_pending(member_id: str, message_id: str) -> bool:
+    """Restart a waiting message's clock, so the next sweep leaves it alone; False if it moved on."""
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET pending_since = :t",
+        ConditionExpression="dispatch_state = :accepted AND attribute_exists(pending_shard)",
+        ExpressionAttributeValues={":t": now(), ":accepted": ACCEPTED},
+    )
+    return response is not None

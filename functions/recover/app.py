@@ -1,0 +1,20 @@
+"""Every few minutes: queue again the messages that waited too long to be sent (a lost queue entry)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from b24sms import recovery, telemetry
+
+logger = Logger()
+
+
+@telemetry.metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    requeued = recovery.requeue_stale(int(os.environ.get("RECOVER_AFTER", "1200")))
+    telemetry.count("MessagesRequeued", requeued)
+    return {"requeued": requeued}
