@@ -56,7 +56,7 @@ def _http(template: Template, path: str, body: str, query: str = "", headers: di
                 "POST",
                 path,
                 query,
-                headers or FORM,
+                {k.lower(): v for k, v in (headers or FORM).items()},
                 body.encode(),
                 match.groupdict(),
                 "203.0.113.10",

@@ -20,13 +20,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from b24sms.formdata import decode_form, encode_form
+from local.httpserver import LoopbackServer, Reply, json_reply
 
 SENDER_CODE = re.compile(r"^[a-z0-9.\-_]+$", re.IGNORECASE)
 STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
@@ -121,7 +121,7 @@ class PortalEmulator:
         self.burst = burst
         self.portals: dict[str, EmulatedPortal] = {}
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.base_url = ""
 
     @property
@@ -129,16 +129,16 @@ class PortalEmulator:
         return self.base_url
 
     def start(self) -> PortalEmulator:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
+            return json_reply(*self.handle(method, path, headers.get("content-type", ""), body.decode("utf-8")))
+
+        self._server = LoopbackServer(respond).start()
+        self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def add_portal(self, name: str = "", member_id: str = "", application_token: str = "") -> EmulatedPortal:
         with self.lock:
@@ -268,30 +268,6 @@ class PortalEmulator:
         return block
 
     # -- the HTTP side -----------------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8") if length else ""
-                status, payload = emulator.handle(self.command, self.path, self.headers.get("Content-Type", ""), body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve
-
-        return Handler
-
     def handle(self, verb: str, raw_path: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(raw_path)
         if parts.path.rstrip("/") == "/oauth/token":

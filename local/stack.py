@@ -21,10 +21,10 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.httpserver import LoopbackServer
 from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
 
 LAYER_DIR = ROOT / "layers" / "common"
@@ -121,7 +121,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._moto: Any = None
-        self._http: ThreadingHTTPServer | None = None
+        self._http: LoopbackServer | None = None
         self.base_url = ""
         self.aws_endpoint = ""
 
@@ -152,13 +152,12 @@ class LocalStack:
             }
         )
         self._create_resources()
-        self._http = ThreadingHTTPServer((self.host, self.port), self._request_handler())
-        self._http.daemon_threads = True
-        self.port = self._http.server_address[1]
-        self.base_url = f"http://{self.host}:{self.port}"
+        self._http = LoopbackServer(self.handle_http, self.port, self.host)
+        self.port = self._http.port
+        self.base_url = self._http.base_url
         self._set_environment()
         self._load_functions()
-        self._spawn(self._http.serve_forever)
+        self._http.start()
         if self.start_pollers:
             for trigger in self.template.queue_triggers():
                 for _ in range(max(1, trigger.concurrency or self.default_concurrency)):
@@ -170,8 +169,7 @@ class LocalStack:
     def stop(self) -> None:
         self._stop.set()
         if self._http:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         if self._moto:
@@ -269,32 +267,6 @@ class LocalStack:
             with self._count_lock:
                 self.invocations[function] = self.invocations.get(function, 0) + 1
                 self.invocation_seconds[function] = self.invocation_seconds.get(function, 0.0) + elapsed
-
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
-        stack = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = stack.handle_http(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-        return Handler
 
     def handle_http(
         self, method: str, raw: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1"
@@ -467,7 +439,7 @@ def http_event(
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
-                "userAgent": headers.get("User-Agent", ""),
+                "userAgent": headers.get("user-agent", ""),
             },
             "requestId": request_id or uuid.uuid4().hex,
             "routeKey": f"{route.method} {route.path}",

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
 import requests
+
+from local.httpserver import LoopbackServer, Reply, json_reply
 
 
 @dataclass
@@ -41,42 +41,22 @@ class TwilioFake:
     base_url: str = ""
 
     def __post_init__(self) -> None:
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
 
     def start(self) -> TwilioFake:
-        fake = self
+        def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
+            status, payload, delay = self.handle(path, headers.get("authorization", ""), body.decode())
+            if delay:
+                time.sleep(delay)
+            return json_reply(status, payload, {"Retry-After": "1"} if status == 429 else None)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
-                status, payload, delay = fake.handle(self.path, self.headers.get("Authorization", ""), body)
-                if delay:
-                    time.sleep(delay)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(respond).start()
+        self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def fail_next(self, status: int, code: int, message: str, delay: float = 0.0) -> None:
         self.failures.append((status, {"code": code, "message": message, "more_info": "", "status": status}, delay))
