@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from b24sms import queues, storage
 from b24sms.config import get_settings
 from b24sms.http import BadRequest, Forbidden, Unauthorized
-from b24sms.models import ACCEPTED, Message, Portal
+from b24sms.models import Message, Portal
 from b24sms.privacy import mask_phone
 
 logger = Logger(child=True)
@@ -93,8 +93,8 @@ def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
 
 
 def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
-    """Record the message once and queue it. A second call with the same message_id sends nothing
-    new; if the first call's enqueue was lost, it queues again (dispatch sends each message once)."""
+    """Record the message once and queue it. A second call with the same message_id records and
+    queues nothing. (Should the queue call fail after the record, recovery.py queues it later.)"""
     settings = get_settings()
     now = storage.now()
     message = Message(
@@ -107,11 +107,7 @@ def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
         updated_at=now,
         expires_at=now + settings.message_ttl_days * 86400,
     )
-    created = storage.create_message(message)
-    if not created:
-        existing = storage.get_message(portal.member_id, sms.message_id)
-        if existing and existing.dispatch_state == ACCEPTED and now - existing.created_at > 30:
-            queues.enqueue_dispatch(portal.member_id, sms.message_id)
+    if not storage.create_message(message):
         logger.info("duplicate message ignored", extra={"message_id": sms.message_id, "to": mask_phone(sms.to)})
         return AcceptResult(sms.message_id, duplicate=True)
     queues.enqueue_dispatch(portal.member_id, sms.message_id)
