@@ -446,9 +446,11 @@ class PortalEmulator:
             portal.events[event] = handler
             return True
         if method == "event.unbind":
-            event = str(params.get("event") or "").upper()
-            portal.events.pop(event, None)
-            return {"count": 1}
+            event, handler = str(params.get("event") or "").upper(), str(params.get("handler") or "")
+            if event in portal.events and (not handler or portal.events[event] == handler):
+                del portal.events[event]
+                return {"count": 1}
+            return {"count": 0}
         if method == "app.info":
             return {"ID": 1, "CODE": "local.app", "STATUS": "L", "INSTALLED": portal.installed}
         raise RestError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")

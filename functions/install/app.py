@@ -3,12 +3,14 @@ register our SMS provider on it."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api, http, portals
+from b24sms.bitrix import BitrixError
 
 logger = Logger()
 
@@ -20,11 +22,27 @@ FINISH_PAGE = """<!doctype html>
 """
 
 
+ERROR_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>SMS provider not installed</title></head>
+<body><p>The SMS provider could not be installed: {reason}</p>
+<p>Try again; if it keeps failing, give this message to the application's support.</p></body></html>
+"""
+
+
 def install(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
     form = http.form_body(event.raw_event)
-    request = portals.parse_install(form, event.query_string_parameters or {})
-    logger.append_keys(member_id=request.member_id)
-    portal = portals.install(request)
+    on_page = "event" not in form and "auth" not in form  # a person is looking at the answer
+    try:
+        request = portals.parse_install(form, event.query_string_parameters or {})
+        logger.append_keys(member_id=request.member_id)
+        portal = portals.install(request)
+    except (http.HttpError, BitrixError) as exc:
+        if not on_page:
+            raise
+        logger.warning("install failed", extra={"error": exc.code})
+        status = exc.status if isinstance(exc, http.HttpError) else (503 if exc.transient else 502)
+        reason = exc.description or exc.code
+        return api.HtmlPage(ERROR_PAGE.format(reason=html.escape(reason)), status)
     if request.source == "page":
         return api.HtmlPage(FINISH_PAGE)
     return {"result": True, "member_id": portal.member_id}

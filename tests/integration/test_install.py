@@ -65,6 +65,21 @@ def test_forged_install_is_refused_and_nothing_stored(emulator: PortalEmulator, 
     }
     response = requests.post(f"{stack.base_url}/bitrix/install", data=form, params={"DOMAIN": "evil.example"}, timeout=10)
     assert response.status_code == 403
+    assert response.headers["Content-Type"].startswith("text/html")  # the install page: a person reads it
+    assert "could not be installed: install not confirmed by the OAuth server" in response.text
+    assert storage.get_portal(victim.member_id) is None
+
+
+def test_a_forged_onappinstall_event_gets_a_json_403(emulator: PortalEmulator, stack: LocalStack):
+    victim = emulator.add_portal()
+    form = {
+        "event": "ONAPPINSTALL",
+        "auth[member_id]": victim.member_id,
+        "auth[refresh_token]": "forged",
+        "auth[application_token]": "x",
+    }
+    response = requests.post(f"{stack.base_url}/bitrix/install", data=form, timeout=10)
+    assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
     assert storage.get_portal(victim.member_id) is None
 
@@ -72,9 +87,7 @@ def test_forged_install_is_refused_and_nothing_stored(emulator: PortalEmulator, 
 def test_install_with_missing_fields_is_a_clear_400(stack: LocalStack):
     response = requests.post(f"{stack.base_url}/bitrix/install", data={"AUTH_ID": "x"}, timeout=10)
     assert response.status_code == 400
-    body = response.json()
-    assert body["error"] == "bad_request"
-    assert "member_id" in body["error_description"] and "refresh_token" in body["error_description"]
+    assert "install request is missing: application_token, member_id, refresh_token" in response.text
 
 
 def test_uninstall_locks_the_portal_out(portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack):

@@ -45,6 +45,8 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
     assert report_for(first, stale)["deleted"] == ["old-code"]
     for p in (portal, stale):
         assert list(p.senders) == ["b24sms"]
+        assert p.events["ONAPPUNINSTALL"] == f"{moved_api}/bitrix/events"  # the uninstall event follows
+        assert [c.params["handler"] for c in p.calls_to("event.unbind")] == [f"{stack.base_url}/bitrix/events"]
         assert p.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?portal={p.member_id}&key=")
         stored = storage.get_portal(p.member_id)
         assert stored and stored.registered_handler == p.senders["b24sms"]["HANDLER"]

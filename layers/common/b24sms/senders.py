@@ -75,6 +75,19 @@ def bind_events(client: BitrixClient) -> None:
                 raise
 
 
+def _unbind_old_events(client: BitrixClient, portal: Portal) -> None:
+    """Events bound at an earlier public URL would keep going there: unbind them."""
+    old_base = portal.registered_handler.split("/bitrix/handler", 1)[0]
+    old = f"{old_base}/bitrix/events"
+    if not old_base or old == events_url():
+        return
+    for event in BOUND_EVENTS:
+        try:
+            client.call("event.unbind", {"event": event, "handler": old})
+        except BitrixError as exc:  # already gone: nothing to do
+            logger.info("old event binding not removed", extra={"event": event, "error": exc.code})
+
+
 @dataclass
 class SyncReport:
     member_id: str
@@ -115,6 +128,7 @@ def sync_portal(client: BitrixClient, portal: Portal) -> SyncReport:
                 client.call("messageservice.sender.delete", {"CODE": old})
                 report.deleted.append(old)
         if report.added or report.updated:
+            _unbind_old_events(client, portal)
             bind_events(client)
         storage.save_registration(portal.member_id, fields["HANDLER"], _fingerprint(fields))
     except BitrixError as exc:
