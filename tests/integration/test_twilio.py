@@ -113,3 +113,15 @@ def test_late_and_duplicate_twilio_callbacks_change_nothing(
     for status in ("sent", "delivered", "undelivered", "queued"):
         assert twilio.callback(url, stored.carrier_message_id, status).status_code == 200
     assert portal.timeline(message_id) == ["sent", "delivered"]
+
+
+def test_a_callback_without_our_key_is_found_by_twilios_sid(
+    portal: EmulatedPortal, emulator: PortalEmulator, twilio: TwilioFake, stack: LocalStack
+):
+    message_id, _ = emulator.send_sms(portal, "+15550110005", "no ref")
+    assert final_status(portal, message_id) == "delivered"
+    stored = storage.get_message(portal.member_id, message_id)
+    assert stored
+    url = f"{stack.base_url}/carriers/twilio/status"  # e.g. a callback URL set on the Twilio number itself
+    assert twilio.callback(url, stored.carrier_message_id, "sent").json() == {"result": ["stale"]}
+    assert twilio.callback(url, "SM" + "0" * 32, "delivered").json() == {"result": ["unknown"]}

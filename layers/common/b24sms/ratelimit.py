@@ -17,7 +17,7 @@ from typing import Any
 
 from b24sms import aws
 from b24sms.config import get_settings
-from b24sms.storage import conditional_failed
+from b24sms.storage import guarded
 
 
 class Throttled(Exception):
@@ -46,7 +46,6 @@ class TokenBucket:
         self.max_wait = max_wait
         self.sleep = sleep
         self.clock = clock
-        self.waited = 0.0
 
     def _table(self) -> Any:
         return aws.dynamodb().Table(get_settings().limits_table)
@@ -64,29 +63,23 @@ class TokenBucket:
             else:
                 last, tokens = None, float(self.burst)
             if tokens >= 1:
-                try:
-                    new_item = {"bucket": self.key, "tokens": Decimal(f"{tokens - 1:.6f}"), "at": Decimal(f"{now:.6f}")}
-                    if last is None:
-                        guard: dict[str, Any] = {
-                            "ConditionExpression": "attribute_not_exists(#b)",
-                            "ExpressionAttributeNames": {"#b": "bucket"},
-                        }
-                    else:
-                        guard = {
-                            "ConditionExpression": "#at = :last",
-                            "ExpressionAttributeNames": {"#at": "at"},
-                            "ExpressionAttributeValues": {":last": last},
-                        }
-                    table.put_item(Item=new_item, **guard)
-                    self.waited += waited
+                new_item = {"bucket": self.key, "tokens": Decimal(f"{tokens - 1:.6f}"), "at": Decimal(f"{now:.6f}")}
+                if last is None:
+                    guard: dict[str, Any] = {
+                        "ConditionExpression": "attribute_not_exists(#b)",
+                        "ExpressionAttributeNames": {"#b": "bucket"},
+                    }
+                else:
+                    guard = {
+                        "ConditionExpression": "#at = :last",
+                        "ExpressionAttributeNames": {"#at": "at"},
+                        "ExpressionAttributeValues": {":last": last},
+                    }
+                if guarded(table.put_item, Item=new_item, **guard) is not None:
                     return
-                except Exception as exc:
-                    if not conditional_failed(exc):
-                        raise
-                    continue  # someone else took a token meanwhile: look again
+                continue  # someone else took a token meanwhile: look again
             wait = (1 - tokens) / self.rate
             if waited + wait > self.max_wait:
-                self.waited += waited
                 raise Throttled(self.key, wait)
             self.sleep(wait)
             waited += wait

@@ -16,18 +16,19 @@ def _locate(carrier: str, report: StatusReport) -> tuple[str, str] | None:
     """Our key from the callback when the carrier echoes it, else the carrier's id through the index."""
     if report.message_key:
         return split_key(report.message_key)
-    message = storage.find_by_carrier_id(carrier, report.carrier_message_id)
-    return (message.member_id, message.message_id) if message else None
+    return storage.find_key_by_carrier_id(carrier, report.carrier_message_id)
+
+
+def _unknown(carrier: str, report: StatusReport) -> str:
+    logger.warning("status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id})
+    return "unknown"
 
 
 def apply_report(carrier: str, report: StatusReport) -> str:
     """Returns what happened: advanced, stale (older than what we know), ignored, or unknown."""
     key = _locate(carrier, report)
     if key is None:
-        logger.warning(
-            "status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id}
-        )
-        return "unknown"
+        return _unknown(carrier, report)
     if report.bitrix_status is None:
         return "ignored"
     # One conditional write, no read first: it only lands if it moves the status forward and the
@@ -45,10 +46,7 @@ def apply_report(carrier: str, report: StatusReport) -> str:
     if message is None:
         current = storage.get_message(*key)
         if current is None or (current.carrier_message_id and current.carrier_message_id != report.carrier_message_id):
-            logger.warning(
-                "status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id}
-            )
-            return "unknown"
+            return _unknown(carrier, report)
         return "stale"
     if message.status_rank > message.pushed_rank:
         queues.enqueue_push(message.member_id, message.message_id)

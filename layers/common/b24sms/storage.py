@@ -176,7 +176,8 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
     return found
 
 
-def find_by_carrier_id(carrier: str, carrier_message_id: str) -> Message | None:
+def find_key_by_carrier_id(carrier: str, carrier_message_id: str) -> tuple[str, str] | None:
+    """(member_id, message_id) of the message the carrier knows by this id."""
     from boto3.dynamodb.conditions import Key
 
     page = _messages().query(
@@ -185,10 +186,7 @@ def find_by_carrier_id(carrier: str, carrier_message_id: str) -> Message | None:
         Limit=1,
     )
     items = page.get("Items", [])
-    if not items:
-        return None
-    # The index holds keys only: read the record itself, consistently.
-    return get_message(items[0]["member_id"], items[0]["message_id"])
+    return (items[0]["member_id"], items[0]["message_id"]) if items else None
 
 
 def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> Message | None:
