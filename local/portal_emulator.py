@@ -8,6 +8,14 @@ with rotating refresh tokens, ``expired_token`` once a token expires, and the pe
 app: it POSTs the install page, ONAPPINSTALL/ONAPPUNINSTALL events and HANDLER calls exactly as a
 portal does (form-encoded, PHP-style keys, ``auth`` only when a human sent the SMS).
 
+It also plays the Open Lines side of an imconnector channel: ``imconnector.register/unregister/list``,
+``activate``, ``status``, ``connector.data.set``, ``send/update/delete.messages`` (one Open Lines chat per
+connector, line and external chat id; a message sent twice is kept once) and ``send.status.delivery/
+reading``, plus ``imopenlines.config.list.get/get`` for the open lines. Towards the app it opens the
+connector's SETTING_CONNECTOR placement and POSTs ONIMCONNECTORMESSAGEADD (an operator's reply),
+ONIMCONNECTORLINEDELETE and ONIMCONNECTORSTATUSDELETE. Methods of a scope the app was not granted
+(``portal.scopes``) answer ``insufficient_scope``.
+
 Every REST call is recorded (``portal.calls``) so tests can assert on what the app did.
 """
 
@@ -30,6 +38,10 @@ from local.httpserver import LoopbackServer, Reply, json_reply
 
 SENDER_CODE = re.compile(r"^[a-z0-9.\-_]+$", re.IGNORECASE)
 STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
+CONNECTOR_ID = re.compile(r"^[a-z0-9_]+$")
+INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
+# method prefix -> the scope the app needs for it
+METHOD_SCOPES = (("messageservice.", "messageservice"), ("imconnector.", "imconnector"), ("imopenlines.", "imopenlines"))
 
 
 class RestError(Exception):
@@ -46,6 +58,59 @@ class Call:
     error: str = ""
     in_batch: bool = False
     at: float = field(default_factory=time.time)
+
+
+@dataclass
+class EmulatedChatMessage:
+    """A message of the external system (a client's) that the app put into an Open Lines chat."""
+
+    external_id: str
+    message_id: int  # the im message id
+    text: str
+    files: list[Any] = field(default_factory=list)
+    date: str = ""
+    history: list[str] = field(default_factory=list)  # the text as sent, then after every update
+    deleted: bool = False
+    delivered: bool = False  # set by imconnector.send.status.delivery naming this im message id
+
+
+@dataclass
+class OperatorMessage:
+    """An operator's reply in an Open Lines chat: what ONIMCONNECTORMESSAGEADD carries to the app."""
+
+    message_id: int  # the im message id
+    text: str
+    user_id: str
+    files: list[Any] = field(default_factory=list)
+    delivered: bool = False  # imconnector.send.status.delivery
+    read: bool = False  # imconnector.send.status.reading
+    external_ids: list[str] = field(default_factory=list)  # message[id] the app reported with a status
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class EmulatedChat:
+    """The Open Lines chat of one (connector, line, external chat id)."""
+
+    connector: str
+    line: str
+    external_id: str
+    chat_id: int  # the im chat id
+    session_id: int
+    user_id: int  # the portal's user for the external user
+    user: dict[str, Any] = field(default_factory=dict)  # user{} as the app sent it, phone included
+    name: str = ""
+    url: str = ""
+    messages: dict[str, EmulatedChatMessage] = field(default_factory=dict)  # external message id -> message
+    operator_messages: dict[int, OperatorMessage] = field(default_factory=dict)  # im message id -> reply
+
+    def texts(self) -> list[str]:
+        """The current texts of the messages that are not deleted, in the order they came."""
+        return [m.text for m in self.messages.values() if not m.deleted]
+
+
+def _default_lines() -> dict[str, dict[str, Any]]:
+    return {"1": {"ID": "1", "LINE_NAME": "Open line 1", "ACTIVE": "Y"}}
 
 
 @dataclass
@@ -74,6 +139,14 @@ class EmulatedPortal:
     down: bool = False
     installed: bool = False
     token_ttl: float = 3600.0
+    scopes: set[str] = field(default_factory=lambda: {"messageservice", "imconnector", "imopenlines"})
+    connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # connector ID -> imconnector.register params
+    lines: dict[str, dict[str, Any]] = field(default_factory=_default_lines)  # open line id -> its config
+    active: dict[tuple[str, str], bool] = field(default_factory=dict)  # (connector, line) -> ACTIVE
+    connector_data: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # connector.data.set DATA
+    chats: dict[tuple[str, str, str], EmulatedChat] = field(default_factory=dict)  # (connector, line, ext chat id)
+    connector_users: dict[tuple[str, str], int] = field(default_factory=dict)  # (connector, ext user id) -> user id
+    last_id: int = 1000  # one sequence for im chat, message, session and user ids: a mix-up shows
 
     # -- what tests look at --------------------------------------------------------------------
     def timeline(self, message_id: str) -> list[str]:
@@ -85,6 +158,15 @@ class EmulatedPortal:
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    @property
+    def scope(self) -> str:
+        """The granted scopes as Bitrix24 lists them: ``messageservice`` first."""
+        first = ["messageservice"] if "messageservice" in self.scopes else []
+        return ",".join(first + sorted(self.scopes - {"messageservice"}))
+
+    def is_active(self, connector: str, line: str | int) -> bool:
+        return self.active.get((connector, str(line)), False)
 
     @property
     def current_access_token(self) -> str:
@@ -105,6 +187,16 @@ class EmulatedPortal:
         self.access_tokens[access] = time.time() + self.token_ttl
         self.refresh_tokens.add(refresh)
         return access, refresh
+
+    def add_line(self, name: str = "") -> str:
+        """A new open line; returns its id."""
+        line = str(max((int(k) for k in self.lines if k.isdigit()), default=0) + 1)
+        self.lines[line] = {"ID": line, "LINE_NAME": name or f"Open line {line}", "ACTIVE": "Y"}
+        return line
+
+    def new_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
 
 
 class PortalEmulator:
@@ -173,7 +265,7 @@ class PortalEmulator:
                 "status": "L",
                 "PLACEMENT": "DEFAULT",
                 "PLACEMENT_OPTIONS": "{}",
-                "APPLICATION_SCOPE": "messageservice",
+                "APPLICATION_SCOPE": portal.scope,
                 "APPLICATION_TOKEN": portal.application_token,
             }
             query = {"DOMAIN": portal.domain, "PROTOCOL": "1", "LANG": "en", "APP_SID": secrets.token_hex(8)}
@@ -194,6 +286,9 @@ class PortalEmulator:
             portal.installed = False
             portal.senders.clear()
             portal.events.clear()
+            portal.connectors.clear()  # the app's connectors go with it; the chats stay on the portal
+            portal.active.clear()
+            portal.connector_data.clear()
             portal.access_tokens.clear()
             portal.refresh_tokens.clear()
         if not handler:
@@ -249,12 +344,127 @@ class PortalEmulator:
             form["auth"] = self._auth_block(portal, portal.current_access_token)
         return message_id, _post(handler, form)
 
+    # -- the portal's Open Lines, towards the app -----------------------------------------------------
+    def chat_for(self, portal: EmulatedPortal, connector: str, line: str | int, chat_external_id: str) -> EmulatedChat | None:
+        """The Open Lines chat the app's messages for this external chat went to, if any."""
+        with self.lock:
+            return portal.chats.get((connector, str(line), str(chat_external_id)))
+
+    def open_connector_settings(
+        self, portal: EmulatedPortal, connector: str, line: str | int, url: str | None = None, active: bool = True
+    ) -> requests.Response:
+        """An admin connects (active) or disconnects the channel on a line in the Contact Center: the
+        portal opens the connector's PLACEMENT_HANDLER (or ``url``) in its SETTING_CONNECTOR slider."""
+        with self.lock:
+            handler = url or str(portal.connectors.get(connector, {}).get("PLACEMENT_HANDLER") or "")
+            if not handler:
+                raise RuntimeError(f"connector {connector!r} is not registered on this portal")
+            if str(line) not in portal.lines:
+                raise RuntimeError(f"no open line {line!r} on this portal")
+            access, refresh = portal.issue_tokens()
+        form = {
+            "AUTH_ID": access,
+            "AUTH_EXPIRES": 3600,
+            "REFRESH_ID": refresh,
+            "member_id": portal.member_id,
+            "status": "L",
+            "PLACEMENT": "SETTING_CONNECTOR",
+            "PLACEMENT_OPTIONS": json.dumps(
+                {"LINE": int(line) if str(line).isdigit() else line, "ACTIVE_STATUS": 1 if active else 0, "CONNECTOR": connector}
+            ),
+        }
+        query = {"DOMAIN": portal.domain, "PROTOCOL": "1", "LANG": "en", "APP_SID": secrets.token_hex(8)}
+        return _post(handler, form, params=query)
+
+    def operator_reply(
+        self,
+        portal: EmulatedPortal,
+        connector: str,
+        line: str | int,
+        chat_external_id: str,
+        text: str,
+        user_id: str = "1",
+        files: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, requests.Response]:
+        """An operator answers in the Open Lines chat: ONIMCONNECTORMESSAGEADD reaches the app's bound
+        handler. Returns the im message id of the reply and the app's response."""
+        line = str(line)
+        with self.lock:
+            handler = portal.events.get("ONIMCONNECTORMESSAGEADD")
+            if not handler:
+                raise RuntimeError("the app bound no handler to OnImConnectorMessageAdd on this portal")
+            chat = portal.chats.get((connector, line, str(chat_external_id)))
+            if chat is None:
+                raise RuntimeError(f"no Open Lines chat for {connector}/{line}/{chat_external_id}")
+            if not portal.is_active(connector, line):
+                raise RuntimeError(f"connector {connector!r} is not active on line {line}: the portal would not send")
+            message_id = portal.new_id()
+            chat.operator_messages[message_id] = OperatorMessage(message_id, text, str(user_id), list(files or []))
+            message: dict[str, Any] = {"user_id": str(user_id), "text": text}
+            if files:
+                message["files"] = files
+            form = {
+                "event": "ONIMCONNECTORMESSAGEADD",
+                "event_handler_id": _handler_id(portal, "ONIMCONNECTORMESSAGEADD"),
+                "data": {
+                    "CONNECTOR": connector,
+                    "LINE": line,
+                    "MESSAGES": [
+                        {
+                            "im": {"chat_id": chat.chat_id, "message_id": message_id},
+                            "message": message,
+                            "chat": {"id": chat.external_id},
+                        }
+                    ],
+                },
+                "ts": int(time.time()),
+                "auth": self._auth_block(portal, _event_token(portal)),
+            }
+        return message_id, _post(handler, form)
+
+    def delete_line(self, portal: EmulatedPortal, line: str | int) -> requests.Response | None:
+        """An admin deletes an open line: its activations go, ONIMCONNECTORLINEDELETE (data=<line id>) is sent."""
+        line = str(line)
+        with self.lock:
+            if line not in portal.lines:
+                raise RuntimeError(f"no open line {line!r} on this portal")
+            del portal.lines[line]
+            for key in [k for k in portal.active if k[1] == line]:
+                del portal.active[key]
+            for key in [k for k in portal.connector_data if k[1] == line]:
+                del portal.connector_data[key]
+            posting = self._event(portal, "ONIMCONNECTORLINEDELETE", line)
+        return _post(*posting) if posting else None
+
+    def delete_connector_status(self, portal: EmulatedPortal, connector: str, line: str | int) -> requests.Response | None:
+        """The connector's status on a line is deleted (not active, not configured any more), as when an
+        admin disconnects the channel: ONIMCONNECTORSTATUSDELETE (data[connector], data[line]) is sent."""
+        line = str(line)
+        with self.lock:
+            portal.active.pop((connector, line), None)
+            posting = self._event(portal, "ONIMCONNECTORSTATUSDELETE", {"connector": connector, "line": line})
+        return _post(*posting) if posting else None
+
+    def _event(self, portal: EmulatedPortal, event: str, data: Any) -> tuple[str, dict[str, Any]] | None:
+        """(handler, form) of an event to the app, or None when the app bound no handler to it."""
+        handler = portal.events.get(event)
+        if not handler:
+            return None
+        form = {
+            "event": event,
+            "event_handler_id": _handler_id(portal, event),
+            "data": data,
+            "ts": int(time.time()),
+            "auth": self._auth_block(portal, _event_token(portal)),
+        }
+        return handler, form
+
     def _auth_block(self, portal: EmulatedPortal, access: str, refresh_token: str = "") -> dict[str, Any]:
         block = {
             "access_token": access,
             "expires": int(time.time() + 3600),
             "expires_in": 3600,
-            "scope": "messageservice",
+            "scope": portal.scope,
             "domain": portal.domain,
             "server_endpoint": portal.server_endpoint,
             "status": "L",
@@ -308,7 +518,7 @@ class PortalEmulator:
                 "access_token": access,
                 "expires": int(time.time() + portal.token_ttl),
                 "expires_in": int(portal.token_ttl),
-                "scope": "app,messageservice",
+                "scope": f"app,{portal.scope}",
                 "domain": portal.domain,
                 "server_endpoint": portal.server_endpoint,
                 "status": "L",
@@ -379,6 +589,13 @@ class PortalEmulator:
         return {"result": results or [], "result_error": errors or [], "result_total": [], "result_next": [], "result_time": []}
 
     def _method(self, portal: EmulatedPortal, method: str, params: dict[str, Any]) -> Any:
+        for prefix, scope in METHOD_SCOPES:
+            if method.startswith(prefix) and scope not in portal.scopes:
+                raise RestError(401, "insufficient_scope", INSUFFICIENT_SCOPE)
+        if method.startswith("imconnector."):
+            return self._imconnector(portal, method, params)
+        if method.startswith("imopenlines."):
+            return self._imopenlines(portal, method, params)
         senders = portal.senders
         if method == "messageservice.sender.add":
             if not params:
@@ -454,6 +671,247 @@ class PortalEmulator:
         if method == "app.info":
             return {"ID": 1, "CODE": "local.app", "STATUS": "L", "INSTALLED": portal.installed}
         raise RestError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+    # -- Open Lines: imconnector.* and imopenlines.* -----------------------------------------------------
+    def _imconnector(self, portal: EmulatedPortal, method: str, params: dict[str, Any]) -> Any:
+        if method == "imconnector.register":
+            connector = _required(params, "ID")
+            if not CONNECTOR_ID.match(connector):
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'ID' may hold only a-z, 0-9 and _")
+            _required(params, "NAME")
+            icon = params.get("ICON")
+            image = str(icon.get("DATA_IMAGE") or "") if isinstance(icon, dict) else ""
+            if not image:
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'ICON[DATA_IMAGE]' is null or empty")
+            if not image.startswith("data:image/svg+xml"):
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'ICON[DATA_IMAGE]' is not a data:image/svg+xml URI")
+            _check_handler(_required(params, "PLACEMENT_HANDLER"))
+            portal.connectors[connector] = dict(params)  # registering the same ID again updates it
+            return True
+        if method == "imconnector.unregister":
+            connector = _required(params, "ID")
+            if connector not in portal.connectors:
+                raise RestError(400, "ERROR_ARGUMENT", "CONNECTOR not registered")
+            del portal.connectors[connector]
+            for key in [k for k in portal.active if k[0] == connector]:
+                del portal.active[key]
+            for key in [k for k in portal.connector_data if k[0] == connector]:
+                del portal.connector_data[key]
+            return True
+        if method == "imconnector.list":
+            return {cid: str(c.get("NAME") or cid) for cid, c in portal.connectors.items()} or []
+        connector, line = _required(params, "CONNECTOR"), _required(params, "LINE")
+        if method == "imconnector.activate":
+            self._known(portal, connector, line)
+            flag = str(params.get("ACTIVE", "")).strip().lower()
+            if flag not in ("1", "0", "y", "n", "true", "false"):
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'ACTIVE' must be 1 or 0")
+            portal.active[(connector, line)] = flag in ("1", "y", "true")
+            return True
+        if method == "imconnector.status":
+            self._known(portal, connector, line)
+            return {
+                "LINE": params["LINE"],
+                "CONNECTOR": connector,
+                "ERROR": False,
+                "CONFIGURED": (connector, line) in portal.active,
+                "STATUS": portal.is_active(connector, line),
+            }
+        if method == "imconnector.connector.data.set":
+            self._known(portal, connector, line)
+            data = params.get("DATA")
+            if not isinstance(data, dict) or not data:
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'DATA' is null or empty")
+            portal.connector_data[(connector, line)] = dict(data)
+            return True
+        if method in ("imconnector.send.messages", "imconnector.update.messages", "imconnector.delete.messages"):
+            messages = self._open_line(portal, connector, line, params)
+            act = {"send": self._receive, "update": self._update, "delete": self._delete}[method.split(".")[1]]
+            return {"SUCCESS": True, "DATA": {"RESULT": [act(portal, connector, line, m) for m in messages]}}
+        if method in ("imconnector.send.status.delivery", "imconnector.send.status.reading"):
+            messages = self._open_line(portal, connector, line, params)
+            reading = method.endswith(".reading")
+            return {"SUCCESS": True, "DATA": {"RESULT": [self._status(portal, connector, line, m, reading) for m in messages]}}
+        raise RestError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+    def _imopenlines(self, portal: EmulatedPortal, method: str, params: dict[str, Any]) -> Any:
+        if method == "imopenlines.config.list.get":
+            return [dict(config) for config in portal.lines.values()]
+        if method == "imopenlines.config.get":
+            line = _required(params, "CONFIG_ID")
+            if line not in portal.lines:
+                raise RestError(400, "CONFIG_NOT_FOUND", "Open line not found")
+            return dict(portal.lines[line])
+        raise RestError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+    @staticmethod
+    def _known(portal: EmulatedPortal, connector: str, line: str) -> None:
+        if connector not in portal.connectors:
+            raise RestError(400, "ERROR_ARGUMENT", "CONNECTOR not registered")
+        if line not in portal.lines:
+            raise RestError(400, "ERROR_ARGUMENT", "The line with this ID does not exist")
+
+    @staticmethod
+    def _open_line(portal: EmulatedPortal, connector: str, line: str, params: dict[str, Any]) -> list[Any]:
+        """The checks of the message methods, in Bitrix24's order; the MESSAGES, as a list."""
+        messages = params.get("MESSAGES")
+        if isinstance(messages, dict):  # a PHP form list that is not 0..n-1, or a JSON object
+            if not all(str(k).isdigit() for k in messages):
+                raise RestError(400, "ERROR_ARGUMENT", "Argument 'MESSAGES' is not an array")
+            messages = [messages[k] for k in sorted(messages, key=lambda k: int(k))]
+        if not messages or not isinstance(messages, list):
+            raise RestError(400, "ERROR_ARGUMENT", "Argument 'MESSAGES' is null or empty")
+        if connector not in portal.connectors:
+            raise RestError(400, "ERROR_NO_CORRECT_PROVIDER", "Failed to find a suitable provider for the connector")
+        if line not in portal.lines or not portal.is_active(connector, line):
+            raise RestError(400, "NOT_ACTIVE_LINE", "The line with this ID is inactive or does not exist")
+        return messages
+
+    @staticmethod
+    def _parts(entry: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
+        """user{}, message{}, chat{} of a MESSAGES entry and what is wrong with it."""
+        entry = entry if isinstance(entry, dict) else {}
+        user, message, chat = (entry.get(k) if isinstance(entry.get(k), dict) else {} for k in ("user", "message", "chat"))
+        parts = (("user", user), ("message", message), ("chat", chat))
+        errors = [f"Argument '{name}[id]' is null or empty" for name, part in parts if not part.get("id")]
+        return user, message, chat, errors
+
+    def _receive(self, portal: EmulatedPortal, connector: str, line: str, entry: Any) -> dict[str, Any]:
+        user, message, chat_in, errors = self._parts(entry)
+        files = _as_list(message.get("files"))
+        if not errors and not str(message.get("text") or "") and not files:
+            errors.append("Message text or files are required")
+        if errors:
+            return {"user": str(user.get("id") or ""), "SUCCESS": False, "ERRORS": errors}
+        user_key = (connector, str(user["id"]))
+        if user_key not in portal.connector_users:
+            portal.connector_users[user_key] = portal.new_id()
+        key = (connector, line, str(chat_in["id"]))
+        chat = portal.chats.get(key)
+        if chat is None:
+            user_id = portal.connector_users[user_key]
+            chat = EmulatedChat(connector, line, key[2], chat_id=portal.new_id(), session_id=portal.new_id(), user_id=user_id)
+            portal.chats[key] = chat
+        chat.user.update(user)
+        chat.name = str(chat_in.get("name") or chat.name)
+        chat.url = str(chat_in.get("url") or chat.url)
+        external_id = str(message["id"])
+        stored = chat.messages.get(external_id)
+        if stored is None:  # the same external id again is the same message: nothing new is recorded
+            text = str(message.get("text") or "")
+            stored = EmulatedChatMessage(external_id, portal.new_id(), text, files, str(message.get("date") or ""), [text])
+            chat.messages[external_id] = stored
+        return {
+            "user": str(chat.user_id),
+            "message": [stored.message_id],
+            "chat": [chat.chat_id],
+            "session": {"ID": chat.session_id, "CHAT_ID": chat.chat_id},
+            "SUCCESS": True,
+            "ERRORS": [],
+        }
+
+    def _find(
+        self, portal: EmulatedPortal, connector: str, line: str, entry: Any
+    ) -> tuple[EmulatedChatMessage | None, dict[str, Any]]:
+        """(message, answer) for update/delete: no message and SUCCESS false when it is not there."""
+        _, message, chat_in, errors = self._parts(entry)
+        chat = portal.chats.get((connector, line, str(chat_in.get("id") or "")))
+        stored = chat.messages.get(str(message.get("id") or "")) if chat else None
+        if not errors and (stored is None or stored.deleted):
+            errors = ["Message not found"]
+        answer: dict[str, Any] = {
+            "user": str(chat.user_id) if chat else "",
+            "message": {"id": str(message.get("id") or "")},
+            "chat": {"id": str(chat_in.get("id") or "")},
+        }
+        if chat is not None:
+            answer["chat"].update(name=chat.name, description=f"Link to the original post: {chat.url}" if chat.url else "")
+        if errors:
+            return None, {**answer, "SUCCESS": False, "ERRORS": errors}
+        return stored, answer
+
+    def _update(self, portal: EmulatedPortal, connector: str, line: str, entry: Any) -> dict[str, Any]:
+        stored, answer = self._find(portal, connector, line, entry)
+        if stored is None:
+            return answer
+        message = entry["message"]
+        if "text" not in message and "files" not in message:
+            return {**answer, "SUCCESS": False, "ERRORS": ["Message text or files are required"]}
+        if "text" in message:
+            stored.text = str(message.get("text") or "")
+        if "files" in message:
+            stored.files = _as_list(message["files"])
+        stored.history.append(stored.text)
+        answer["message"].update(date={}, text=stored.text)  # date: PHP's DateTime, json-encoded as {}
+        if stored.files:
+            answer["message"]["files"] = stored.files
+        return {**answer, "SUCCESS": True}
+
+    def _delete(self, portal: EmulatedPortal, connector: str, line: str, entry: Any) -> dict[str, Any]:
+        stored, answer = self._find(portal, connector, line, entry)
+        if stored is None:
+            return answer
+        stored.deleted = True
+        return {**answer, "SUCCESS": True}
+
+    @staticmethod
+    def _status(portal: EmulatedPortal, connector: str, line: str, entry: Any, reading: bool) -> dict[str, Any]:
+        entry = entry if isinstance(entry, dict) else {}
+        im, message, chat_in = (entry.get(k) if isinstance(entry.get(k), dict) else {} for k in ("im", "message", "chat"))
+        answer: dict[str, Any] = {"im": im, "message": message, "chat": chat_in}
+        chat_id, message_id = _int(im.get("chat_id")), _int(im.get("message_id"))
+        if not chat_id or not message_id:
+            return {**answer, "SUCCESS": False, "ERRORS": ["Argument 'im[chat_id]' or 'im[message_id]' is null or empty"]}
+        chats = (c for c in portal.chats.values() if c.chat_id == chat_id and c.connector == connector and c.line == line)
+        chat = next(chats, None)
+        if chat is None or (chat_in.get("id") and str(chat_in["id"]) != chat.external_id):
+            return {**answer, "SUCCESS": False, "ERRORS": ["Chat not found"]}
+        reply = chat.operator_messages.get(message_id)
+        own = next((m for m in chat.messages.values() if m.message_id == message_id), None)
+        if reply is None and own is None:
+            return {**answer, "SUCCESS": False, "ERRORS": ["Message not found"]}
+        ids = [str(i) for i in _as_list(message.get("id"))] or ([str(message["id"])] if message.get("id") else [])
+        if reply is not None:
+            reply.delivered = True  # a message read was delivered
+            reply.read = reply.read or reading
+            reply.external_ids.extend(i for i in ids if i not in reply.external_ids)
+        if own is not None:
+            own.delivered = True
+        return {**answer, "SUCCESS": True}
+
+
+def _required(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if value is None or isinstance(value, (dict, list)) or str(value) in ("", "0"):  # PHP's empty()
+        raise RestError(400, "ERROR_ARGUMENT", f"Argument '{name}' is null or empty")
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A list as JSON sends it, or as a PHP form map keyed 0, 1, ...; anything else is no list."""
+    if isinstance(value, dict):
+        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    return list(value) if isinstance(value, list) else []
+
+
+def _handler_id(portal: EmulatedPortal, event: str) -> str:
+    return str(list(portal.events).index(event) + 1) if event in portal.events else "0"
+
+
+def _event_token(portal: EmulatedPortal) -> str:
+    """The access token an event carries: a live one, a fresh one if none is (the portal mints one)."""
+    if any(exp > time.time() for exp in portal.access_tokens.values()):
+        return portal.current_access_token
+    access = secrets.token_hex(16)
+    portal.access_tokens[access] = time.time() + portal.token_ttl
+    return access
 
 
 def _check_handler(url: str) -> None:
