@@ -12,13 +12,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders clean
+.PHONY: help venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean
 
 help:
 	@echo "make run     serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make test    set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, sam build"
 	@echo "make demo    local stack + portal emulator: install, send three SMS, print their timelines"
 	@echo "make invoke  FUNCTION=<LogicalId> EVENT=events/<file>.json: run one function on an event"
+	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,10 @@ invoke: venv
 
 sync-senders: venv
 	$(PY) -m local.invoke SyncSendersFunction events/sync_senders.json
+
+# ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
+portal-carrier: venv
+	$(PY) -m tools.portal_carrier $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

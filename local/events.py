@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from b24sms.carriers.sandbox import sign
 from b24sms.carriers.twilio import signature as twilio_signature
+from b24sms.carriers.vonage import sign as vonage_sign
 from b24sms.formdata import encode_form
 from local import fixtures
 from local.stack import LOCAL_DEFAULTS, http_event, sqs_event
@@ -47,13 +48,15 @@ def _auth(**extra: str) -> dict[str, Any]:
     return block
 
 
-def _http(template: Template, path: str, body: str, query: str = "", headers: dict[str, str] | None = None) -> dict[str, Any]:
+def _http(
+    template: Template, path: str, body: str, query: str = "", headers: dict[str, str] | None = None, method: str = "POST"
+) -> dict[str, Any]:
     for route in template.routes():
         match = route.pattern.match(path)
-        if match:
+        if match and route.method == method:
             event = http_event(
                 route,
-                "POST",
+                method,
                 path,
                 query,
                 {k.lower(): v for k, v in (headers or FORM).items()},
@@ -91,6 +94,131 @@ def _twilio_status(t: Template) -> dict[str, Any]:
         "X-Twilio-Signature": twilio_signature(fixtures.DEMO_TWILIO_AUTH_TOKEN, url, params),
     }
     return _http(t, "/carriers/twilio/status", urlencode(params), query=query, headers=headers)
+
+
+def _vonage_status(t: Template) -> dict[str, Any]:
+    """A Vonage delivery receipt for one segment, POSTed as JSON and signed (HMAC-SHA256) as Vonage
+    signs it when signed webhooks are on."""
+    params = {
+        "msisdn": "15550001234",
+        "to": "AcmeInc",
+        "network-code": "310260",
+        "messageId": fixtures.DEMO_VONAGE_PART_ID,
+        "price": "0.00790000",
+        "status": "delivered",
+        "scts": "2511221200",
+        "err-code": "0",
+        "api-key": fixtures.DEMO_VONAGE_API_KEY,
+        "client-ref": f"{fixtures.DEMO_MEMBER_ID}.{fixtures.DEMO_MESSAGE_ID}",
+        "message-timestamp": "2025-11-22 12:00:00",
+        "timestamp": str(TS),
+    }
+    params["sig"] = vonage_sign(params, fixtures.DEMO_VONAGE_SIGNATURE_SECRET, "sha256")
+    headers = {"Content-Type": "application/json", "User-Agent": "Vonage-Webhooks/1.0"}
+    return _http(t, "/carriers/vonage/status", json.dumps(params), headers=headers)
+
+
+def _vonage_inbound_part(t: Template) -> dict[str, Any]:
+    """Part 2 of 3 of a long inbound SMS, as Vonage sends it with GET and a signature."""
+    params = {
+        "msisdn": "15550001234",
+        "to": "15005550006",
+        "messageId": "0A0000000123ABCD",
+        "text": "change the delivery address ",
+        "type": "text",
+        "keyword": "CHANGE",
+        "api-key": fixtures.DEMO_VONAGE_API_KEY,
+        "message-timestamp": "2025-11-22 12:00:00",
+        "concat": "true",
+        "concat-ref": "A7",
+        "concat-total": "3",
+        "concat-part": "2",
+        "timestamp": str(TS),
+    }
+    params["sig"] = vonage_sign(params, fixtures.DEMO_VONAGE_SIGNATURE_SECRET, "sha256")
+    return _http(t, "/carriers/vonage/inbound", "", query=urlencode(params), headers={"User-Agent": "Vonage"}, method="GET")
+
+
+def _twilio_inbound(t: Template) -> dict[str, Any]:
+    """A customer's SMS to our Twilio number, signed over the public URL as Twilio signs it."""
+    params = {
+        "ToCountry": "US",
+        "SmsMessageSid": "SM" + "6b" * 16,
+        "NumMedia": "0",
+        "SmsSid": "SM" + "6b" * 16,
+        "SmsStatus": "received",
+        "Body": "Can I pick it up today?",
+        "To": "+15005550006",
+        "NumSegments": "1",
+        "MessageSid": "SM" + "6b" * 16,
+        "AccountSid": fixtures.DEMO_TWILIO_ACCOUNT_SID,
+        "From": "+15550001234",
+        "ApiVersion": "2010-04-01",
+    }
+    url = f"https://{HOST}/carriers/twilio/inbound"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "TwilioProxy/1.1",
+        "X-Twilio-Signature": twilio_signature(fixtures.DEMO_TWILIO_AUTH_TOKEN, url, params),
+    }
+    return _http(t, "/carriers/twilio/inbound", urlencode(params), headers=headers)
+
+
+def _vonage_status_get(t: Template) -> dict[str, Any]:
+    """The same kind of receipt as status_vonage.json, for an account set to send receipts by GET."""
+    event = _vonage_status(t)
+    query = urlencode(json.loads(event["body"]))
+    return _http(t, "/carriers/vonage/status", "", query=query, headers={"User-Agent": "Vonage"}, method="GET")
+
+
+def _aws_delivery() -> dict[str, Any]:
+    """An AWS End User Messaging SMS delivery event, as the configuration set's SNS topic hands it to
+    the SmsEvents function."""
+    event = {
+        "eventType": "TEXT_DELIVERED",
+        "eventVersion": "1.0",
+        "eventTimestamp": TS * 1000,
+        "isFinal": True,
+        "originationPhoneNumber": "+15005550006",
+        "destinationPhoneNumber": "+15550001234",
+        "isoCountryCode": "US",
+        "mcc": "310",
+        "mnc": "260",
+        "carrierName": "T-Mobile USA, Inc.",
+        "messageId": fixtures.DEMO_AWS_MESSAGE_ID,
+        "messageRequestTimestamp": TS * 1000 - 2500,
+        "messageEncoding": "GSM",
+        "messageType": "TRANSACTIONAL",
+        "messageStatus": "DELIVERED",
+        "messageStatusDescription": "Message has been accepted by phone",
+        "context": {"b24_key": f"{fixtures.DEMO_MEMBER_ID}.{fixtures.DEMO_MESSAGE_ID}"},
+        "totalMessageParts": 1,
+        "totalMessagePrice": 0.00581,
+        "totalCarrierFee": 0.00207,
+    }
+    topic = "arn:aws:sns:us-east-1:123456789012:b24sms-dev-SmsEventsTopic-1A2B3C4D5E6F"
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic}:0f2c6a1e-5d7b-4c1a-9e8f-2b3c4d5e6f70",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "TopicArn": topic,
+                    "Subject": None,
+                    "Message": json.dumps(event),
+                    "Timestamp": "2025-11-22T12:00:00.000Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
 
 
 def build() -> dict[str, dict[str, Any]]:
@@ -195,6 +323,50 @@ def build() -> dict[str, dict[str, Any]]:
             },
         ),
         "status_twilio.json": _twilio_status(t),
+        "status_vonage.json": _vonage_status(t),
+        "status_vonage_get.json": _vonage_status_get(t),
+        "inbound_twilio.json": _twilio_inbound(t),
+        "inbound_vonage_part.json": _vonage_inbound_part(t),
+        "connector_placement.json": _http(
+            t,
+            "/bitrix/connector",
+            encode_form(
+                {
+                    "AUTH_ID": fixtures.DEMO_ACCESS_TOKEN,
+                    "AUTH_EXPIRES": "3600",
+                    "REFRESH_ID": fixtures.DEMO_REFRESH_TOKEN,
+                    "member_id": fixtures.DEMO_MEMBER_ID,
+                    "status": "L",
+                    "PLACEMENT": "SETTING_CONNECTOR",
+                    "PLACEMENT_OPTIONS": json.dumps({"LINE": 1, "ACTIVE_STATUS": 1, "CONNECTOR": "b24sms_sms"}),
+                }
+            ),
+            query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "demo"}),
+        ),
+        "imconnector_message_add.json": _http(
+            t,
+            "/bitrix/events",
+            encode_form(
+                {
+                    "event": "ONIMCONNECTORMESSAGEADD",
+                    "event_handler_id": "3",
+                    "data": {
+                        "CONNECTOR": "b24sms_sms",
+                        "LINE": "1",
+                        "MESSAGES": [
+                            {
+                                "im": {"chat_id": "1042", "message_id": "58231"},
+                                "message": {"user_id": "1", "text": "Yes, after 2 pm"},
+                                "chat": {"id": "15550001234"},
+                            }
+                        ],
+                    },
+                    "ts": TS,
+                    "auth": _auth(scope="messageservice,imconnector,imopenlines"),
+                }
+            ),
+        ),
+        "sns_aws_delivery.json": _aws_delivery(),
         "sqs_outbound.json": sqs("b24sms-dev-OutboundQueue"),
         "sqs_status.json": sqs("b24sms-dev-StatusQueue"),
         "sync_senders.json": {},

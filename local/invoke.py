@@ -53,6 +53,9 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
                 to="+15550001234",
                 body="demo",
                 code="b24sms",
+                # sent as one segment with this id, if the event is a Vonage receipt
+                parts={fixtures.DEMO_VONAGE_PART_ID: {"s": "accepted", "b": "", "r": 0}},
+                parts_total=1,
             )
         )
 
@@ -67,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     env = {
         "BITRIX_OAUTH_URL": emulator.oauth_url,
-        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", fixtures.DEMO_TWILIO_ACCOUNT_SID),
-        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", fixtures.DEMO_TWILIO_AUTH_TOKEN),
-        "TWILIO_FROM": os.environ.get("TWILIO_FROM", "+15005550006"),
+        "TWILIO_ACCOUNT_SID": (os.environ.get("TWILIO_ACCOUNT_SID") or fixtures.DEMO_TWILIO_ACCOUNT_SID),
+        "TWILIO_AUTH_TOKEN": (os.environ.get("TWILIO_AUTH_TOKEN") or fixtures.DEMO_TWILIO_AUTH_TOKEN),
+        "TWILIO_FROM": (os.environ.get("TWILIO_FROM") or "+15005550006"),
+        "VONAGE_API_KEY": (os.environ.get("VONAGE_API_KEY") or fixtures.DEMO_VONAGE_API_KEY),
+        "VONAGE_API_SECRET": (os.environ.get("VONAGE_API_SECRET") or fixtures.DEMO_VONAGE_API_SECRET),
+        "VONAGE_SIGNATURE_SECRET": (os.environ.get("VONAGE_SIGNATURE_SECRET") or fixtures.DEMO_VONAGE_SIGNATURE_SECRET),
+        "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
+        "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
     }
     if args.function == "StatusFunction":
         # Carrier signatures cover the public URL the callback was sent to: the one in events/.

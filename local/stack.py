@@ -66,6 +66,14 @@ OVERRIDABLE = (
     "TWILIO_FROM",
     "TWILIO_MESSAGING_SERVICE_SID",
     "TWILIO_API_BASE",
+    "VONAGE_API_KEY",
+    "VONAGE_API_SECRET",
+    "VONAGE_SIGNATURE_SECRET",
+    "VONAGE_SIGNATURE_METHOD",
+    "VONAGE_FROM",
+    "VONAGE_API_BASE",
+    "AWS_SMS_ORIGINATION_IDENTITY",
+    "AWS_SMS_ENDPOINT",
 )
 
 
@@ -219,6 +227,32 @@ class LocalStack:
                 attributes["RedrivePolicy"] = json.dumps(t.resolve(props["RedrivePolicy"]))
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             t.physical[logical] = {"Ref": url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "QueueName": name}
+
+    def publish(self, topic: str, message: dict[str, Any] | str) -> list[Any]:
+        """An SNS notification on ``topic`` (a logical id): each subscribed function is invoked with
+        the event Lambda gets from SNS. Returns their results."""
+        arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}-local"
+        body = message if isinstance(message, str) else json.dumps(message)
+        event = {
+            "Records": [
+                {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"{arn}:{uuid.uuid4()}",
+                    "Sns": {
+                        "Type": "Notification",
+                        "MessageId": str(uuid.uuid4()),
+                        "TopicArn": arn,
+                        "Subject": None,
+                        "Message": body,
+                        "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                        "SignatureVersion": "1",
+                        "MessageAttributes": {},
+                    },
+                }
+            ]
+        }
+        return [self.invoke(function, event) for function in self.template.sns_subscriptions().get(topic, [])]
 
     def queue_url(self, logical_id: str) -> str:
         return self.template.physical[logical_id]["Ref"]

@@ -119,6 +119,15 @@ class Template:
                 )
         return triggers
 
+    def sns_subscriptions(self) -> dict[str, list[str]]:
+        """topic logical id -> the functions an ``SNS`` event subscribes to it."""
+        found: dict[str, list[str]] = {}
+        for logical_id, res in self.of_type("AWS::Serverless::Function").items():
+            for event in (res.get("Properties", {}).get("Events") or {}).values():
+                if event.get("Type") == "SNS":
+                    found.setdefault(event["Properties"]["Topic"]["Ref"], []).append(logical_id)
+        return found
+
     def schedules(self) -> list[tuple[str, float]]:
         """(function, seconds) for every ``Schedule: rate(N unit)`` event."""
         found: list[tuple[str, float]] = []

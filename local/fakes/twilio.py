@@ -3,7 +3,8 @@ callbacks POSTed to ``StatusCallback`` signed exactly as Twilio signs them (comp
 ``twilio`` library's RequestValidator: a dev dependency, the oracle for our own verification).
 
 Outcome by recipient: ...0099 is refused at send (21612, cannot route), ...0610 is unsubscribed
-(21610), ...0013 ends ``undelivered`` (30003), others ``sent`` then ``delivered``.
+(21610), ...0013 ends ``undelivered`` (30003), others ``sent`` then ``delivered``. ``inbound`` plays a
+customer's SMS to our number: Twilio's inbound webhook, signed the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
+from b24sms import segments
 from local.httpserver import LoopbackServer, Reply, json_reply
 
 
@@ -114,6 +116,36 @@ class TwilioFake:
         }
         if error_code:
             params["ErrorCode"] = error_code
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+    def inbound(self, url: str, from_number: str, to_number: str, body: str) -> requests.Response:
+        """POST one inbound SMS webhook (a new ``SM...`` sid), with Twilio's fields, signed as Twilio signs it."""
+        from twilio.request_validator import RequestValidator
+
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "ToCountry": "US",
+            "ToState": "CA",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "ToCity": "SAN FRANCISCO",
+            "FromZip": "94105",
+            "SmsSid": sid,
+            "FromState": "CA",
+            "SmsStatus": "received",
+            "FromCity": "SAN FRANCISCO",
+            "Body": body,
+            "FromCountry": "US",
+            "To": to_number,
+            "MessagingServiceSid": "",
+            "ToZip": "94105",
+            "NumSegments": str(segments.count(body).segments),
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_number,
+            "ApiVersion": "2010-04-01",
+        }
         signature = RequestValidator(self.auth_token).compute_signature(url, params)
         return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
 

@@ -20,6 +20,8 @@ CASES = [
     ("HandlerFunction", "handler_send_robot.json", 200),
     ("StatusFunction", "status_sandbox.json", 200),
     ("StatusFunction", "status_twilio.json", 200),
+    ("StatusFunction", "status_vonage.json", 200),
+    ("SmsEventsFunction", "sns_aws_delivery.json", None),
     ("DispatchFunction", "sqs_outbound.json", None),
     ("PushFunction", "sqs_status.json", None),
     ("SyncSendersFunction", "sync_senders.json", None),
@@ -50,6 +52,8 @@ def test_invoke_runs_the_function_on_its_event(function: str, event: str, status
             assert json.loads(result["body"])["result"] == ["advanced"]
     elif "batchItemFailures" in result:
         assert result["batchItemFailures"] == []
+    elif function == "SmsEventsFunction":
+        assert result == {"result": ["advanced"]}
     elif "requeued" in result:
         assert result["requeued"] == 0  # the demo message was just recorded: not stale
     else:

@@ -19,6 +19,7 @@ class Settings:
     portals_table: str
     messages_table: str
     limits_table: str
+    chats_table: str
     outbound_queue_url: str
     status_queue_url: str
     bitrix_client_id: str
@@ -68,6 +69,7 @@ def get_settings() -> Settings:
         portals_table=_env("PORTALS_TABLE"),
         messages_table=_env("MESSAGES_TABLE"),
         limits_table=_env("LIMITS_TABLE"),
+        chats_table=os.environ.get("CHATS_TABLE", ""),
         outbound_queue_url=_env("OUTBOUND_QUEUE_URL"),
         status_queue_url=_env("STATUS_QUEUE_URL"),
         bitrix_client_id=_env("BITRIX_CLIENT_ID"),
@@ -102,6 +104,24 @@ def secret(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters  # lazy: only AWS deployments need it
 
     return str(parameters.get_parameter(param, decrypt=True, max_age=300))
+
+
+def optional_secret(name: str) -> str:
+    """Like :func:`secret`, but "" when neither ``name`` nor ``name_PARAM`` is set."""
+    if not os.environ.get(name) and not os.environ.get(f"{name}_PARAM"):
+        return ""
+    return secret(name)
+
+
+def secret_json(reference: str) -> dict[str, str]:
+    """A JSON secret in Secrets Manager (name or ARN), cached five minutes: a portal's carrier
+    credentials. A rotated secret is picked up within that time, with no redeploy."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(reference, transform="json", max_age=300)
+    if not isinstance(value, dict):
+        raise ValueError(f"secret {reference!r} is not a JSON object")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def reset_settings() -> None:

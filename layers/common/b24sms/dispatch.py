@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from b24sms import phones, queues, segments, statuses, storage
+from b24sms import conversations, openlines, phones, queues, segments, status_updates, statuses, storage
 from b24sms.carriers import (
     CarrierOutcomeUnknown,
     CarrierThrottled,
@@ -80,7 +80,10 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         _fail(message, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
         return DispatchResult("failed", "portal uninstalled")
 
-    carrier = get_carrier(settings.carrier)
+    # The portal's own carrier and sender when an operator configured them, else the deployment's.
+    config = portal.carrier
+    carrier = get_carrier(config.carrier if config else settings.carrier, config)
+    country = (config.default_country if config else "") or settings.default_country
     if settings.carrier_rate > 0:
         try:
             TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()
@@ -92,10 +95,13 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         return DispatchResult("skipped", "claimed by another dispatcher")
 
     try:
-        to = phones.to_e164(claimed.to, settings.default_country)
+        to = phones.to_e164(claimed.to, country)
     except phones.InvalidNumber as exc:
         _fail(claimed, "INVALID_NUMBER", f"not sent: {exc}")
         return DispatchResult("failed", "INVALID_NUMBER")
+    if conversations.is_opted_out(member_id, to):
+        _fail(claimed, "OPTED_OUT", "not sent: the recipient replied STOP to this portal's SMS (START opts back in)")
+        return DispatchResult("failed", "OPTED_OUT")
     size = segments.count(claimed.body)
     if size.segments > settings.max_segments:
         _fail(
@@ -103,10 +109,12 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         )
         return DispatchResult("failed", "TOO_MANY_SEGMENTS")
 
-    sms = OutboundSms(claimed.key, to, claimed.body, status_callback_url(carrier.name))
+    sms = OutboundSms(claimed.key, to, claimed.body, status_callback_url(carrier.name), encoding=size.encoding)
     try:
         result = carrier.send(sms)
     except PermanentCarrierError as exc:
+        if exc.code in openlines.OPT_OUT_CODES and settings.chats_table:  # the carrier knows they opted out
+            conversations.opt_out(member_id, to, exc.code)
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
     except CarrierOutcomeUnknown as exc:
@@ -125,7 +133,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
     # The portal marked the message `sent` when it handed it to us: the carrier's callbacks take it on.
-    storage.record_carrier_accepted(
+    recorded = storage.record_carrier_accepted(
         claimed,
         carrier.name,
         result.carrier_message_id,
@@ -133,7 +141,13 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         to=to,
         encoding=size.encoding,
         segments=size.segments,
+        part_ids=result.part_ids,
+        config=config if config and config.carrier == carrier.name else None,
     )
+    if settings.chats_table:  # a reply from this number finds this portal (two-way SMS)
+        conversations.remember_recipient(member_id, to)
+    if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):
+        status_updates.settle_parts(recorded, carrier.name)  # segment receipts that beat us here
     logger.info(
         "sent to carrier",
         extra={

@@ -77,7 +77,7 @@ def install(request: InstallRequest) -> Portal:
     our client secret): the answer names the portal, and must name the same member_id. A forged
     install with someone else's member_id or a made-up client_endpoint gets nowhere.
     """
-    from b24sms import senders  # senders needs portals.client_for: import here, not at module load
+    from b24sms import openlines, senders  # they need portals.client_for: import here, not at module load
 
     try:
         tokens = spend_refresh_token(request.refresh_token)
@@ -108,11 +108,17 @@ def install(request: InstallRequest) -> Portal:
         lang=request.lang,
         installed_at=existing.installed_at if keep_secret and existing else now,
         updated_at=now,
+        carrier_config=existing.carrier_config if existing else {},  # set by an operator: survives re-installs
+        openlines=existing.openlines if existing else {},
     )
     storage.put_portal(portal)
     client = client_for(portal)
     action = senders.register(client, portal)
     senders.bind_events(client)
+    try:
+        openlines.register(client, portal)
+    except BitrixError as exc:  # SMS works without the Open Lines channel: install anyway, say why
+        logger.warning("Open Lines connector not registered", extra={"member_id": portal.member_id, "error": exc.code})
     logger.info("portal installed", extra={"member_id": portal.member_id, "sender": action, "source": request.source})
     return portal
 

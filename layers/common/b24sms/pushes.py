@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
-from b24sms import statuses, storage
+from b24sms import openlines, statuses, storage
 from b24sms.bitrix import BitrixError, OperationTimeLimit
 from b24sms.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.config import get_settings
@@ -69,6 +69,10 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
         logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
         return
     client = client_for(portal)
+    replies = [m for m in pending if m.code == openlines.OPENLINES_CODE]
+    if replies:
+        pending = [m for m in pending if m.code != openlines.OPENLINES_CODE]
+        _push_replies(client, member_id, replies, report)
     for start in range(0, len(pending), BATCH_LIMIT):
         chunk = pending[start : start + BATCH_LIMIT]
         try:
@@ -83,6 +87,23 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
                 report.retry_after = max(report.retry_after, exc.reset_at - time.time())
             break
     report.calls += client.requests_made
+
+
+def _push_replies(client: BitrixClient, member_id: str, replies: list[Message], report: PushReport) -> None:
+    """Operators' Open Lines replies: the chat shows "delivered" once the carrier says so. Other
+    outcomes have no place in the chat: they stay on the message record."""
+    for message in replies:
+        if message.status == statuses.DELIVERED:
+            try:
+                client.call("imconnector.send.status.delivery", openlines.delivery_params(message))
+            except BitrixError as exc:
+                if exc.transient:
+                    logger.warning("reply delivery status deferred", extra={"member_id": member_id, "error": exc.code})
+                    report.failed.append((message.member_id, message.message_id))
+                    continue
+                _drop(message, exc, report)
+                continue
+        _done(message, report)
 
 
 def _params(message: Message) -> dict[str, str]:

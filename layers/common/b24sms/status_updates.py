@@ -6,10 +6,23 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from b24sms import queues, statuses, storage
-from b24sms.carriers import StatusReport
-from b24sms.models import split_key
+from b24sms.carriers import CallbackRequest, StatusReport, callback_key, get_carrier
+from b24sms.models import CarrierConfig, Message, split_key
 
 logger = Logger(child=True)
+
+
+def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
+    """A status callback over HTTP: verified with the credentials the message was sent with (a
+    portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
+    ValueError, UnknownCarrier."""
+    config = None
+    key = split_key(callback_key(carrier_name, request))
+    message = storage.get_message(*key) if key else None
+    if message is not None and message.carrier == carrier_name and (message.carrier_sender or message.carrier_credentials):
+        config = CarrierConfig(carrier_name, message.carrier_sender, credentials=message.carrier_credentials)
+    carrier = get_carrier(carrier_name, config)
+    return [apply_report(carrier.name, report) for report in carrier.parse_status(request)]
 
 
 def _locate(carrier: str, report: StatusReport) -> tuple[str, str] | None:
@@ -29,6 +42,8 @@ def apply_report(carrier: str, report: StatusReport) -> str:
     key = _locate(carrier, report)
     if key is None:
         return _unknown(carrier, report)
+    if report.part_id:
+        return _apply_part(carrier, key, report)
     if report.bitrix_status is None:
         return "ignored"
     # One conditional write, no read first: it only lands if it moves the status forward and the
@@ -51,4 +66,35 @@ def apply_report(carrier: str, report: StatusReport) -> str:
     if message.status_rank > message.pushed_rank:
         queues.enqueue_push(message.member_id, message.message_id)
     logger.info("status advanced", extra={"message_id": message.message_id, "status": report.bitrix_status})
+    return "advanced"
+
+
+def _apply_part(carrier: str, key: tuple[str, str], report: StatusReport) -> str:
+    """A receipt for one segment: kept per segment, then the segments decide the message's status."""
+    message = storage.record_part_status(*key, report.part_id, report.carrier_status, report.bitrix_status)
+    if message is None:
+        return "unknown" if storage.get_message(*key) is None else "stale"
+    return settle_parts(message, carrier, report.error_code, report.error_message)
+
+
+def settle_parts(message: Message, carrier: str, error_code: str = "", error_message: str = "") -> str:
+    """Move a multi-segment message to what its segments say together (statuses.combine_parts)."""
+    combined = statuses.combine_parts([p["b"] for p in message.parts.values()], message.parts_total)
+    if combined is None or statuses.rank(combined) <= message.status_rank:
+        return "ignored" if combined is None else "stale"
+    advanced = storage.advance_status(
+        message.member_id,
+        message.message_id,
+        combined,
+        statuses.rank(combined),
+        source=f"carrier:{carrier}",
+        carrier_status=message.carrier_status,
+        error_code=error_code if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
+        error_message=error_message if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
+    )
+    if advanced is None:
+        return "stale"
+    if advanced.status_rank > advanced.pushed_rank:
+        queues.enqueue_push(advanced.member_id, advanced.message_id)
+    logger.info("status advanced", extra={"message_id": advanced.message_id, "status": combined, "parts": len(message.parts)})
     return "advanced"

@@ -28,3 +28,18 @@ def rank(status: str) -> int:
 def advances(current: str, new: str) -> bool:
     """True when ``new`` is later in a message's life than ``current``."""
     return rank(new) > rank(current)
+
+
+def combine_parts(parts: list[str], total: int) -> str | None:
+    """One status for a message sent as ``total`` segments, from what each segment's receipt says
+    (Bitrix24 words, "" for nothing yet): ``delivered`` only when every segment is; any segment
+    undelivered or failed makes the message so (the worst wins); otherwise ``sent`` once any segment
+    is sent or delivered; else nothing to say yet."""
+    for worst in (FAILED, UNDELIVERED):
+        if worst in parts:
+            return worst
+    if total > 0 and len(parts) >= total and all(p == DELIVERED for p in parts):
+        return DELIVERED
+    if any(p in (SENT, DELIVERED) for p in parts):
+        return SENT
+    return None

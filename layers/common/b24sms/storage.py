@@ -8,9 +8,9 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from b24sms import aws
+from b24sms import aws, statuses
 from b24sms.config import get_settings
-from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, UNKNOWN, Message, Portal
+from b24sms.models import ACCEPTED, SENDING, SENT, UNINSTALLED, UNKNOWN, CarrierConfig, Message, Portal
 
 
 def conditional_failed(exc: Exception) -> bool:
@@ -221,32 +221,92 @@ def record_carrier_accepted(
     to: str,
     encoding: str,
     segments: int,
-) -> None:
+    part_ids: tuple[str, ...] = (),
+    config: CarrierConfig | None = None,
+) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
-    sent and the size, and drop the text."""
+    sent and the size, and drop the text. A carrier with one id per segment also gets each segment
+    a slot in ``parts`` (receipts that came first are kept). Returns the record as it is now."""
+    values: dict[str, Any] = {
+        ":sent": SENT,
+        ":c": carrier,
+        ":cid": carrier_message_id,
+        ":ref": f"{carrier}#{carrier_message_id}",
+        ":cs": carrier_status,
+        ":to": to,
+        ":enc": encoding,
+        ":seg": segments,
+        ":t": now(),
+    }
+    names = {"#enc": "encoding", "#seg": "segments"}  # reserved words
+    sets = (
+        "dispatch_state = :sent, carrier = :c, carrier_message_id = :cid, carrier_ref = :ref, "
+        "carrier_status = if_not_exists(carrier_status, :cs), sent_to = :to, #enc = :enc, #seg = :seg, updated_at = :t"
+    )
+    if config is not None and (config.sender or config.credentials):
+        sets += ", carrier_sender = :snd, carrier_credentials = :cred"
+        values[":snd"], values[":cred"] = config.sender, config.credentials
+    if part_ids:
+        sets += ", parts_total = :pt"
+        values[":pt"] = len(part_ids)
+        values[":pending"] = {"s": carrier_status, "b": "", "r": 0}
+        for i, part in enumerate(part_ids):
+            names[f"#p{i}"] = part
+            sets += f", parts.#p{i} = if_not_exists(parts.#p{i}, :pending)"
     # Conditional: a portal erased meanwhile (uninstall with CLEAN) must not get a stub record back.
-    guarded(
+    response = guarded(
         _messages().update_item,
         Key={"member_id": message.member_id, "message_id": message.message_id},
         ConditionExpression="attribute_exists(member_id)",
-        UpdateExpression=(
-            "SET dispatch_state = :sent, carrier = :c, carrier_message_id = :cid, carrier_ref = :ref, "
-            "carrier_status = if_not_exists(carrier_status, :cs), sent_to = :to, #enc = :enc, #seg = :seg, "
-            "updated_at = :t REMOVE body, lease_until"
-        ),
-        ExpressionAttributeNames={"#enc": "encoding", "#seg": "segments"},  # reserved words
-        ExpressionAttributeValues={
-            ":sent": SENT,
-            ":c": carrier,
-            ":cid": carrier_message_id,
-            ":ref": f"{carrier}#{carrier_message_id}",
-            ":cs": carrier_status,
-            ":to": to,
-            ":enc": encoding,
-            ":seg": segments,
-            ":t": now(),
-        },
+        UpdateExpression=f"SET {sets} REMOVE body, lease_until",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
     )
+    return Message.from_item(response["Attributes"]) if response is not None else None
+
+
+def record_part_status(member_id: str, message_id: str, part_id: str, carrier_status: str, status: str | None) -> Message | None:
+    """One segment's receipt, kept only if it moves that segment forward; the record as it is now,
+    or None when the message is unknown or the receipt is stale."""
+    rank = statuses.rank(status) if status else 0
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET parts.#p = :part, carrier_status = :cs, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id) AND attribute_exists(parts) AND "
+        "(attribute_not_exists(parts.#p) OR parts.#p.r < :r)",
+        ExpressionAttributeNames={"#p": part_id},
+        ExpressionAttributeValues={
+            ":part": {"s": carrier_status, "b": status or "", "r": rank},
+            ":cs": carrier_status,
+            ":t": now(),
+            ":r": rank,
+        },
+        ReturnValues="ALL_NEW",
+    )
+    return Message.from_item(response["Attributes"]) if response is not None else None
+
+
+def set_openlines(member_id: str, lines: dict[str, str]) -> None:
+    """The Open Lines our SMS channel is connected to on this portal."""
+    _portals().update_item(
+        Key={"member_id": member_id},
+        UpdateExpression="SET openlines = :l, updated_at = :t",
+        ExpressionAttributeValues={":l": lines, ":t": now()},
+    )
+
+
+def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
+    """A portal's own carrier configuration (an empty one: back to the deployment's default)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET carrier_config = :c, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":c": config, ":t": now()},
+    )
+    return response is not None
 
 
 def release_for_retry(message: Message, error_code: str, error_message: str, refund_attempt: bool = False) -> None:

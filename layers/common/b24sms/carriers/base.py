@@ -1,4 +1,5 @@
-"""The carrier interface: send one SMS, and read (verifying its signature) a status callback.
+"""The carrier interface: send one SMS, and read (verifying its signature) a status callback or an
+inbound SMS.
 
 An adapter is one small class; real carriers (Twilio, AWS End User Messaging, Vonage) implement
 the same three methods against their HTTP APIs, with a configurable base URL so tests can point
@@ -17,12 +18,14 @@ class OutboundSms:
     to: str
     body: str
     status_callback_url: str
+    encoding: str = "GSM-7"  # or UCS-2 (segments.py): some carriers must be told
 
 
 @dataclass(frozen=True)
 class SendResult:
     carrier_message_id: str
     carrier_status: str = "accepted"
+    part_ids: tuple[str, ...] = ()  # carriers with one id per segment (Vonage): all of them
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,18 @@ class StatusReport:
     message_key: str = ""
     error_code: str = ""
     error_message: str = ""
+    part_id: str = ""  # a report about one segment (Vonage): combined with the others' reports
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    carrier_message_id: str
+    from_number: str  # the customer, E.164 with a leading "+"
+    to_number: str  # our number as the carrier gives it, E.164 with "+" when it is a number
+    text: str
+    concat_ref: str = ""  # Vonage long messages: the parts share this reference
+    concat_total: int = 1
+    concat_part: int = 1  # 1-based
 
 
 class CarrierError(Exception):
@@ -82,3 +97,5 @@ class Carrier(Protocol):
     def send(self, sms: OutboundSms) -> SendResult: ...
 
     def parse_status(self, request: CallbackRequest) -> list[StatusReport]: ...
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundSms: ...

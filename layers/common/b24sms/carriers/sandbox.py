@@ -3,6 +3,9 @@ delivery by POSTing an HMAC-signed callback to our own status route, as a real c
 
 Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0013
 ends ``undelivered``, any other ends ``delivered``.
+
+Inbound SMS are form bodies (``message_id``, ``from``, ``to``, ``text``) signed the same way; the sandbox
+never sends one itself: :func:`inbound_form` builds one for tests and the demo to post.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import hmac
 import time
 import uuid
 from collections import deque
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import requests
 from aws_lambda_powertools import Logger
 
 from b24sms.carriers.base import (
     CallbackRequest,
+    InboundSms,
     OutboundSms,
     PermanentCarrierError,
     SendResult,
@@ -41,6 +45,12 @@ STATUS_MAP: dict[str, str | None] = {
 
 def sign(secret: str, body: str) -> str:
     return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def inbound_form(secret: str, message_id: str, from_number: str, to_number: str, text: str) -> tuple[str, dict[str, str]]:
+    """A signed inbound SMS, as (form body, HTTP headers) to POST to our inbound route."""
+    body = encode_form({"message_id": message_id, "from": from_number, "to": to_number, "text": text})
+    return body, {"Content-Type": "application/x-www-form-urlencoded", "X-Sandbox-Signature": sign(secret, body)}
 
 
 class SandboxCarrier:
@@ -83,11 +93,15 @@ class SandboxCarrier:
         except requests.RequestException as exc:  # a real carrier's callback can be lost too
             logger.warning("sandbox callback not delivered", extra={"status": status, "error": type(exc).__name__})
 
-    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+    def _verified_form(self, request: CallbackRequest) -> dict[str, Any]:
+        """The callback's form fields, once its signature is checked (else SignatureError)."""
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not given or not hmac.compare_digest(given, sign(self.secret, request.body)):
             raise SignatureError("missing or wrong X-Sandbox-Signature")
-        form = decode_form(request.body)
+        return decode_form(request.body)
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+        form = self._verified_form(request)
         status = str(form.get("status", ""))
         carrier_id = str(form.get("message_id", ""))
         if status not in STATUS_MAP or not carrier_id:
@@ -101,3 +115,12 @@ class SandboxCarrier:
                 error_code=str(form.get("err_code", "")),
             )
         ]
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundSms:
+        form = self._verified_form(request)
+        message_id, sender = str(form.get("message_id", "")), str(form.get("from", ""))
+        if not message_id or not sender:
+            raise ValueError("sandbox inbound message needs message_id and from")
+        return InboundSms(
+            carrier_message_id=message_id, from_number=sender, to_number=str(form.get("to", "")), text=str(form.get("text", ""))
+        )

@@ -5,8 +5,9 @@
   finds its message even before the Twilio SID is recorded;
 - errors: Twilio's error codes decide permanent vs transient; 429 slows us down; a read timeout means
   Twilio may have the message, so it is never sent again;
-- callbacks: ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + sorted key/value pairs)), over
-  the exact public URL Twilio called (the official validator also tries it with and without the port).
+- callbacks (status and inbound SMS): ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + sorted
+  key/value pairs)), over the exact public URL Twilio called (the official validator also tries it with
+  and without the port). Twilio reassembles long inbound messages: one webhook per message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from b24sms.carriers.base import (
     CallbackRequest,
     CarrierOutcomeUnknown,
     CarrierThrottled,
+    InboundSms,
     OutboundSms,
     PermanentCarrierError,
     SendResult,
@@ -142,7 +144,8 @@ class TwilioCarrier:
             raise TransientCarrierError(f"TWILIO_{code}", message)
         raise PermanentCarrierError(f"TWILIO_{code or response.status_code}", message)
 
-    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+    def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
+        """The callback's form fields, once its signature and account are checked (else SignatureError)."""
         params = dict(parse_qsl(request.body, keep_blank_values=True))
         given = request.headers.get("x-twilio-signature", "")
         if not given or not any(
@@ -151,6 +154,10 @@ class TwilioCarrier:
             raise SignatureError("missing or wrong X-Twilio-Signature")
         if params.get("AccountSid") and params["AccountSid"] != self.account_sid:
             raise SignatureError("callback for another Twilio account")
+        return params
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+        params = self._verified_params(request)
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
         status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
         if not sid or status not in STATUS_MAP:
@@ -166,3 +173,12 @@ class TwilioCarrier:
                 error_message=params.get("ErrorMessage", ""),
             )
         ]
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundSms:
+        """An inbound SMS/MMS webhook (already reassembled by Twilio; a media-only MMS has no text)."""
+        params = self._verified_params(request)
+        sid = params.get("MessageSid") or ""
+        sender = params.get("From") or ""
+        if not sid or not sender:
+            raise ValueError("Twilio inbound message needs MessageSid and From")
+        return InboundSms(carrier_message_id=sid, from_number=sender, to_number=params.get("To", ""), text=params.get("Body", ""))

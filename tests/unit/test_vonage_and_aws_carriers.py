@@ -1,0 +1,169 @@
+"""Vonage's signature (checked against the official library, the oracle), both carriers' status
+tables, and how segment receipts combine into one message status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from vonage_http_client.auth import Auth
+
+from b24sms import statuses
+from b24sms.carriers import CallbackRequest, SignatureError, vonage
+from b24sms.carriers import aws_sms as aws
+from b24sms.formdata import encode_form
+
+SECRET = "kx8VhNDh2Pv6wlKIIl2bCC2bqOWmf9ZF"
+RECEIPT = {
+    "msisdn": "447700900000",
+    "to": "AcmeInc",
+    "network-code": "23410",
+    "messageId": "0A0000001234567B",
+    "price": "0.03330000",
+    "status": "delivered",
+    "scts": "2511221230",
+    "err-code": "0",
+    "api-key": "abcd1234",
+    "client-ref": "m1.abc",
+    "message-timestamp": "2026-11-22 12:30:00",
+    "timestamp": "1795000000",
+}
+
+
+def carrier(method: str = "sha256", secret: str = SECRET) -> vonage.VonageCarrier:
+    return vonage.VonageCarrier("abcd1234", "s3cr3t", sender="AcmeInc", signature_secret=secret, signature_method=method)
+
+
+def oracle_sig(params: dict[str, str], method: str) -> str:
+    return str(Auth(api_key="abcd1234", signature_secret=SECRET, signature_method=method).sign_params(dict(params)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ["md5", "sha1", "sha256", "sha512"])
+def test_our_hmac_signatures_are_vonages(method: str):
+    tricky = dict(RECEIPT, **{"client-ref": "a=b&c"})  # '&' and '=' in values become '_'
+    assert vonage.sign(tricky, SECRET, method) == oracle_sig(tricky, method)
+
+
+@pytest.mark.parametrize("form", ["json", "form", "get"])
+def test_a_correctly_signed_receipt_is_read_in_every_shape(form: str):
+    signed = dict(RECEIPT, sig=oracle_sig(RECEIPT, "sha256"))
+    if form == "json":
+        request = CallbackRequest("https://x/carriers/vonage/status", {}, json.dumps(signed))
+    elif form == "form":
+        request = CallbackRequest("https://x/carriers/vonage/status", {}, encode_form(signed))
+    else:
+        request = CallbackRequest("https://x/carriers/vonage/status", {}, "", query=signed)
+    [report] = carrier().parse_status(request)
+    assert (report.part_id, report.carrier_status, report.bitrix_status, report.message_key) == (
+        "0A0000001234567B",
+        "delivered",
+        "delivered",
+        "m1.abc",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"status": "failed"}, {"client-ref": "m2.other"}, {"timestamp": "1795000001"}, {"sig": "0" * 64}, {"sig": ""}],
+)
+def test_a_tampered_or_unsigned_receipt_is_refused(change: dict[str, str]):
+    signed = dict(RECEIPT, sig=oracle_sig(RECEIPT, "sha256"))
+    signed.update(change)
+    with pytest.raises(SignatureError):
+        carrier().parse_status(CallbackRequest("https://x", {}, json.dumps(signed)))
+
+
+def test_the_md5hash_method_is_md5_over_the_string_and_secret():
+    import hashlib
+
+    payload = "".join(f"&{k}={RECEIPT[k]}" for k in sorted(RECEIPT))
+    expected = hashlib.md5((payload + SECRET).encode(), usedforsecurity=False).hexdigest()
+    assert vonage.sign(RECEIPT, SECRET, "md5hash") == expected
+    assert carrier("md5hash").parse_status(CallbackRequest("https://x", {}, json.dumps(dict(RECEIPT, sig=expected))))
+
+
+def test_without_a_signature_secret_receipts_are_taken_as_they_come():
+    assert carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(RECEIPT)))
+
+
+def test_a_receipt_for_another_account_is_refused():
+    other = dict(RECEIPT, **{"api-key": "other"})
+    with pytest.raises(SignatureError):
+        carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(other)))
+
+
+# Every status each carrier documents, and the Bitrix24 status we push (docs/carriers.md).
+VONAGE_TABLE = {
+    "accepted": "sent",
+    "buffered": "sent",
+    "delivered": "delivered",
+    "expired": "undelivered",
+    "failed": "undelivered",
+    "rejected": "undelivered",
+    "unknown": None,
+}
+AWS_TABLE = {
+    ("PENDING", False): None,
+    ("QUEUED", False): None,
+    ("SUCCESSFUL", False): "sent",
+    ("SUCCESSFUL", True): "delivered",
+    ("DELIVERED", True): "delivered",
+    ("INVALID", True): "undelivered",
+    ("UNREACHABLE", True): "undelivered",
+    ("CARRIER_UNREACHABLE", True): "undelivered",
+    ("BLOCKED", True): "undelivered",
+    ("CARRIER_BLOCKED", True): "undelivered",
+    ("TTL_EXPIRED", True): "undelivered",
+    ("INVALID_MESSAGE", True): "failed",
+    ("SPAM", True): "failed",
+    ("PROTECT_BLOCKED", True): "failed",
+    ("UNKNOWN", True): None,
+}
+
+
+@pytest.mark.parametrize(("status", "expected"), VONAGE_TABLE.items())
+def test_vonage_status_table(status: str, expected: str | None):
+    receipt = dict(RECEIPT, status=status)
+    [report] = carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(receipt)))
+    assert report.bitrix_status == expected
+
+
+def test_the_tables_cover_every_documented_status():
+    assert set(VONAGE_TABLE) == set(vonage.STATUS_MAP)
+    assert {s for s, _ in AWS_TABLE} == set(aws.STATUS_MAP)
+
+
+@pytest.mark.parametrize(("key", "expected"), AWS_TABLE.items())
+def test_aws_status_table(key: tuple[str, bool], expected: str | None):
+    status, final = key
+    event = {"messageId": "m-1", "messageStatus": status, "isFinal": final, "context": {"b24_key": "m1.abc"}}
+    report = aws.parse_event(event)
+    assert (report.bitrix_status, report.message_key) == (expected, "m1.abc")
+    assert bool(report.error_code) == (expected in ("undelivered", "failed"))
+
+
+@pytest.mark.parametrize(
+    ("parts", "total", "expected"),
+    [
+        ([], 2, None),
+        (["", ""], 2, None),
+        (["sent", ""], 2, "sent"),
+        (["delivered"], 2, "sent"),  # one of two segments delivered: not yet the message
+        (["delivered", "delivered"], 2, "delivered"),
+        (["delivered", "delivered"], 0, "sent"),  # how many segments there are is not known yet
+        (["delivered", "undelivered", "delivered"], 3, "undelivered"),  # the worst wins
+        (["failed", "undelivered"], 2, "failed"),
+        (["sent", "delivered", "delivered"], 3, "sent"),
+    ],
+)
+def test_segments_combine_into_one_status(parts: list[str], total: int, expected: str | None):
+    assert statuses.combine_parts(parts, total) == expected
+
+
+def test_vonage_refuses_unknown_signature_methods_and_missing_settings():
+    with pytest.raises(ValueError):
+        vonage.VonageCarrier("k", "s", sender="A", signature_method="sha3")
+    with pytest.raises(ValueError):
+        vonage.VonageCarrier("k", "s", sender="")
+    with pytest.raises(ValueError):
+        aws.AwsSmsCarrier(origination_identity="", configuration_set="cs")

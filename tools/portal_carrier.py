@@ -1,0 +1,67 @@
+"""Give one portal its own carrier, sender and credentials, or send it back to the deployment's default:
+
+    python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --carrier twilio \\
+        --sender +15005550006 --country US --credentials b24sms/acme-twilio
+    python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --default
+    python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --show
+
+Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecretsPrefix, b24sms/ by
+default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
+read once here to check it. Runs with your AWS credentials; the change applies within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _table_from_stack(stack: str) -> str:
+    import boto3
+
+    resource = boto3.client("cloudformation").describe_stack_resource(StackName=stack, LogicalResourceId="PortalsTable")
+    return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="the deployed stack's name (its PortalsTable is used)")
+    where.add_argument("--table", help="the portals table's name")
+    parser.add_argument("--member-id", required=True)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--carrier", help="sandbox, twilio, vonage or aws")
+    action.add_argument("--default", action="store_true", help="use the deployment's default carrier again")
+    action.add_argument("--show", action="store_true", help="print the portal's carrier configuration")
+    parser.add_argument("--sender", default="", help="number, alphanumeric sender id, Twilio MG… service, or AWS pool")
+    parser.add_argument("--country", default="", help="ISO country for national numbers, e.g. RU")
+    parser.add_argument("--credentials", default="", help="Secrets Manager secret name or ARN")
+    args = parser.parse_args(argv)
+
+    table = args.table or _table_from_stack(args.stack)
+    os.environ.update({"PORTALS_TABLE": table, "MESSAGES_TABLE": "-", "LIMITS_TABLE": "-"})
+    os.environ.update({"OUTBOUND_QUEUE_URL": "-", "STATUS_QUEUE_URL": "-", "BITRIX_CLIENT_ID": "-"})
+    from b24sms import portal_carriers, storage
+    from b24sms.models import CarrierConfig
+
+    if args.show:
+        portal = storage.get_portal(args.member_id)
+        if portal is None:
+            print(f"no portal {args.member_id}", file=sys.stderr)
+            return 1
+        print(json.dumps(portal.carrier_config or {"carrier": "(deployment default)"}, indent=2))
+        return 0
+    config = None if args.default else CarrierConfig(args.carrier, args.sender, args.country, args.credentials)
+    try:
+        saved = portal_carriers.configure(args.member_id, config)
+    except (portal_carriers.InvalidCarrierConfig, LookupError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(saved.to_item() if saved else {"carrier": "(deployment default)"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
