@@ -1,6 +1,7 @@
-"""AWS End User Messaging SMS delivery events, through the configuration set's SNS topic: map each
-event to the Bitrix24 status and move the message forward, as the HTTP status route does for
-carriers with webhooks. Trust comes from IAM: only this account's SMS service publishes here."""
+"""AWS End User Messaging SMS through SNS: delivery events (the configuration set's destination) move
+the message's status forward, as the HTTP status route does for carriers with webhooks; inbound SMS
+(two-way SMS on the number, same topic) go into the customer's Open Lines chat. Trust comes from IAM:
+only this account's SMS service publishes here."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms import status_updates
-from b24sms.carriers.aws_sms import parse_event
+from b24sms import openlines, status_updates
+from b24sms.carriers.aws_sms import parse_event, parse_inbound_event
+from b24sms.http import HttpError
 
 logger = Logger()
 
@@ -18,10 +20,15 @@ logger = Logger()
 def apply(record: dict[str, Any]) -> str:
     try:
         event = json.loads(record["Sns"]["Message"])
+        if isinstance(event, dict) and "inboundMessageId" in event:
+            return openlines.receive_inbound("aws", parse_inbound_event(event))
         report = parse_event(event)
-    except (KeyError, TypeError, ValueError) as exc:  # not a delivery event: retrying will not help
-        logger.warning("ignored an SNS message that is not an SMS delivery event", extra={"error": str(exc)[:200]})
+    except (KeyError, TypeError, ValueError) as exc:  # not an SMS event: retrying will not help
+        logger.warning("ignored an SNS message that is not an SMS event", extra={"error": str(exc)[:200]})
         return "invalid"
+    except HttpError as exc:  # an inbound SMS no portal takes (no line): retrying will not help either
+        logger.warning("inbound SMS not routed", extra={"error": exc.code, "detail": exc.description})
+        return exc.code
     return status_updates.apply_report("aws", report)
 
 

@@ -107,6 +107,20 @@ class AwsSmsFake:
             "totalCarrierFee": 0.00207,
         }
 
+    def inbound(self, origination: str, destination: str, body: str) -> dict[str, Any]:
+        """A customer's SMS to our number, as two-way SMS publishes it to the number's SNS topic."""
+        event = {
+            "originationNumber": origination,
+            "destinationNumber": destination,
+            "messageKeyword": body.split()[0].upper() if body.split() else "",
+            "messageBody": body,
+            "inboundMessageId": secrets.token_hex(16),
+            "previousPublishedMessageId": "",
+        }
+        if self.publish:
+            self.publish(event)
+        return event
+
     def _events(self, message_id: str, request: dict[str, Any], outcome: tuple[tuple[str, bool], ...]) -> None:
         time.sleep(0.05)
         for status, final in outcome:

@@ -107,3 +107,17 @@ def test_late_duplicate_and_foreign_events_change_nothing(
 def test_the_http_status_route_refuses_anything_claiming_to_be_aws(stack: LocalStack, aws_sms: AwsSmsFake):
     response = requests.post(f"{stack.base_url}/carriers/aws/status", json={"messageStatus": "DELIVERED"}, timeout=10)
     assert response.status_code == 403
+
+
+def test_an_inbound_sms_through_sns_reaches_the_open_line(
+    portal: EmulatedPortal, emulator: PortalEmulator, aws_sms: AwsSmsFake, stack: LocalStack
+):
+    page = emulator.open_connector_settings(portal, "b24sms_sms", "1")
+    assert page.status_code == 200
+    message_id, _ = emulator.send_sms(portal, "+15550130004", "Your table is booked")
+    assert final_status(portal, message_id) == "delivered"
+    aws_sms.publish = None  # the fake only builds the event; the test hands it to the topic and reads the result
+    event = aws_sms.inbound("+15550130004", "+15005550006", "Thanks, see you at 8")
+    assert stack.publish("SmsEventsTopic", event) == [{"result": ["posted"]}]
+    chat = emulator.chat_for(portal, "b24sms_sms", "1", "15550130004")
+    assert chat is not None and chat.texts() == ["Thanks, see you at 8"]

@@ -162,6 +162,15 @@ class AwsSmsCarrier:
         raise SignatureError("AWS End User Messaging delivers inbound SMS through SNS, not this URL")
 
 
+def parse_inbound_event(event: dict[str, Any]) -> InboundSms:
+    """A customer's SMS to our number, as two-way SMS publishes it to SNS."""
+    sender = str(event.get("originationNumber") or "")
+    message_id = str(event.get("inboundMessageId") or "")
+    if not sender or not message_id:
+        raise ValueError("AWS inbound SMS needs originationNumber and inboundMessageId")
+    return InboundSms(message_id, sender, str(event.get("destinationNumber") or ""), str(event.get("messageBody") or ""))
+
+
 def events_from_sns(record: dict[str, Any]) -> dict[str, Any]:
     """The delivery event inside one SNS record of a Lambda event."""
     return dict(json.loads(record["Sns"]["Message"]))
