@@ -11,14 +11,19 @@ functions in one process and serves requests concurrently.)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from b24sms import http
 from b24sms.bitrix import BitrixError
+from b24sms.carriers import CallbackRequest, SignatureError, UnknownCarrier
+from b24sms.config import get_settings
+from b24sms.formdata import FormError
 from b24sms.http import HttpError
 
 logger = Logger(child=True)
@@ -73,3 +78,26 @@ def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, A
 
 def headers_of(event: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+
+
+def carrier_request(event: APIGatewayProxyEventV2) -> CallbackRequest:
+    """A carrier's call to us, as its signature covers it: the exact public URL, headers, raw body, query."""
+    return CallbackRequest(
+        url=http.public_url(event.raw_event, get_settings().public_base_url),
+        headers=headers_of(event.raw_event),
+        body=http.raw_body(event.raw_event),
+        query=event.query_string_parameters or {},
+    )
+
+
+@contextmanager
+def carrier_errors() -> Iterator[None]:
+    """A carrier we have no settings for is 404, a bad signature 403, a malformed call 400."""
+    try:
+        yield
+    except UnknownCarrier as exc:
+        raise http.NotFound(str(exc)) from exc
+    except SignatureError as exc:
+        raise http.Forbidden(str(exc), "bad_signature") from exc
+    except (ValueError, FormError) as exc:
+        raise http.BadRequest(str(exc)) from exc

@@ -24,7 +24,14 @@ def _table() -> Any:
     return aws.dynamodb().Table(get_settings().chats_table)
 
 
+def _enabled() -> bool:
+    """Two-way SMS needs the table (a deployment without CHATS_TABLE only sends)."""
+    return bool(get_settings().chats_table)
+
+
 def remember_recipient(member_id: str, phone: str) -> None:
+    if not _enabled():
+        return
     _table().put_item(
         Item={
             "pk": f"recipient#{phone}",
@@ -42,6 +49,8 @@ def recipient_portal(phone: str) -> str:
 
 
 def opt_out(member_id: str, phone: str, source: str) -> None:
+    if not _enabled():
+        return
     _table().put_item(Item={"pk": f"optout#{member_id}", "sk": phone, "at": now(), "source": source})
 
 
@@ -53,7 +62,7 @@ def opt_in(member_id: str, phone: str) -> bool:
 
 
 def is_opted_out(member_id: str, phone: str) -> bool:
-    if not get_settings().chats_table:
+    if not _enabled():
         return False
     return "Item" in _table().get_item(Key={"pk": f"optout#{member_id}", "sk": phone}, ProjectionExpression="pk")
 

@@ -113,7 +113,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     try:
         result = carrier.send(sms)
     except PermanentCarrierError as exc:
-        if exc.code in openlines.OPT_OUT_CODES and settings.chats_table:  # the carrier knows they opted out
+        if exc.code in openlines.OPT_OUT_CODES:  # the carrier knows they opted out
             conversations.opt_out(member_id, to, exc.code)
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
@@ -142,10 +142,9 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         encoding=size.encoding,
         segments=size.segments,
         part_ids=result.part_ids,
-        config=config if config and config.carrier == carrier.name else None,
+        config=config,
     )
-    if settings.chats_table:  # a reply from this number finds this portal (two-way SMS)
-        conversations.remember_recipient(member_id, to)
+    conversations.remember_recipient(member_id, to)  # a reply from this number finds this portal (two-way SMS)
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):
         status_updates.settle_parts(recorded, carrier.name)  # segment receipts that beat us here
     logger.info(

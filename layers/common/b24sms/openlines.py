@@ -35,6 +35,7 @@ EVENTS = ("ONIMCONNECTORMESSAGEADD", "ONIMCONNECTORLINEDELETE", "ONIMCONNECTORST
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "СТОП"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES", "СТАРТ"})
 OPT_OUT_CODES = frozenset({"TWILIO_21610", "AWS_ConflictException_DESTINATION_PHONE_NUMBER_OPTED_OUT"})
+OPENLINES_CODE = "openlines"  # Message.code of an operator's reply (not a messageservice message)
 ICON = (
     "data:image/svg+xml;charset=US-ASCII,"
     "%3Csvg%20xmlns%3D%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22%20viewBox%3D%220%200%2070%2071%22%3E"
@@ -70,7 +71,7 @@ def phone_of(chat: str) -> str:
 # -- install ---------------------------------------------------------------------------------------
 def register(client: Any, portal: Portal) -> bool:
     """Register the connector and bind its events; False (and nothing done) without the scopes."""
-    from b24sms.senders import events_url
+    from b24sms.senders import bind_events
 
     if not has_scope(portal):
         logger.info("Open Lines not set up: the portal did not grant imconnector/imopenlines", extra={"scope": portal.scope})
@@ -84,12 +85,7 @@ def register(client: Any, portal: Portal) -> bool:
             "PLACEMENT_HANDLER": placement_url(),
         },
     )
-    for event in EVENTS:
-        try:
-            client.call("event.bind", {"event": event, "handler": events_url(), "event_type": "online"})
-        except BitrixError as exc:
-            if "already" not in exc.description.lower():
-                raise
+    bind_events(client, EVENTS)
     return True
 
 
@@ -163,7 +159,8 @@ def _route(sender: str) -> Portal:
 
 
 def receive_inbound(carrier: str, sms: InboundSms) -> str:
-    """Post an inbound SMS into its Open Lines chat. Returns posted, updated, duplicate or opted_out/in."""
+    """Post an inbound SMS into its Open Lines chat (STOP/START also opt the number out/in). Returns
+    posted, updated, or duplicate (a part of a long SMS seen before)."""
     try:
         sender = phones.to_e164(sms.from_number)
     except phones.InvalidNumber as exc:
@@ -248,9 +245,6 @@ def _reply(portal: Portal, line: str, chat: str, im_chat: str, im_message: str, 
     queues.enqueue_dispatch(portal.member_id, message.message_id)
     logger.info("operator reply queued as SMS", extra={"to": mask_phone(phone), "line": line})
     return "queued"
-
-
-OPENLINES_CODE = "openlines"  # Message.code of an operator's reply (not a messageservice message)
 
 
 def delivery_params(message: Message) -> dict[str, Any]:

@@ -65,9 +65,9 @@ def register(client: BitrixClient, portal: Portal) -> str:
     return action
 
 
-def bind_events(client: BitrixClient) -> None:
-    """Bind the application events we handle (bindings are dropped on app update: bind at every install)."""
-    for event in BOUND_EVENTS:
+def bind_events(client: BitrixClient, events: tuple[str, ...] = BOUND_EVENTS) -> None:
+    """Bind events we handle to our events route (bindings are dropped on app update: bind at every install)."""
+    for event in events:
         try:
             client.call("event.bind", {"event": event, "handler": events_url(), "event_type": "online"})
         except BitrixError as exc:

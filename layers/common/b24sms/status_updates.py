@@ -63,9 +63,14 @@ def apply_report(carrier: str, report: StatusReport) -> str:
         if current is None or (current.carrier_message_id and current.carrier_message_id != report.carrier_message_id):
             return _unknown(carrier, report)
         return "stale"
+    return _advanced(message)
+
+
+def _advanced(message: Message) -> str:
+    """The status moved forward: queue a push if the portal has not seen it."""
     if message.status_rank > message.pushed_rank:
         queues.enqueue_push(message.member_id, message.message_id)
-    logger.info("status advanced", extra={"message_id": message.message_id, "status": report.bitrix_status})
+    logger.info("status advanced", extra={"message_id": message.message_id, "status": message.status})
     return "advanced"
 
 
@@ -92,9 +97,4 @@ def settle_parts(message: Message, carrier: str, error_code: str = "", error_mes
         error_code=error_code if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
         error_message=error_message if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
     )
-    if advanced is None:
-        return "stale"
-    if advanced.status_rank > advanced.pushed_rank:
-        queues.enqueue_push(advanced.member_id, advanced.message_id)
-    logger.info("status advanced", extra={"message_id": advanced.message_id, "status": combined, "parts": len(message.parts)})
-    return "advanced"
+    return "stale" if advanced is None else _advanced(advanced)

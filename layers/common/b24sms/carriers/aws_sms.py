@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
@@ -169,8 +168,3 @@ def parse_inbound_event(event: dict[str, Any]) -> InboundSms:
     if not sender or not message_id:
         raise ValueError("AWS inbound SMS needs originationNumber and inboundMessageId")
     return InboundSms(message_id, sender, str(event.get("destinationNumber") or ""), str(event.get("messageBody") or ""))
-
-
-def events_from_sns(record: dict[str, Any]) -> dict[str, Any]:
-    """The delivery event inside one SNS record of a Lambda event."""
-    return dict(json.loads(record["Sns"]["Message"]))
