@@ -19,8 +19,8 @@ TRUE_VALUES = {"1", "y", "yes", "true"}
 def application_event(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     form = http.form_body(event.raw_event)
     name = str(form.get("event", "")).upper()
-    if not name:
-        raise http.BadRequest("missing event")
+    if not name or len(name) > 64:
+        raise http.BadRequest("missing or invalid event")
     portal = portals.authenticate_event(form)
     logger.append_keys(member_id=portal.member_id, event=name)
     if name == "ONAPPUNINSTALL":

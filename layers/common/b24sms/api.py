@@ -52,12 +52,18 @@ def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, A
 
     def lambda_entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            result = route(APIGatewayProxyEventV2(event))
+            try:
+                result = route(APIGatewayProxyEventV2(event))
+            except FormError as exc:  # a body outside the bounds, wherever it was decoded
+                raise http.bad_body(exc) from exc
         except HttpError as exc:
+            # Descriptions can quote what the caller sent: logged truncated.
             if exc.status >= 500:
-                logger.error("request failed", extra={"error": exc.code, "description": exc.description})
+                logger.error("request failed", extra={"error": exc.code, "description": exc.description[:200]})
             else:
-                logger.info("request refused", extra={"status": exc.status, "error": exc.code})
+                logger.info(
+                    "request refused", extra={"status": exc.status, "error": exc.code, "description": exc.description[:200]}
+                )
             return json_response(exc.status, {"error": exc.code, "error_description": exc.description})
         except BitrixError as exc:
             logger.warning("portal call failed", extra={"error": exc.code, "method": exc.method})
@@ -92,12 +98,16 @@ def carrier_request(event: APIGatewayProxyEventV2) -> CallbackRequest:
 
 @contextmanager
 def carrier_errors() -> Iterator[None]:
-    """A carrier we have no settings for is 404, a bad signature 403, a malformed call 400."""
+    """A carrier we have no settings for is 404 (why is logged, not told: an unauthenticated caller
+    learns nothing of our configuration), a bad signature 403, a malformed call 400 (413 too large)."""
     try:
         yield
     except UnknownCarrier as exc:
-        raise http.NotFound(str(exc)) from exc
+        logger.warning("call for a carrier this deployment does not serve", extra={"detail": str(exc)[:300]})
+        raise http.NotFound("unknown carrier", "unknown_carrier") from exc
     except SignatureError as exc:
         raise http.Forbidden(str(exc), "bad_signature") from exc
-    except (ValueError, FormError) as exc:
-        raise http.BadRequest(str(exc)) from exc
+    except FormError as exc:
+        raise http.bad_body(exc) from exc
+    except ValueError as exc:
+        raise http.BadRequest(str(exc)[:300]) from exc

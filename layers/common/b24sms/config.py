@@ -124,6 +124,16 @@ def secret_json(reference: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+_generation = 0
+
+
+def settings_generation() -> int:
+    """Changes whenever settings are reset: caches of what the settings imply can tell they are stale."""
+    return _generation
+
+
 def reset_settings() -> None:
     """Forget cached settings (tests and the local runner change the environment)."""
+    global _generation
+    _generation += 1
     get_settings.cache_clear()

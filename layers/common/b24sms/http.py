@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from b24sms.formdata import FormError, decode_form
+from b24sms.formdata import DEFAULT_LIMITS, FormError, check_size, decode_form
 
 
 class HttpError(Exception):
@@ -48,14 +48,32 @@ class Unavailable(HttpError):
     code = "unavailable"
 
 
+class PayloadTooLarge(HttpError):
+    status = 413
+    code = "payload_too_large"
+
+
+def bad_body(exc: FormError) -> HttpError:
+    """The HTTP answer to a body outside the bounds of ``formdata``: 413 when too large, else 400."""
+    return PayloadTooLarge(str(exc)) if exc.status == 413 else BadRequest(str(exc))
+
+
 def raw_body(event: dict[str, Any]) -> str:
-    body = event.get("body") or ""
+    """The body as sent, bounded in size before anything reads it (413 when larger)."""
+    body = str(event.get("body") or "")
+    limit = DEFAULT_LIMITS.max_bytes
     if event.get("isBase64Encoded"):
+        if len(body) > (limit + 2) // 3 * 4 + 4:  # base64 of the largest body we take, and some slack
+            raise PayloadTooLarge(f"body larger than {limit} bytes")
         try:
-            return base64.b64decode(body).decode("utf-8")
+            body = base64.b64decode(body).decode("utf-8")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest("body is not valid base64 UTF-8") from exc
-    return str(body)
+    try:
+        check_size(body)
+    except FormError as exc:
+        raise bad_body(exc) from exc
+    return body
 
 
 def form_body(event: dict[str, Any]) -> dict[str, Any]:
@@ -63,14 +81,14 @@ def form_body(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type != "application/x-www-form-urlencoded":
-        raise BadRequest(f"expected application/x-www-form-urlencoded, got {content_type}", "unsupported_media_type")
+        raise BadRequest(f"expected application/x-www-form-urlencoded, got {content_type[:80]}", "unsupported_media_type")
     body = raw_body(event)
     if not body.strip():
         raise BadRequest("empty body: expected a form-encoded body")
     try:
         form = decode_form(body)
     except FormError as exc:
-        raise BadRequest(str(exc)) from exc
+        raise bad_body(exc) from exc
     if not form:
         raise BadRequest("body holds no form fields")
     return form

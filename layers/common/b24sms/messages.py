@@ -21,6 +21,9 @@ logger = Logger(child=True)
 
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_BODY = 10_000
+MAX_PHONE = 32  # E.164 has at most 15 digits; room for spaces, dashes, brackets and a "+"
+MAX_NAME = 64  # module_id, code: short identifiers
+MAX_MEMBER_ID, MAX_KEY = 64, 128  # the HANDLER URL's portal and key
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ def authenticate_handler(query: dict[str, str]) -> Portal:
     key = query.get("key", "")
     if not member_id or not key:
         raise Unauthorized("the handler URL must carry portal and key")
+    if len(member_id) > MAX_MEMBER_ID or len(key) > MAX_KEY:
+        raise Unauthorized("unknown portal or wrong key")
     portal = storage.get_portal(member_id)
     expected = portal.handler_secret if portal and portal.installed else ""
     # Compare even when there is nothing to compare with, so timing does not tell portals apart.
@@ -76,20 +81,24 @@ def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
     problems = []
     if not isinstance(message_id, str) or not MESSAGE_ID.match(message_id):
         problems.append("message_id (1-64 letters, digits, - or _)")
-    if not isinstance(to, str) or not any(ch.isdigit() for ch in to):
-        problems.append("message_to (a phone number)")
+    if not isinstance(to, str) or len(to) > MAX_PHONE or not any(ch.isdigit() for ch in to):
+        problems.append(f"message_to (a phone number, at most {MAX_PHONE} characters)")
     if not isinstance(body, str) or not body.strip():
         problems.append("message_body (non-empty text)")
     elif len(body) > MAX_BODY:
         problems.append(f"message_body (at most {MAX_BODY} characters)")
+    module_id = form.get("module_id", "")
+    if not isinstance(module_id, str) or len(module_id) > MAX_NAME:
+        problems.append(f"module_id (at most {MAX_NAME} characters)")
     if problems:
         raise BadRequest("missing or invalid: " + ", ".join(problems))
     code = form.get("code")
     expected_code = get_settings().sender_code
     if code is not None and code != expected_code:
-        raise BadRequest(f"unknown sender code {code!r}; this provider is {expected_code!r}")
+        shown = code[:MAX_NAME] if isinstance(code, str) else "(not text)"
+        raise BadRequest(f"unknown sender code {shown!r}; this provider is {expected_code!r}")
     assert isinstance(message_id, str) and isinstance(to, str) and isinstance(body, str)
-    return OutgoingSms(message_id, to.strip(), body, expected_code, str(form.get("module_id", "")))
+    return OutgoingSms(message_id, to.strip(), body, expected_code, module_id)
 
 
 def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:

@@ -125,6 +125,9 @@ class Message:
 
 
 def split_key(key: str) -> tuple[str, str] | None:
+    """(member_id, message_id) of our key, or None for anything that cannot be one (too long included)."""
+    if len(key) > 200:
+        return None
     member_id, sep, message_id = key.partition(".")
     return (member_id, message_id) if sep and member_id and message_id else None
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from b24sms import conversations, phones, queues, storage
 from b24sms.bitrix import BitrixError
 from b24sms.carriers import InboundSms
 from b24sms.config import get_settings
+from b24sms.formdata import FormError, decode_json_object
 from b24sms.http import BadRequest, Forbidden, NotFound
 from b24sms.models import Message, Portal
 from b24sms.privacy import mask_phone
@@ -101,12 +101,13 @@ def activate_from_placement(form: dict[str, Any]) -> Activation:
     token (a forged page gets refused by the portal itself), and remember the line."""
     member_id = str(form.get("member_id") or "")
     token = str(form.get("AUTH_ID") or "")
+    raw_options = form.get("PLACEMENT_OPTIONS") or "{}"
     try:
-        options = json.loads(str(form.get("PLACEMENT_OPTIONS") or "{}"))
-    except ValueError as exc:
-        raise BadRequest("PLACEMENT_OPTIONS is not JSON") from exc
+        options = decode_json_object(raw_options if isinstance(raw_options, str) else "")
+    except FormError as exc:
+        raise BadRequest(f"PLACEMENT_OPTIONS must be a JSON object: {exc}") from exc
     line = str(options.get("LINE") or "")
-    if not member_id or not token or not line.isdigit():
+    if not member_id or not token or not (line.isascii() and line.isdigit() and len(line) <= 10):
         raise BadRequest("a connector placement needs member_id, AUTH_ID and PLACEMENT_OPTIONS[LINE]")
     portal = storage.get_portal(member_id)
     if portal is None or not portal.installed:

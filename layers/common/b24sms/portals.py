@@ -36,6 +36,10 @@ class InstallRequest:
     source: str = "page"  # "page" (install page POST) or "event" (ONAPPINSTALL)
 
 
+MAX_FIELD = 512  # member_id (32 hex), tokens (tens of characters)
+MAX_DOMAIN = 253  # a DNS name
+
+
 def parse_install(form: dict[str, Any], query: dict[str, str]) -> InstallRequest:
     """Read either the install page POST or an ONAPPINSTALL event; 400 if neither is complete."""
     if str(form.get("event", "")).upper() == "ONAPPINSTALL" or isinstance(form.get("auth"), dict):
@@ -60,6 +64,9 @@ def parse_install(form: dict[str, Any], query: dict[str, str]) -> InstallRequest
     missing = sorted(name for name, value in fields.items() if not isinstance(value, str) or not value)
     if missing:
         raise BadRequest(f"install request is missing: {', '.join(missing)}")
+    too_long = sorted(name for name, value in fields.items() if len(str(value)) > MAX_FIELD)
+    if too_long or len(domain) > MAX_DOMAIN:
+        raise BadRequest(f"install request has over-long fields: {', '.join(too_long or ['domain'])}")
     return InstallRequest(
         member_id=str(fields["member_id"]),
         refresh_token=str(fields["refresh_token"]),

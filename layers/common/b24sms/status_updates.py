@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from b24sms import queues, statuses, storage
-from b24sms.carriers import CallbackRequest, StatusReport, callback_key, get_carrier
+from b24sms.carriers import KNOWN, CallbackRequest, StatusReport, UnknownCarrier, callback_key, get_carrier
 from b24sms.models import CarrierConfig, Message, split_key
 
 logger = Logger(child=True)
@@ -16,6 +16,8 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     """A status callback over HTTP: verified with the credentials the message was sent with (a
     portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
     ValueError, UnknownCarrier."""
+    if carrier_name not in KNOWN:  # before anything of the request is read
+        raise UnknownCarrier(f"unknown carrier {carrier_name[:40]!r}")
     config = None
     key = split_key(callback_key(carrier_name, request))
     message = storage.get_message(*key) if key else None

@@ -4,6 +4,7 @@ cost of the one carrier it uses, not of all of them."""
 from __future__ import annotations
 
 import os
+import time
 
 from b24sms.carriers.base import (
     CallbackRequest,
@@ -19,7 +20,7 @@ from b24sms.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
-from b24sms.config import get_settings, optional_secret, secret, secret_json
+from b24sms.config import get_settings, optional_secret, secret, secret_json, settings_generation
 from b24sms.models import CarrierConfig
 
 KNOWN = ("sandbox", "twilio", "vonage", "aws")
@@ -47,21 +48,46 @@ class UnknownCarrier(LookupError):
     pass
 
 
+# Carriers the deployment has no settings for, and until when we believe it: a public route must not
+# cost a parameter-store read per call to a carrier we do not serve.
+UNCONFIGURED_TTL = 60.0
+_unconfigured: dict[str, tuple[float, int, str]] = {}  # name -> (until, settings generation, detail)
+
+
+def check_known(name: str) -> None:
+    """``UnknownCarrier`` for a name we have no adapter for, or whose deployment settings were found
+    missing in the last ``UNCONFIGURED_TTL`` seconds; cheap, so it runs before a request is read."""
+    if name not in KNOWN:
+        raise UnknownCarrier(f"unknown carrier {name[:40]!r}; known: {', '.join(KNOWN)}")
+    missing = _unconfigured.get(name)
+    if missing and missing[0] > time.monotonic() and missing[1] == settings_generation():
+        raise UnknownCarrier(missing[2])
+
+
 def get_carrier(name: str, config: CarrierConfig | None = None) -> Carrier:
     """The adapter for ``name``: with a portal's own sender and credentials when ``config`` is that
     portal's configuration for this carrier, else the deployment's defaults (environment/SSM)."""
-    if name not in KNOWN:
-        raise UnknownCarrier(f"unknown carrier {name!r}; known: {', '.join(KNOWN)}")
     if config is not None and config.carrier != name:
         config = None
+    if config is None:
+        check_known(name)
+    elif name not in KNOWN:
+        raise UnknownCarrier(f"unknown carrier {name[:40]!r}; known: {', '.join(KNOWN)}")
     try:
         return _build(name, config or CarrierConfig(name))
     except (RuntimeError, ValueError) as exc:  # a carrier this deployment/portal has no settings for
-        raise UnknownCarrier(f"carrier {name!r} is not configured: {exc}") from exc
+        raise _not_configured(name, config, exc) from exc
     except Exception as exc:
         if type(exc).__name__ in ("GetParameterError", "GetSecretError", "TransformParameterError"):  # Powertools'
-            raise UnknownCarrier(f"carrier {name!r} is not configured: {exc}") from exc
+            raise _not_configured(name, config, exc) from exc
         raise
+
+
+def _not_configured(name: str, config: CarrierConfig | None, exc: Exception) -> UnknownCarrier:
+    error = UnknownCarrier(f"carrier {name!r} is not configured: {exc}")
+    if config is None:  # the deployment's own settings: remembered for a while
+        _unconfigured[name] = (time.monotonic() + UNCONFIGURED_TTL, settings_generation(), str(error))
+    return error
 
 
 def callback_key(name: str, request: CallbackRequest) -> str:
@@ -73,10 +99,8 @@ def callback_key(name: str, request: CallbackRequest) -> str:
         from b24sms.carriers.vonage import receipt_params
 
         return receipt_params(request).get("client-ref", "")
-    if name == "sandbox":
-        from b24sms.formdata import decode_form
-
-        return str(decode_form(request.body).get("ref", ""))
+    if name == "sandbox":  # in the callback URL, like Twilio's: the body is read only once it is verified
+        return request.query.get("ref", "")
     return ""
 
 

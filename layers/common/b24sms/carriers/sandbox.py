@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import deque
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import requests
 from aws_lambda_powertools import Logger
@@ -85,7 +86,7 @@ class SandboxCarrier:
         body = encode_form(fields)
         try:
             requests.post(
-                sms.status_callback_url,
+                f"{sms.status_callback_url}?{urlencode({'ref': sms.key})}",
                 data=body.encode(),
                 headers={"Content-Type": "application/x-www-form-urlencoded", "X-Sandbox-Signature": sign(self.secret, body)},
                 timeout=self.timeout,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -31,6 +31,7 @@ from b24sms.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
+from b24sms.formdata import decode_flat
 
 DEFAULT_API = "https://api.twilio.com"
 
@@ -146,7 +147,7 @@ class TwilioCarrier:
 
     def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
         """The callback's form fields, once its signature and account are checked (else SignatureError)."""
-        params = dict(parse_qsl(request.body, keep_blank_values=True))
+        params = decode_flat(request.body)
         given = request.headers.get("x-twilio-signature", "")
         if not given or not any(
             hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in _url_variants(request.url)

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
 
 import requests
 
@@ -39,6 +37,7 @@ from b24sms.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
+from b24sms.formdata import decode_flat, decode_json_object, flat_strings
 
 DEFAULT_API = "https://rest.nexmo.com"
 SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
@@ -71,17 +70,14 @@ def sign(params: Mapping[str, str], secret: str, method: str = "md5hash") -> str
 
 
 def receipt_params(request: CallbackRequest) -> dict[str, str]:
-    """A receipt's (or inbound message's) fields, from the query (GET), a form body or a JSON body."""
+    """A receipt's (or inbound message's) fields, from the query (GET), a form body or a JSON body
+    (a flat object: anything nested is refused). Bounded like every body (``formdata``)."""
     params = dict(request.query)
     body = request.body.strip()
     if body.startswith("{"):
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise ValueError("Vonage receipt: body is not valid JSON") from exc
-        params.update({str(k): "" if v is None else str(v) for k, v in data.items()})
+        params.update(flat_strings(decode_json_object(body), "Vonage callback"))
     elif body:
-        params.update(dict(parse_qsl(body, keep_blank_values=True)))
+        params.update(decode_flat(body))
     return params
 
 
