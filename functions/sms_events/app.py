@@ -1,6 +1,7 @@
 """AWS End User Messaging SMS through SNS: delivery events (the configuration set's destination) move
 the message's status forward, as the HTTP status route does for carriers with webhooks; inbound SMS
-(two-way SMS on the number, same topic) go into the customer's Open Lines chat. Trust comes from IAM:
+(two-way SMS on the number, same topic) go into the customer's Open Lines chat; one no portal takes is
+``unrouted`` (logged and counted, not retried). Trust comes from IAM:
 only this account's SMS service publishes here."""
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def apply(record: dict[str, Any]) -> str:
     except (KeyError, TypeError, ValueError) as exc:  # not an SMS event: retrying will not help
         logger.warning("ignored an SNS message that is not an SMS event", extra={"error": str(exc)[:200]})
         return "invalid"
-    except HttpError as exc:  # an inbound SMS no portal takes (no line): retrying will not help either
-        logger.warning("inbound SMS not routed", extra={"error": exc.code, "detail": exc.description})
+    except HttpError as exc:  # an inbound SMS from an impossible number: retrying will not help either
+        logger.warning("inbound SMS refused", extra={"error": exc.code, "detail": exc.description})
         return exc.code
     return status_updates.apply_report("aws", report)
 
