@@ -328,3 +328,13 @@ def test_twilio_gets_empty_twiml_and_operator_bb_codes_go_out_as_plain_text(
     assert sent.body == (
         "Anna Smith:\n> Where is my parcel?\nIt left today: track it here (https://shop.example/t/42)\nAsk Bob if it is late."
     )
+
+
+def test_an_unrouted_sms_through_sns_is_taken_not_retried(stack: LocalStack):
+    event = {
+        "originationNumber": "+15550160012",
+        "destinationNumber": "+15550179998",  # no portal sends from it, and nobody texted the customer
+        "messageBody": "hello?",
+        "inboundMessageId": secrets.token_hex(16),
+    }
+    assert stack.publish("SmsEventsTopic", event) == [{"result": ["unrouted"]}]
