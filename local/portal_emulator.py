@@ -877,8 +877,8 @@ class PortalEmulator:
         if reply is None and own is None:
             return {**answer, "SUCCESS": False, "ERRORS": ["Message not found"]}
         # message[id] is an array of external ids, "even if there is one" (the method's documentation)
-        ids = [str(i) for i in _as_list(message.get("id")) if str(i)]
-        if not isinstance(message.get("id"), (list, dict)) or not ids:
+        ids = [str(i) for i in _as_list(message.get("id")) if str(i)]  # a scalar is no array: no ids
+        if not ids:
             return {**answer, "SUCCESS": False, "ERRORS": ["Argument 'message[id]' must be an array of external ids"]}
         if reply is not None:
             reply.delivered = True  # a message read was delivered

@@ -371,7 +371,8 @@ def push_reply_status(client: Any, message: Message) -> str:
     needs the ``im`` scope, which the app does not ask for). Returns what was done: delivered,
     notified or nothing. Raises BitrixError."""
     if message.status == statuses.DELIVERED:
-        client.call("imconnector.send.status.delivery", delivery_params(message))
+        result = client.call("imconnector.send.status.delivery", delivery_params(message))
+        _check_results("imconnector.send.status.delivery", result)
         return "delivered"
     if message.status in (statuses.FAILED, statuses.UNDELIVERED):
         result = client.call("imconnector.send.messages", failure_params(message))
