@@ -349,6 +349,7 @@ def test_status_delivery_refuses_a_message_id_that_is_not_an_array(emu: PortalEm
     chat = emu.chat_for(portal, "b24sms", "1", "+15550001111")
     assert chat is not None
     im = {"chat_id": chat.chat_id, "message_id": chat.messages["m1"].message_id}
+    wrong: Any
     for wrong in ("SM123", "", []):
         status = {"im": im, "message": {"id": wrong}, "chat": {"id": "+15550001111"}}
         answer = call(
