@@ -338,3 +338,37 @@ def test_an_unrouted_sms_through_sns_is_taken_not_retried(stack: LocalStack):
         "inboundMessageId": secrets.token_hex(16),
     }
     assert stack.publish("SmsEventsTopic", event) == [{"result": ["unrouted"]}]
+
+
+def test_a_retry_while_the_sms_is_being_posted_waits_and_a_failed_post_is_retried(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    connected(emulator, portal)
+    customer = "+15550160014"
+    texted(emulator, portal, customer)
+    # The portal is down at the first post: the carrier's retry posts it (the claim was let go).
+    portal.down = True
+    try:
+        first = inbound(stack, customer, "Can I change the size?", message_id="sbx-flaky-1")
+    finally:
+        portal.down = False
+    assert first.status_code == 503, first.text
+    assert inbound(stack, customer, "Can I change the size?", message_id="sbx-flaky-1").json() == {"result": "posted"}
+
+    # A retry that comes while the SMS is still being posted is told to come back (503), not taken
+    # as done: if that post failed, a 2xx would lose the SMS.
+    retried: list[requests.Response] = []
+
+    def retry_meanwhile(method: str, params: dict[str, Any]) -> None:
+        if method == "imconnector.send.messages" and "sbx-slow-1" in str(params) and not retried:
+            retried.append(inbound(stack, customer, "And the colour?", message_id="sbx-slow-1"))
+
+    portal.on_call = retry_meanwhile
+    try:
+        assert inbound(stack, customer, "And the colour?", message_id="sbx-slow-1").json() == {"result": "posted"}
+    finally:
+        portal.on_call = None
+    assert retried[0].status_code == 503 and retried[0].json()["error"] == "in_progress"
+    assert inbound(stack, customer, "And the colour?", message_id="sbx-slow-1").json() == {"result": "duplicate"}
+    chat = emulator.chat_for(portal, CONNECTOR, "1", "15550160014")
+    assert chat is not None and chat.texts() == ["Can I change the size?", "And the colour?"]
