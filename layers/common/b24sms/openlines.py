@@ -277,11 +277,13 @@ def _poster(portal: Portal, line: str, sender: str, external_id: str) -> Callabl
     return post
 
 
-def _check_results(method: str, result: Any) -> None:
+def _check_results(method: str, result: Any, http_status: int = 502) -> None:
+    """A message the portal refused (``SUCCESS: false`` in its row) raises; ``http_status`` below 500
+    makes that a permanent error (not retried)."""
     rows = ((result or {}).get("DATA") or {}).get("RESULT") or []
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, dict) and row.get("SUCCESS") is False:
-            raise BitrixError("IMCONNECTOR_REFUSED", f"{method}: {row.get('ERRORS')}", 502, method)
+            raise BitrixError("IMCONNECTOR_REFUSED", f"{method}: {row.get('ERRORS')}", http_status, method)
 
 
 # -- operator replies -> SMS ---------------------------------------------------------------------------
@@ -369,14 +371,14 @@ def push_reply_status(client: Any, message: Message) -> str:
     the carrier delivered it; a failed or undelivered reply (opted out, refused by the carrier) gets a
     message in the same chat saying why (imconnector has no "failed" status, and a system message
     needs the ``im`` scope, which the app does not ask for). Returns what was done: delivered,
-    notified or nothing. Raises BitrixError."""
+    notified or nothing. Raises BitrixError (not transient when the portal refused the message)."""
     if message.status == statuses.DELIVERED:
         result = client.call("imconnector.send.status.delivery", delivery_params(message))
-        _check_results("imconnector.send.status.delivery", result)
+        _check_results("imconnector.send.status.delivery", result, 422)  # refused: dropped, not retried
         return "delivered"
     if message.status in (statuses.FAILED, statuses.UNDELIVERED):
         result = client.call("imconnector.send.messages", failure_params(message))
-        _check_results("imconnector.send.messages", result)
+        _check_results("imconnector.send.messages", result, 422)
         logger.info("operator told the reply was not delivered", extra={"message_id": message.message_id})
         return "notified"
     return "nothing"
