@@ -11,10 +11,10 @@ portal does (form-encoded, PHP-style keys, ``auth`` only when a human sent the S
 It also plays the Open Lines side of an imconnector channel: ``imconnector.register/unregister/list``,
 ``activate``, ``status``, ``connector.data.set``, ``send/update/delete.messages`` (one Open Lines chat per
 connector, line and external chat id; a message sent twice is kept once) and ``send.status.delivery/
-reading``, plus ``imopenlines.config.list.get/get`` for the open lines. Towards the app it opens the
-connector's SETTING_CONNECTOR placement and POSTs ONIMCONNECTORMESSAGEADD (an operator's reply),
-ONIMCONNECTORLINEDELETE and ONIMCONNECTORSTATUSDELETE. Methods of a scope the app was not granted
-(``portal.scopes``) answer ``insufficient_scope``.
+reading`` (``message[id]`` must be an array, as documented), plus ``imopenlines.config.list.get/get``
+for the open lines. Towards the app it opens the connector's SETTING_CONNECTOR placement and POSTs
+ONIMCONNECTORMESSAGEADD (an operator's reply), ONIMCONNECTORLINEDELETE and ONIMCONNECTORSTATUSDELETE.
+Methods of a scope the app was not granted (``portal.scopes``) answer ``insufficient_scope``.
 
 Every REST call is recorded (``portal.calls``) so tests can assert on what the app did.
 """
@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -147,6 +148,9 @@ class EmulatedPortal:
     chats: dict[tuple[str, str, str], EmulatedChat] = field(default_factory=dict)  # (connector, line, ext chat id)
     connector_users: dict[tuple[str, str], int] = field(default_factory=dict)  # (connector, ext user id) -> user id
     last_id: int = 1000  # one sequence for im chat, message, session and user ids: a mix-up shows
+    # Called with (method, params) before a REST call is served, outside the emulator's lock: a test's
+    # way to make something happen while the app waits for the portal (a second request, a race).
+    on_call: Callable[[str, dict[str, Any]], None] | None = None
 
     # -- what tests look at --------------------------------------------------------------------
     def timeline(self, message_id: str) -> list[str]:
@@ -491,6 +495,8 @@ class PortalEmulator:
         params: dict[str, Any] = dict(decode_form(parts.query)) if parts.query else {}
         if body:
             params.update(json.loads(body) if "json" in content_type else decode_form(body))
+        if portal.on_call is not None:
+            portal.on_call(method, params)
         try:
             with self.lock:
                 result = self._rest(portal, method, params)
@@ -870,7 +876,10 @@ class PortalEmulator:
         own = next((m for m in chat.messages.values() if m.message_id == message_id), None)
         if reply is None and own is None:
             return {**answer, "SUCCESS": False, "ERRORS": ["Message not found"]}
-        ids = [str(i) for i in _as_list(message.get("id"))] or ([str(message["id"])] if message.get("id") else [])
+        # message[id] is an array of external ids, "even if there is one" (the method's documentation)
+        ids = [str(i) for i in _as_list(message.get("id")) if str(i)]  # a scalar is no array: no ids
+        if not ids:
+            return {**answer, "SUCCESS": False, "ERRORS": ["Argument 'message[id]' must be an array of external ids"]}
         if reply is not None:
             reply.delivered = True  # a message read was delivered
             reply.read = reply.read or reading

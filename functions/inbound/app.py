@@ -1,5 +1,7 @@
 """POST (or GET, for Vonage) /carriers/{carrier}/inbound: a customer's SMS to our number. Verify the
-carrier's signature, then post it into the customer's Open Lines chat."""
+carrier's signature, then post it into the customer's Open Lines chat. An SMS no portal takes is
+answered 200 all the same (a carrier retries anything else for up to a day). Twilio gets the empty
+TwiML it expects from an SMS webhook (``<Response/>``: no auto-reply); the others get JSON."""
 
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ from b24sms.carriers import get_carrier
 
 logger = Logger()
 
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
-def inbound_sms(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+
+def inbound_sms(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     name = (event.path_parameters or {}).get("carrier", "")
     with api.carrier_errors():
         sms = get_carrier(name).parse_inbound(api.carrier_request(event))
-    return {"result": openlines.receive_inbound(name, sms)}
+    result = openlines.receive_inbound(name, sms)
+    if name == "twilio":
+        return api.XmlResponse(EMPTY_TWIML)
+    return {"result": result}
 
 
 lambda_handler = logger.inject_lambda_context(api.http_function(inbound_sms), clear_state=True)

@@ -1,17 +1,18 @@
 """AWS End User Messaging SMS through SNS: delivery events (the configuration set's destination) move
 the message's status forward, as the HTTP status route does for carriers with webhooks; inbound SMS
-(two-way SMS on the number, same topic) go into the customer's Open Lines chat. Trust comes from IAM:
+(two-way SMS on the number, same topic) go into the customer's Open Lines chat; one no portal takes is
+``unrouted`` (logged and counted, not retried). Trust comes from IAM:
 only this account's SMS service publishes here."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from b24sms import openlines, status_updates
 from b24sms.carriers.aws_sms import parse_event, parse_inbound_event
+from b24sms.formdata import decode_json
 from b24sms.http import HttpError
 
 logger = Logger()
@@ -19,15 +20,15 @@ logger = Logger()
 
 def apply(record: dict[str, Any]) -> str:
     try:
-        event = json.loads(record["Sns"]["Message"])
+        event = decode_json(str(record["Sns"]["Message"]))  # FormError is a ValueError
         if isinstance(event, dict) and "inboundMessageId" in event:
             return openlines.receive_inbound("aws", parse_inbound_event(event))
         report = parse_event(event)
     except (KeyError, TypeError, ValueError) as exc:  # not an SMS event: retrying will not help
         logger.warning("ignored an SNS message that is not an SMS event", extra={"error": str(exc)[:200]})
         return "invalid"
-    except HttpError as exc:  # an inbound SMS no portal takes (no line): retrying will not help either
-        logger.warning("inbound SMS not routed", extra={"error": exc.code, "detail": exc.description})
+    except HttpError as exc:  # an inbound SMS from an impossible number: retrying will not help either
+        logger.warning("inbound SMS refused", extra={"error": exc.code, "detail": exc.description})
         return exc.code
     return status_updates.apply_report("aws", report)
 

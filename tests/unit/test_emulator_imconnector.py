@@ -340,3 +340,24 @@ def test_open_connector_settings_posts_the_placement(emu: PortalEmulator, portal
     assert json.loads(form["PLACEMENT_OPTIONS"]) == {"LINE": 1, "ACTIVE_STATUS": 1, "CONNECTOR": "b24sms"}
     assert form["AUTH_ID"] in portal.access_tokens and form["REFRESH_ID"] in portal.refresh_tokens
     assert form["member_id"] == portal.member_id
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_status_delivery_refuses_a_message_id_that_is_not_an_array(emu: PortalEmulator, portal: EmulatedPortal, as_json: bool):
+    connected(portal)
+    send(portal, entry("m1"))
+    chat = emu.chat_for(portal, "b24sms", "1", "+15550001111")
+    assert chat is not None
+    im = {"chat_id": chat.chat_id, "message_id": chat.messages["m1"].message_id}
+    wrong: Any
+    for wrong in ("SM123", "", []):
+        status = {"im": im, "message": {"id": wrong}, "chat": {"id": "+15550001111"}}
+        answer = call(
+            portal, "imconnector.send.status.delivery", {"CONNECTOR": "b24sms", "LINE": "1", "MESSAGES": [status]}, as_json
+        )
+        [row] = answer.json()["result"]["DATA"]["RESULT"]
+        assert row["SUCCESS"] is False and "message[id]" in row["ERRORS"][0], wrong
+    assert not chat.messages["m1"].delivered
+    right = {"im": im, "message": {"id": ["SM123"]}, "chat": {"id": "+15550001111"}}
+    answer = call(portal, "imconnector.send.status.delivery", {"CONNECTOR": "b24sms", "LINE": "1", "MESSAGES": [right]}, as_json)
+    assert answer.json()["result"]["DATA"]["RESULT"][0]["SUCCESS"] is True and chat.messages["m1"].delivered

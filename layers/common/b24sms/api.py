@@ -35,7 +35,7 @@ class HtmlPage:
     status: int = 200
 
 
-Handler = Callable[[APIGatewayProxyEventV2], "dict[str, Any] | HtmlPage"]
+Handler = Callable[[APIGatewayProxyEventV2], "dict[str, Any] | HtmlPage | XmlResponse"]
 
 
 def json_response(status: int, payload: Any) -> dict[str, Any]:
@@ -70,6 +70,8 @@ def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, A
             status = 503 if exc.transient else 502
             description = f"the portal answered {exc.method}: {exc.description or exc.code}"
             return json_response(status, {"error": exc.code, "error_description": description})
+        if isinstance(result, XmlResponse):
+            return result.response()
         if isinstance(result, HtmlPage):
             return {
                 "statusCode": result.status,
@@ -111,3 +113,19 @@ def carrier_errors() -> Iterator[None]:
         raise http.bad_body(exc) from exc
     except ValueError as exc:
         raise http.BadRequest(str(exc)[:300]) from exc
+
+
+@dataclass
+class XmlResponse:
+    """An XML answer, e.g. the empty TwiML (``<Response/>``) Twilio expects from an SMS webhook."""
+
+    body: str
+    status: int = 200
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "text/xml; charset=utf-8"},
+            "body": self.body,
+            "isBase64Encoded": False,
+        }

@@ -52,4 +52,9 @@ def configure(member_id: str, config: CarrierConfig | None, check_secret: bool =
     valid = validate(config, check_secret) if config else None
     if not storage.set_carrier_config(member_id, valid.to_item() if valid else {}):
         raise LookupError(f"no portal with member_id {member_id!r}")
+    portal = storage.get_portal(member_id)
+    if portal is not None:
+        from b24sms import openlines
+
+        openlines.remember_route(portal)  # an SMS to the portal's number finds it (two-way SMS)
     return valid

@@ -90,19 +90,18 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
 
 
 def _push_replies(client: BitrixClient, member_id: str, replies: list[Message], report: PushReport) -> None:
-    """Operators' Open Lines replies: the chat shows "delivered" once the carrier says so. Other
-    outcomes have no place in the chat: they stay on the message record."""
+    """Operators' Open Lines replies: the chat shows "delivered" once the carrier says so, and a
+    reply that failed gets a message in the chat saying why (openlines.push_reply_status)."""
     for message in replies:
-        if message.status == statuses.DELIVERED:
-            try:
-                client.call("imconnector.send.status.delivery", openlines.delivery_params(message))
-            except BitrixError as exc:
-                if exc.transient:
-                    logger.warning("reply delivery status deferred", extra={"member_id": member_id, "error": exc.code})
-                    report.failed.append((message.member_id, message.message_id))
-                    continue
-                _drop(message, exc, report)
+        try:
+            openlines.push_reply_status(client, message)
+        except BitrixError as exc:
+            if exc.transient:
+                logger.warning("reply status deferred", extra={"member_id": member_id, "error": exc.code})
+                report.failed.append((message.member_id, message.message_id))
                 continue
+            _drop(message, exc, report)
+            continue
         _done(message, report)
 
 
