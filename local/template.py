@@ -191,6 +191,7 @@ class Template:
 
     def _ref(self, name: str) -> str:
         pseudo = {
+            "AWS::Partition": "aws",
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::URLSuffix": "amazonaws.com",
