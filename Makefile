@@ -51,9 +51,18 @@ unit: venv
 integration: venv
 	$(VENV)/bin/pytest tests/integration
 
-validate: sam-venv
+# checkov (the IaC security scan) pins many packages: its own virtualenv. Skipped checks: .checkov.yaml.
+CHECKOV_VENV := .venv-checkov
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	touch $@
+
+validate: sam-venv $(CHECKOV_VENV)/.installed
 	$(SAM) validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 build: sam-venv
 	@if [ -n "$(PY313)" ] || command -v python3.13 >/dev/null 2>&1; then \

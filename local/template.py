@@ -108,13 +108,15 @@ class Template:
                     continue
                 props = event["Properties"]
                 queue = props["Queue"]["Fn::GetAtt"][0]
+                # Template parameters (e.g. MaximumBatchingWindowInSeconds: !Ref StatusBatchWindow) resolve
+                # to their defaults, as a deploy without overrides gets them.
                 triggers.append(
                     QueueTrigger(
                         logical_id,
                         queue,
-                        int(props.get("BatchSize", 10)),
-                        float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                        int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 0)),
+                        int(self.resolve(props.get("BatchSize", 10))),
+                        float(self.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
+                        int(self.resolve((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 0))),
                     )
                 )
         return triggers
@@ -189,6 +191,7 @@ class Template:
 
     def _ref(self, name: str) -> str:
         pseudo = {
+            "AWS::Partition": "aws",
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::URLSuffix": "amazonaws.com",

@@ -1,12 +1,12 @@
 """Give one portal its own carrier, sender and credentials, or send it back to the deployment's default:
 
     python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --carrier twilio \\
-        --sender +15005550006 --country US --credentials b24sms/acme-twilio
+        --sender +15005550006 --country US --credentials b24sms/prod/acme-twilio
     python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --default
     python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --show
 
-Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecretsPrefix, b24sms/ by
-default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
+Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecretsPrefix, b24sms/<Stage>/
+by default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
 read once here to check it. Runs with your AWS credentials; the change applies within seconds.
 """
 
