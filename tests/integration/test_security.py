@@ -48,6 +48,18 @@ def test_wrong_or_missing_secret_is_401_and_nothing_is_stored(portal: EmulatedPo
     assert nothing_recorded(portal, message_id)
 
 
+@pytest.mark.parametrize("part", ["first-character", "all-but-the-last-character"])
+def test_part_of_the_real_secret_is_401_and_nothing_is_stored(portal: EmulatedPortal, stack: LocalStack, part: str):
+    key = urlsplit(handler(portal)).query.split("key=")[1]
+    partial = key[:1] if part == "first-character" else key[:-1]
+    message_id = ("c5" if part == "first-character" else "c6") * 16
+    url = f"{stack.base_url}/bitrix/handler?portal={portal.member_id}&key={partial}"
+    response = requests.post(url, data=sms_form(portal, message_id), headers=FORM, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert nothing_recorded(portal, message_id)
+
+
 def test_secret_of_another_portal_is_refused(emulator: PortalEmulator, portal: EmulatedPortal, stack: LocalStack):
     other = emulator.add_portal()
     emulator.install(other, f"{stack.base_url}/bitrix/install")
