@@ -81,10 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.function_and_event) > 2:
         parser.error("give at most a function and an event file")
     path = Path(args.function_and_event[-1])
-    function = args.function_and_event[0] if len(args.function_and_event) == 2 else FUNCTION_OF.get(path.name, "")
-    if not function:
-        print(f"no function given for {path}: make invoke FUNCTION=<LogicalId> EVENT={path}", file=sys.stderr)
-        return 2
     try:
         event = json.loads(path.read_text())
     except FileNotFoundError:
@@ -92,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"cannot read {path} as a JSON event: {exc}", file=sys.stderr)
+        return 2
+    function = args.function_and_event[0] if len(args.function_and_event) == 2 else FUNCTION_OF.get(path.name, "")
+    if not function:
+        print(f"no function given for {path}: make invoke FUNCTION=<LogicalId> EVENT={path}", file=sys.stderr)
         return 2
     emulator = PortalEmulator().start()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,7 +90,10 @@ def test_the_event_file_alone_names_its_function():
         (("HandlerFunction", "events/no_such_file.json"), "no event file events/no_such_file.json"),
         (("HandlerFunction", "events"), "cannot read events as a JSON event"),
         (("HandlerFunction", "README.md"), "cannot read README.md as a JSON event"),
-        (("events/nothing_known.json",), "no function given for events/nothing_known.json"),
+        (("events/no_such_file.json",), "no event file events/no_such_file.json"),
+        (("local/template.py",), "cannot read local/template.py as a JSON event"),
+        (("pyproject.toml",), "cannot read pyproject.toml as a JSON event"),
+        (("bench/results.json",), "no event file bench/results.json"),
     ],
 )
 def test_a_bad_event_path_gets_one_line_not_a_traceback(args: tuple[str, ...], says: str):
@@ -98,3 +102,11 @@ def test_a_bad_event_path_gets_one_line_not_a_traceback(args: tuple[str, ...], s
     assert done.stdout == ""
     assert done.stderr.startswith(says), done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_file_of_your_own_needs_its_function(tmp_path: Path):
+    own = tmp_path / "mine.json"
+    own.write_text("{}")
+    done = invoke(str(own))
+    assert done.returncode == 2
+    assert done.stderr == f"no function given for {own}: make invoke FUNCTION=<LogicalId> EVENT={own}\n"
