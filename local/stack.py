@@ -482,8 +482,15 @@ class _MotoProcess:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        """Firmly: SIGTERM, a short wait, then SIGKILL (a busy server has been seen to ignore SIGTERM)."""
+        import subprocess
+
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
 
 
 def load_handler(spec: FunctionSpec, instance: str = "") -> Callable[[dict[str, Any], Any], Any]:
