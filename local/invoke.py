@@ -26,7 +26,7 @@ from local.stack import LocalStack
 
 
 def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
-    from b24sms import openlines, storage
+    from b24sms import conversations, openlines, storage
     from b24sms.models import Message, Portal
 
     demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
@@ -54,6 +54,7 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
             openlines={fixtures.DEMO_OPEN_LINE: "active"},
         )
     )
+    conversations.remember_route(fixtures.DEMO_OUR_NUMBER, fixtures.DEMO_MEMBER_ID)  # as when the line was connected
     if with_message:  # the queue and callback events name it; the handler events bring it themselves
         storage.create_message(
             Message(
@@ -106,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
         "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
     }
+    if function == "InboundFunction":
+        # An inbound SMS is routed to the portal that sends from the number it was sent to: the demo
+        # deployment sends through the event's carrier, from the demo number.
+        carrier = str((event.get("pathParameters") or {}).get("carrier") or "")
+        env["CARRIER"] = os.environ.get("CARRIER") or carrier
+        env["VONAGE_FROM"] = os.environ.get("VONAGE_FROM") or fixtures.DEMO_OUR_NUMBER
+        env["TWILIO_FROM"] = os.environ.get("TWILIO_FROM") or fixtures.DEMO_OUR_NUMBER
     if function in ("StatusFunction", "InboundFunction"):
         # Carrier signatures cover the public URL the callback was sent to: the one in events/.
         # (Only here: other functions call the public URL, and it must stay on this machine.)
