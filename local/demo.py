@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from local.portal_emulator import PortalEmulator
+from local.emulator import PortalEmulator
 from local.stack import LocalStack
 
 SMS = [

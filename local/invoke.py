@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from local import fixtures
+from local.emulator import PortalEmulator
 from local.events import FUNCTION_OF
 from local.events import HOST as EVENT_HOST
-from local.portal_emulator import PortalEmulator
 from local.stack import LocalStack
 
 

@@ -1,0 +1,156 @@
+"""``PortalEmulator``: what tests and the demo drive. It starts the server, adds portals, and acts as
+the portal's users: install and uninstall the app, send an SMS, open the connector's settings, answer
+as an Open Lines operator, delete a line or a connector's status. Each helper changes the state under
+the lock, then POSTs what events.py builds, outside it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import requests
+
+from local.emulator import events, server
+from local.emulator.state import EmulatedChat, EmulatedPortal, EmulatorState, OperatorMessage
+from local.httpserver import LoopbackServer
+
+
+class PortalEmulator(EmulatorState):
+    _server: LoopbackServer | None = None
+
+    def start(self) -> PortalEmulator:
+        self._server = server.listen(self)
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    def handle(self, verb: str, raw_path: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+        """One request, as the server answers it: (status, JSON answer)."""
+        return server.handle(self, verb, raw_path, content_type, body)
+
+    # -- the portal calling the app --------------------------------------------------------------
+    def install(self, portal: EmulatedPortal, install_url: str, via: str = "page") -> requests.Response:
+        """Open the app's install page (POST, as the portal's iframe does) or send ONAPPINSTALL."""
+        with self.lock:
+            access, refresh = portal.issue_tokens()
+            portal.installed = True
+        if via == "page":
+            form, query = events.install_page(portal, access, refresh)
+            return events.post(install_url, form, params=query)
+        return events.post(install_url, events.install_event(portal, access, refresh))
+
+    def uninstall(self, portal: EmulatedPortal, clean: bool = False) -> requests.Response | None:
+        """Remove the app: its senders and tokens go, and ONAPPUNINSTALL reaches its bound handler."""
+        with self.lock:
+            handler = portal.events.get("ONAPPUNINSTALL")
+            portal.installed = False
+            portal.senders.clear()
+            portal.events.clear()
+            portal.connectors.clear()  # the app's connectors go with it; the chats stay on the portal
+            portal.active.clear()
+            portal.connector_data.clear()
+            portal.access_tokens.clear()
+            portal.refresh_tokens.clear()
+        if not handler:
+            return None
+        return events.post(handler, events.uninstall_event(portal, clean))
+
+    def send_sms(
+        self,
+        portal: EmulatedPortal,
+        to: str,
+        text: str,
+        *,
+        with_auth: bool = True,
+        message_id: str | None = None,
+        code: str | None = None,
+    ) -> tuple[str, requests.Response]:
+        """What the portal does when a user (with_auth) or a robot (without) sends an SMS."""
+        with self.lock:
+            if not portal.senders:
+                raise RuntimeError("the app registered no sender on this portal")
+            code = code or next(iter(portal.senders))
+            handler = portal.senders[code]["HANDLER"]
+            message_id = message_id or secrets.token_hex(16)
+            timeline = portal.messages.setdefault(message_id, [])
+            if not timeline:
+                timeline.append("sent")  # Bitrix24 marks a message sent as it hands it to the provider
+                portal.status_times[message_id] = [time.time()]
+        form = events.sms(code, message_id, to, text)
+        if with_auth:
+            form["auth"] = events.auth_block(portal, portal.current_access_token)
+        return message_id, events.post(handler, form)
+
+    # -- the portal's Open Lines, towards the app -----------------------------------------------------
+    def chat_for(self, portal: EmulatedPortal, connector: str, line: str | int, chat_external_id: str) -> EmulatedChat | None:
+        """The Open Lines chat the app's messages for this external chat went to, if any."""
+        with self.lock:
+            return portal.chats.get((connector, str(line), str(chat_external_id)))
+
+    def open_connector_settings(
+        self, portal: EmulatedPortal, connector: str, line: str | int, url: str | None = None, active: bool = True
+    ) -> requests.Response:
+        """An admin connects (active) or disconnects the channel on a line in the Contact Center: the
+        portal opens the connector's PLACEMENT_HANDLER (or ``url``) in its SETTING_CONNECTOR slider."""
+        with self.lock:
+            handler = url or str(portal.connectors.get(connector, {}).get("PLACEMENT_HANDLER") or "")
+            if not handler:
+                raise RuntimeError(f"connector {connector!r} is not registered on this portal")
+            if str(line) not in portal.lines:
+                raise RuntimeError(f"no open line {line!r} on this portal")
+            access, refresh = portal.issue_tokens()
+        form, query = events.connector_settings(portal, connector, line, access, refresh, active)
+        return events.post(handler, form, params=query)
+
+    def operator_reply(
+        self,
+        portal: EmulatedPortal,
+        connector: str,
+        line: str | int,
+        chat_external_id: str,
+        text: str,
+        user_id: str = "1",
+        files: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, requests.Response]:
+        """An operator answers in the Open Lines chat: ONIMCONNECTORMESSAGEADD reaches the app's bound
+        handler. Returns the im message id of the reply and the app's response."""
+        line = str(line)
+        with self.lock:
+            handler = portal.events.get("ONIMCONNECTORMESSAGEADD")
+            if not handler:
+                raise RuntimeError("the app bound no handler to OnImConnectorMessageAdd on this portal")
+            chat = portal.chats.get((connector, line, str(chat_external_id)))
+            if chat is None:
+                raise RuntimeError(f"no Open Lines chat for {connector}/{line}/{chat_external_id}")
+            if not portal.is_active(connector, line):
+                raise RuntimeError(f"connector {connector!r} is not active on line {line}: the portal would not send")
+            message_id = portal.new_id()
+            chat.operator_messages[message_id] = OperatorMessage(message_id, text, str(user_id), list(files or []))
+            form = events.operator_message(portal, chat, message_id, text, user_id, files)
+        return message_id, events.post(handler, form)
+
+    def delete_line(self, portal: EmulatedPortal, line: str | int) -> requests.Response | None:
+        """An admin deletes an open line: its activations go, ONIMCONNECTORLINEDELETE (data=<line id>) is sent."""
+        line = str(line)
+        with self.lock:
+            if line not in portal.lines:
+                raise RuntimeError(f"no open line {line!r} on this portal")
+            del portal.lines[line]
+            for key in [k for k in portal.active if k[1] == line]:
+                del portal.active[key]
+            for key in [k for k in portal.connector_data if k[1] == line]:
+                del portal.connector_data[key]
+            posting = events.bound_event(portal, "ONIMCONNECTORLINEDELETE", line)
+        return events.post(*posting) if posting else None
+
+    def delete_connector_status(self, portal: EmulatedPortal, connector: str, line: str | int) -> requests.Response | None:
+        """The connector's status on a line is deleted (not active, not configured any more), as when an
+        admin disconnects the channel: ONIMCONNECTORSTATUSDELETE (data[connector], data[line]) is sent."""
+        line = str(line)
+        with self.lock:
+            portal.active.pop((connector, line), None)
+            posting = events.bound_event(portal, "ONIMCONNECTORSTATUSDELETE", {"connector": connector, "line": line})
+        return events.post(*posting) if posting else None
