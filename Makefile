@@ -12,20 +12,44 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean
+.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean
 
 help:
-	@echo "make run     serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
-	@echo "make test    set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, sam build"
-	@echo "make demo    local stack + portal emulator: install, send three SMS, print their timelines"
-	@echo "make invoke  FUNCTION=<LogicalId> EVENT=events/<file>.json: run one function on an event"
+	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
+	@echo "make demo           local stack + portal emulator: install, send three SMS, print their timelines"
+	@echo "make invoke         EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event"
+	@echo "make sync-senders   run SyncSendersFunction once (make invoke on events/sync_senders.json)"
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
+	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
+	@echo "make test           set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, sam build"
+	@echo "make lint           ruff check and ruff format --check"
+	@echo "make typecheck      mypy (strict)"
+	@echo "make pytest         every test (tests/unit and tests/integration)"
+	@echo "make unit           tests/unit"
+	@echo "make integration    tests/integration"
+	@echo "make validate       sam validate --lint and cfn-lint on template.yaml"
+	@echo "make build          sam build (needs python3.13, the Lambda runtime)"
+	@echo "make run-venv       .venv with what running needs (requirements-run.txt); run/demo/invoke/bench do it"
+	@echo "make venv           .venv with everything for development (requirements-dev.txt); test does it"
+	@echo "make sam-venv       .venv-sam with the SAM CLI and cfn-lint"
+	@echo "make clean          remove build and tool caches"
+	@echo "make help           this list"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+# Two stamps in one .venv: running needs a small set (first `make run`: ~15 s, ~155 MB); development
+# installs a superset (linters, type checker, carrier SDKs, moto's every extra).
+$(VENV)/.run-installed: requirements-run.txt layers/common/requirements.txt
+	@start=$$SECONDS; \
+	if [ ! -x $(PY) ]; then echo "first start: creating $(VENV) with what running needs (requirements-run.txt; about 15 s and 155 MB on a fresh machine)"; fi; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || exit 1; \
+	$(PY) -m pip install --disable-pip-version-check -r requirements-run.txt || exit 1; \
+	echo "set-up took $$((SECONDS - start)) s; later starts skip it"
+	@touch $@
+
+$(VENV)/.installed: requirements-dev.txt requirements-run.txt layers/common/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	touch $@
+	touch $@ $(VENV)/.run-installed
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -33,6 +57,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 venv: $(VENV)/.installed
+run-venv: $(VENV)/.run-installed
 sam-venv: $(SAM_VENV)/.installed
 
 lint: venv
@@ -73,23 +98,24 @@ build: sam-venv
 
 test: lint typecheck pytest validate build
 
-run: venv
+run: run-venv
 	$(PY) -m local.run
 
-demo: venv
+demo: run-venv
 	$(PY) -m local.demo
 
-bench: venv
+bench: run-venv
 	$(PY) -m bench.run
 
-invoke: venv
+invoke: run-venv
+	@test -n "$(EVENT)" || { echo "make invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
-sync-senders: venv
+sync-senders: run-venv
 	$(PY) -m local.invoke SyncSendersFunction events/sync_senders.json
 
 # ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
-portal-carrier: venv
+portal-carrier: run-venv
 	$(PY) -m tools.portal_carrier $(ARGS)
 
 clean:

@@ -1,9 +1,14 @@
 """`make bench`: figures for sizing a deployment, each beside a baseline measured in the same run.
 
 Runs on the local stack (moto's DynamoDB and SQS, every function in-process) with the portal emulator
-at Bitrix24's real limits (2 req/s, burst 50). Prints a table and writes bench/results/latest.json.
+at Bitrix24's real limits (2 req/s, burst 50). Prints a table and writes bench/results/latest.json and
+latest.md after every phase, so a phase that fails or a slow shutdown never loses the figures before it.
 
-    BENCH_LATENCY=200 BENCH_SLOW=50 BENCH_BURST=1000 BENCH_THROUGHPUT=5000 make bench
+Bounded in time: the whole run stays within BENCH_BUDGET seconds (default 540) on a 2-core machine;
+a phase that runs out of time reports what it measured so far. The defaults (sizes and budget):
+
+    BENCH_LATENCY=100 BENCH_SLOW=20 BENCH_BURST=500 BENCH_THROUGHPUT=1000 BENCH_BUDGET=540 \
+    BENCH_PARSER_CAP=30 BENCH_COLD_RUNS=3 make bench
 """
 
 from __future__ import annotations
@@ -23,11 +28,29 @@ from typing import Any
 import boto3
 
 from local.portal_emulator import EmulatedPortal, PortalEmulator
-from local.stack import LocalStack
+from local.stack import LAYER_DIR, LocalStack
 from local.template import ROOT, Template
 
 RESULTS = ROOT / "bench" / "results"
 FINAL = ("delivered", "undelivered", "failed")
+PARSER_SIZES = (5_000, 50_000)
+# One body per shape: a PHP list key repeated (a[]=1&a[]=1…) and distinct keys (k0=v&k1=v…).
+PARSER_PROBE = """
+import json, sys, time
+from b24sms.formdata import FormError, decode_form
+n, shape, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+body = "&".join(["a[]=1"] * n) if shape == "list" else "&".join(f"k{i}=v" for i in range(n))
+times = []
+for _ in range(repeats):
+    started = time.perf_counter()
+    try:
+        decode_form(body)
+    except FormError as exc:
+        print(json.dumps({"refused": str(exc)}))
+        sys.exit(0)
+    times.append(time.perf_counter() - started)
+print(json.dumps({"seconds": sorted(times)[len(times) // 2]}))
+"""
 
 # Published on-demand list prices, us-east-1, as of 2026-11 (carrier fees excluded).
 PRICES = {
@@ -71,6 +94,20 @@ class AwsCalls:
             return Counter(self.counts)
 
 
+class Budget:
+    """The whole run's time limit: each wait takes what is left, minus what later phases need."""
+
+    def __init__(self, seconds: float) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
+
+    def left(self, reserve: float = 0.0) -> float:
+        return max(0.0, self.deadline - time.monotonic() - reserve)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
 def progress(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -88,16 +125,27 @@ def install(emu: PortalEmulator, stack: LocalStack, name: str) -> EmulatedPortal
 
 
 def send_many(
-    emu: PortalEmulator, portal: EmulatedPortal, count: int, workers: int = 8, max_in_flight: int = 0
+    emu: PortalEmulator,
+    portal: EmulatedPortal,
+    count: int,
+    workers: int = 8,
+    max_in_flight: int = 0,
+    seconds: float = math.inf,
 ) -> tuple[list[str], float]:
-    """Hand ``count`` SMS to the app as the portal does; with ``max_in_flight``, hold back while that
-    many are handed over but not yet final (a steady load rather than one burst)."""
+    """Hand up to ``count`` SMS to the app as the portal does, for at most ``seconds``; with
+    ``max_in_flight``, hold back while that many are handed over but not yet final (a steady load
+    rather than one burst)."""
     started = time.monotonic()
+    deadline = started + seconds
     in_flight = threading.Semaphore(max_in_flight) if max_in_flight else None
 
     def one(i: int) -> str:
         if in_flight is not None:
-            in_flight.acquire()
+            while not in_flight.acquire(timeout=0.5):
+                if time.monotonic() > deadline:
+                    return ""
+        if time.monotonic() > deadline:
+            return ""
         message_id, response = emu.send_sms(portal, f"+1555{i:06d}7", "Your order is ready", with_auth=False)
         assert response.status_code == 200, response.text
         if in_flight is not None:
@@ -121,7 +169,7 @@ def send_many(
         releaser.start()
     try:
         with ThreadPoolExecutor(workers) as pool:
-            ids = list(pool.map(one, range(count)))
+            ids = [m for m in pool.map(one, range(count)) if m]
     finally:
         stop.set()
     return ids, time.monotonic() - started
@@ -158,7 +206,7 @@ def import_time(code: str, env: dict[str, str], runs: int = 5) -> float:
     return statistics.median(samples)
 
 
-def cold_starts() -> dict[str, float]:
+def cold_starts(runs: int) -> dict[str, float]:
     env = dict(os.environ)
     env.update(
         {
@@ -172,31 +220,85 @@ def cold_starts() -> dict[str, float]:
             "POWERTOOLS_SERVICE_NAME": "b24sms",
         }
     )
-    figures = {"boto3 (baseline)": import_time("import boto3", env)}
+    figures = {"boto3 (baseline)": import_time("import boto3", env, runs)}
     for spec in Template().functions():
         path = spec.code_dir / f"{spec.module}.py"
         code = (
             f"import importlib.util as u; s = u.spec_from_file_location('app', {str(path)!r}); "
             "m = u.module_from_spec(s); s.loader.exec_module(m)"
         )
-        figures[spec.logical_id] = import_time(code, env)
+        figures[spec.logical_id] = import_time(code, env, runs)
     return figures
 
 
+def parser_scaling(cap: float) -> dict[str, Any]:
+    """decode_form's time on bodies of 5,000 and 50,000 keys, each in a fresh interpreter killed after
+    ``cap`` seconds. A linear parser takes about 10x as long on 10x the keys; a quadratic one 100x."""
+    env = dict(os.environ, PYTHONPATH=str(LAYER_DIR))
+    figures: dict[str, Any] = {"cap_seconds": cap}
+    for shape in ("list", "distinct"):
+        row: dict[str, Any] = {}
+        for n in PARSER_SIZES:
+            repeats = 5 if n == PARSER_SIZES[0] else 3
+            try:
+                out = subprocess.run(  # noqa: S603 - our own interpreter on our own probe
+                    [sys.executable, "-c", PARSER_PROBE, str(n), shape, str(repeats)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=ROOT,
+                    timeout=cap,
+                )
+                row[str(n)] = json.loads(out.stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired:
+                row[str(n)] = {"over_seconds": cap}
+        small, large = row[str(PARSER_SIZES[0])], row[str(PARSER_SIZES[1])]
+        if "seconds" in small and "seconds" in large:
+            row["ratio"] = large["seconds"] / max(small["seconds"], 1e-9)
+        elif "seconds" in small and "over_seconds" in large:
+            row["ratio_at_least"] = large["over_seconds"] / max(small["seconds"], 1e-9)
+        figures[shape] = row
+    return figures
+
+
+def save(results: dict[str, Any]) -> None:
+    """Both files, now: called after every phase and before the stack stops."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "latest.md").write_text(f"# b24sms benchmark\n\n```\n{render(results)}\n```\n")
+
+
 def main() -> int:
-    n_latency = int(os.environ.get("BENCH_LATENCY", "200"))
-    n_slow = int(os.environ.get("BENCH_SLOW", "50"))
-    n_burst = int(os.environ.get("BENCH_BURST", "1000"))
-    n_throughput = int(os.environ.get("BENCH_THROUGHPUT", "5000"))
+    n_latency = int(os.environ.get("BENCH_LATENCY", "100"))
+    n_slow = int(os.environ.get("BENCH_SLOW", "20"))
+    n_burst = int(os.environ.get("BENCH_BURST", "500"))
+    n_throughput = int(os.environ.get("BENCH_THROUGHPUT", "1000"))
+    budget = Budget(float(os.environ.get("BENCH_BUDGET", "540")))
+    parser_cap = float(os.environ.get("BENCH_PARSER_CAP", "30"))
+    cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "3"))
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "prices_usd": PRICES}
+    results["sizes"] = {"latency": n_latency, "slow": n_slow, "burst": n_burst, "throughput": n_throughput}
+    results["budget_seconds"] = budget.left()
+
+    # Phases without the stack first: nothing else competes for the CPU while they measure.
+    sizes = f"{PARSER_SIZES[0]:,} and {PARSER_SIZES[1]:,} keys"
+    progress(f"1/6 form parser: decode_form on {sizes} (each capped at {parser_cap:.0f} s)")
+    results["parser_scaling"] = parser_scaling(parser_cap)
+    save(results)
+    progress(f"2/6 cold start imports ({cold_runs} fresh interpreters per function)")
+    # cold start: import time of each function's module vs `import boto3`
+    results["cold_start_seconds"] = cold_starts(cold_runs)
+    save(results)
+
     calls = AwsCalls()
     emu = PortalEmulator(rate=2, burst=50).start()
     # moto's server gets a process (a core) of its own; everything else shares this one.
     stack = LocalStack(env={"BITRIX_OAUTH_URL": emu.oauth_url}, default_concurrency=4, moto_process=True).start()
     try:
-        progress(f"1/5 handler latency: {n_latency} SMS with the carrier at 0 ms, {n_slow} at 1000 ms")
-        # 1. handler acknowledgement latency, carrier at 0 ms and at 1000 ms
+        progress(f"3/6 handler latency: {n_latency} SMS with the carrier at 0 ms, {n_slow} at 1000 ms")
+        # handler acknowledgement latency, carrier at 0 ms and at 1000 ms
         p1 = install(emu, stack, "latency")
         fast = latency(emu, p1, n_latency, 0)
         slow = latency(emu, p1, n_slow, 1000)
@@ -206,10 +308,11 @@ def main() -> int:
             "carrier_1000ms": {"p50": percentile(slow, 50) * 1e3, "p99": percentile(slow, 99) * 1e3, "n": len(slow)},
             "ratio_p50": percentile(slow, 50) / percentile(fast, 50),
         }
-        wait_final(p1, list(p1.messages), 300)
+        save(results)
+        wait_final(p1, list(p1.messages), min(120, budget.left(reserve=300)))
 
-        progress(f"2/5 burst of {n_burst} SMS to one portal")
-        # 2 and 3. a burst to one portal: REST calls per status, throttling, losses, AWS requests
+        progress(f"4/6 burst of {n_burst} SMS to one portal")
+        # a burst to one portal: REST calls per status, throttling, losses, AWS requests
         p2 = install(emu, stack, "burst")
         before_calls, before_inv = calls.snapshot(), dict(stack.invocations)
         before_secs = dict(stack.invocation_seconds)
@@ -217,31 +320,33 @@ def main() -> int:
         limited_before = p2.limit_exceeded
         started = time.monotonic()
         ids, handover = send_many(emu, p2, n_burst)
-        last = wait_final(p2, ids, 600)
+        waited = min(240, budget.left(reserve=180))
+        wait_final(p2, ids, waited)
         lost = [m for m in ids if p2.final_status(m) not in FINAL]
         landed = [t[-1] for m in ids if (t := p2.status_times.get(m)) and len(t) > 1]
         rest = [c for c in p2.calls[rest_before:] if not c.in_batch]
         pushed = len(ids) - len(lost)
         min_calls = math.ceil(n_burst / 50)
         results["burst"] = {
-            "messages": n_burst,
+            "messages": len(ids),
             "rest_calls": len(rest),
             "rest_calls_per_status": len(rest) / max(pushed, 1),
             "goal_rest_calls_per_status": 1 / 40,
             "query_limit_exceeded": p2.limit_exceeded - limited_before,
             "statuses_lost": len(lost),
+            "waited_seconds": waited,
             "handover_seconds": handover,
             "last_status_seconds": (max(landed) - (time.time() - (time.monotonic() - started))) if landed else None,
             "floor_seconds": max(handover, (min_calls - 50) / 2 if min_calls > 50 else 0.0),
         }
         after_calls, after_inv = calls.snapshot(), dict(stack.invocations)
         delta = after_calls - before_calls
-        per = {k: v / n_burst for k, v in sorted(delta.items())}
-        writes = sum(v for k, v in delta.items() if k.split(".")[1] in WRITE_OPS) / n_burst
-        reads = sum(v for k, v in delta.items() if k.split(".")[1] in READ_OPS | {"BatchGetItem"}) / n_burst
-        sqs = sum(v for k, v in delta.items() if k.startswith("sqs.")) / n_burst
-        invocations = {k: (after_inv.get(k, 0) - before_inv.get(k, 0)) / n_burst for k in after_inv}
-        lambda_seconds = sum(stack.invocation_seconds.get(k, 0.0) - before_secs.get(k, 0.0) for k in after_inv) / n_burst
+        per = {k: v / len(ids) for k, v in sorted(delta.items())}
+        writes = sum(v for k, v in delta.items() if k.split(".")[1] in WRITE_OPS) / len(ids)
+        reads = sum(v for k, v in delta.items() if k.split(".")[1] in READ_OPS | {"BatchGetItem"}) / len(ids)
+        sqs = sum(v for k, v in delta.items() if k.startswith("sqs.")) / len(ids)
+        invocations = {k: (after_inv.get(k, 0) - before_inv.get(k, 0)) / len(ids) for k in after_inv}
+        lambda_seconds = sum(stack.invocation_seconds.get(k, 0.0) - before_secs.get(k, 0.0) for k in after_inv) / len(ids)
         http_requests = sum(v for k, v in invocations.items() if k in ("HandlerFunction", "StatusFunction"))
         cost = (
             writes * PRICES["dynamodb_write_request_unit"]
@@ -260,79 +365,139 @@ def main() -> int:
             "lambda_seconds_local": lambda_seconds,
             "usd_per_million_messages": cost,
         }
+        save(results)
 
-        progress("4/5 cold start imports")
-        # 4. cold start: import time of each function's module vs `import boto3`
-        results["cold_start_seconds"] = cold_starts()
-
-        progress(f"5/5 throughput: {n_throughput} SMS end to end")
-        # 5. throughput of the local stack, end to end
+        # throughput of the local stack, end to end, with what time is left
+        handover_limit = max(30.0, budget.left(reserve=60) / 2)
+        progress(f"5/6 throughput: up to {n_throughput} SMS end to end (handover stops after {handover_limit:.0f} s)")
         p3 = install(emu, stack, "throughput")
         started = time.monotonic()
-        # A steady load: at most 500 SMS between handover and final status. (moto's SQS scans the whole
-        # queue on every receive, so one 5,000-message burst would measure moto, not the stack.)
-        ids, handover = send_many(emu, p3, n_throughput, max_in_flight=500)
-        last = wait_final(p3, ids, 900)
+        # A steady load: at most 200 SMS between handover and final status. (moto's SQS scans the whole
+        # queue on every receive, so one big burst would measure moto, not the stack.)
+        ids, handover = send_many(emu, p3, n_throughput, max_in_flight=200, seconds=handover_limit)
+        waited = max(10.0, budget.left(reserve=30))
+        last = wait_final(p3, ids, waited)
         lost = [m for m in ids if p3.final_status(m) not in FINAL]
         results["throughput"] = {
-            "messages": n_throughput,
+            "messages": len(ids),
+            "asked": n_throughput,
             "seconds": last - started,
-            "messages_per_second": n_throughput / (last - started),
+            "messages_per_second": (len(ids) - len(lost)) / (last - started),
             "handover_seconds": handover,
-            "handover_per_second": n_throughput / handover,
+            "handover_per_second": len(ids) / handover,
             "lost": len(lost),
+            "waited_seconds": waited,
             "query_limit_exceeded": p3.limit_exceeded,
             "rest_calls_per_status": len([c for c in p3.calls if not c.in_batch and c.method != "messageservice.sender.add"])
-            / n_throughput,
+            / max(len(ids), 1),
         }
     finally:
-        stack.stop()
+        # The figures first: stopping moto has been seen to hang, and must not cost them.
+        results["seconds_total"] = budget.elapsed()
+        save(results)
+        progress("6/6 figures written; stopping the stack")
+        try:
+            stack.stop()
+        except Exception as exc:  # a slow or stuck shutdown is not a failed benchmark
+            progress(f"the stack did not stop cleanly: {exc!r}")
         emu.stop()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(render(results))
     ok = results["burst"]["statuses_lost"] == 0 and results["throughput"]["lost"] == 0
     return 0 if ok else 1
 
 
+def _secs(figure: dict[str, Any]) -> str:
+    if "seconds" in figure:
+        return f"{figure['seconds']:8.4f} s"
+    if "over_seconds" in figure:
+        return f"> {figure['over_seconds']:.0f} s (cut)"
+    return f"refused: {figure.get('refused', '?')}"
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    if "ratio" in row:
+        return f"{row['ratio']:.1f}x"
+    if "ratio_at_least" in row:
+        return f">= {row['ratio_at_least']:.0f}x"
+    return "-"
+
+
 def render(r: dict[str, Any]) -> str:
-    a, b, c, t, m = r["ack_latency_ms"], r["burst"], r["cold_start_seconds"], r["throughput"], r["per_message"]
-    base = c["boto3 (baseline)"]
-    fast, slow = a["carrier_0ms"], a["carrier_1000ms"]
-    invocations = ", ".join(f"{k.removesuffix('Function')} {v:.3f}" for k, v in m["lambda_invocations"].items() if v)
+    """The report; a phase that did not run (or ran out of time) says so instead of a figure."""
     lines = [
         f"b24sms benchmark, {r['date']}",
         "(local stack: moto + in-process functions; portal emulator at Bitrix24's 2 req/s, burst 50)",
-        "",
-        "1. handler acknowledgement   carrier 0 ms (baseline)   carrier 1000 ms   ratio",
-        f"   p50                      {fast['p50']:8.1f} ms             {slow['p50']:8.1f} ms     {a['ratio_p50']:.2f}x",
-        f"   p99                      {fast['p99']:8.1f} ms             {slow['p99']:8.1f} ms",
-        "",
-        f"2. burst of {b['messages']} SMS to one portal",
-        f"   REST calls per status    {b['rest_calls_per_status']:.4f} ({b['rest_calls']} calls); goal <= 0.025",
-        f"   QUERY_LIMIT_EXCEEDED     {b['query_limit_exceeded']}; goal 0",
-        f"   statuses lost            {b['statuses_lost']}; must be 0",
-        f"   last status after        {b['last_status_seconds']:.1f} s; floor {b['floor_seconds']:.1f} s "
-        f"(the portal's own handover; 2 req/s allows it); ratio {b['last_status_seconds'] / b['floor_seconds']:.2f}x",
-        "",
-        "3. per message over its life (burst run)",
-        f"   DynamoDB writes / reads  {m['dynamodb_writes']:.2f} / {m['dynamodb_reads']:.2f}",
-        f"   SQS requests             {m['sqs_requests']:.2f} (incl. the queue pollers')",
-        f"   Lambda invocations       {invocations}",
-        f"   AWS cost per 1M SMS      ${m['usd_per_million_messages']:.2f} (list prices in bench/run.py; carrier fees excluded)",
-        "",
-        "4. cold start: module import   seconds   vs import boto3",
     ]
-    lines += [f"   {name:27} {secs:7.3f}   {secs / base:.2f}x" for name, secs in c.items()]
-    lines += [
-        "",
-        f"5. throughput, {t['messages']} SMS end to end (at most 500 in flight): {t['messages_per_second']:.1f} msg/s "
-        f"({t['seconds']:.0f} s);",
-        f"   the portal's handover alone {t['handover_per_second']:.1f} msg/s; lost {t['lost']}; "
-        f"QUERY_LIMIT_EXCEEDED {t['query_limit_exceeded']}; REST calls per status {t['rest_calls_per_status']:.4f}",
-        "",
-        f"written to {RESULTS / 'latest.json'}",
-    ]
+    if "seconds_total" in r:
+        lines.append(f"(whole run {r['seconds_total'] / 60:.1f} min, budget {r['budget_seconds'] / 60:.0f} min)")
+    missing = "   not measured (the run stopped before this phase)"
+    small_keys, large_keys = f"{PARSER_SIZES[0]:,} keys", f"{PARSER_SIZES[1]:,} keys"
+    lines += ["", f"1. form parser, decode_form   {small_keys}     {large_keys}      ratio (linear: ~10x)"]
+    if (ps := r.get("parser_scaling")) is not None:
+        for shape, label in (("list", "a[]=1 repeated"), ("distinct", "k<i>=v distinct")):
+            row = ps[shape]
+            small, large = row[str(PARSER_SIZES[0])], row[str(PARSER_SIZES[1])]
+            lines.append(f"   {label:26} {_secs(small):>14}   {_secs(large):>16}   {_ratio(row)}")
+    else:
+        lines.append(missing)
+    lines += ["", "2. cold start: module import   seconds   vs import boto3"]
+    if (c := r.get("cold_start_seconds")) is not None:
+        base = c["boto3 (baseline)"]
+        lines += [f"   {name:27} {secs:7.3f}   {secs / base:.2f}x" for name, secs in c.items()]
+    else:
+        lines.append(missing)
+    lines += ["", "3. handler acknowledgement   carrier 0 ms (baseline)   carrier 1000 ms   ratio"]
+    if (a := r.get("ack_latency_ms")) is not None:
+        fast, slow = a["carrier_0ms"], a["carrier_1000ms"]
+        lines += [
+            f"   p50                      {fast['p50']:8.1f} ms             {slow['p50']:8.1f} ms     {a['ratio_p50']:.2f}x",
+            f"   p99                      {fast['p99']:8.1f} ms             {slow['p99']:8.1f} ms",
+            f"   ({fast['n']} and {slow['n']} SMS)",
+        ]
+    else:
+        lines.append(missing)
+    if (b := r.get("burst")) is not None:
+        last = b["last_status_seconds"]
+        landed = (
+            f"{last:.1f} s; floor {b['floor_seconds']:.1f} s (the portal's own handover; 2 req/s allows it); "
+            f"ratio {last / max(b['floor_seconds'], 1e-9):.2f}x"
+            if last is not None
+            else "no status landed"
+        )
+        lines += [
+            "",
+            f"4. burst of {b['messages']} SMS to one portal",
+            f"   REST calls per status    {b['rest_calls_per_status']:.4f} ({b['rest_calls']} calls); goal <= 0.025",
+            f"   QUERY_LIMIT_EXCEEDED     {b['query_limit_exceeded']}; goal 0",
+            f"   statuses lost            {b['statuses_lost']} (no final status within {b['waited_seconds']:.0f} s); must be 0",
+            f"   last status after        {landed}",
+        ]
+    else:
+        lines += ["", "4. burst to one portal", missing]
+    lines += ["", "5. per message over its life (burst run)"]
+    if (m := r.get("per_message")) is not None:
+        invocations = ", ".join(f"{k.removesuffix('Function')} {v:.3f}" for k, v in m["lambda_invocations"].items() if v)
+        lines += [
+            f"   DynamoDB writes / reads  {m['dynamodb_writes']:.2f} / {m['dynamodb_reads']:.2f}",
+            f"   SQS requests             {m['sqs_requests']:.2f} (incl. the queue pollers')",
+            f"   Lambda invocations       {invocations}",
+            f"   AWS cost per 1M SMS      ${m['usd_per_million_messages']:.2f} "
+            "(list prices in bench/run.py; carrier fees excluded)",
+        ]
+    else:
+        lines.append(missing)
+    if (t := r.get("throughput")) is not None:
+        lines += [
+            "",
+            f"6. throughput, {t['messages']} SMS end to end (of {t['asked']} asked; at most 200 in flight): "
+            f"{t['messages_per_second']:.1f} msg/s ({t['seconds']:.0f} s);",
+            f"   the portal's handover alone {t['handover_per_second']:.1f} msg/s; lost {t['lost']} "
+            f"(no final status within {t['waited_seconds']:.0f} s); QUERY_LIMIT_EXCEEDED {t['query_limit_exceeded']}; "
+            f"REST calls per status {t['rest_calls_per_status']:.4f}",
+        ]
+    else:
+        lines += ["", "6. throughput", missing]
+    lines += ["", f"written to {RESULTS / 'latest.json'} and latest.md"]
     return "\n".join(lines)
 
 

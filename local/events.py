@@ -28,6 +28,27 @@ HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Bitrix24 Webhook Engine"}
 DOMAIN = "example.bitrix24.com"
 CLIENT_ENDPOINT = f"https://{DOMAIN}/rest/"
+# The function of template.yaml each file is written for (`make invoke EVENT=...` alone uses it).
+FUNCTION_OF = {
+    "install_page.json": "InstallFunction",
+    "install_event.json": "InstallFunction",
+    "app_uninstall.json": "EventsFunction",
+    "handler_send.json": "HandlerFunction",
+    "handler_send_robot.json": "HandlerFunction",
+    "status_sandbox.json": "StatusFunction",
+    "status_twilio.json": "StatusFunction",
+    "status_vonage.json": "StatusFunction",
+    "status_vonage_get.json": "StatusFunction",
+    "inbound_twilio.json": "InboundFunction",
+    "inbound_vonage_part.json": "InboundFunction",
+    "connector_placement.json": "ConnectorFunction",
+    "imconnector_message_add.json": "EventsFunction",
+    "sns_aws_delivery.json": "SmsEventsFunction",
+    "sqs_outbound.json": "DispatchFunction",
+    "sqs_status.json": "PushFunction",
+    "sync_senders.json": "SyncSendersFunction",
+    "scheduled_recover.json": "RecoverFunction",
+}
 
 
 def _auth(**extra: str) -> dict[str, Any]:

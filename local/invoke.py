@@ -1,11 +1,12 @@
 """Invoke one function of template.yaml on an event file, without Docker:
 
     python -m local.invoke HandlerFunction events/handler_send.json
+    python -m local.invoke events/handler_send.json     # the function the file is written for
 
 It starts the local stack (moto's DynamoDB and SQS, no queue pollers) and a portal emulator holding
-the demo portal the files in events/ name (local/fixtures.py), seeds that portal and one message,
-runs the function in-process and prints its answer. With Docker, `sam local invoke -e events/<file>`
-takes the same files.
+the demo portal the files in events/ name (local/fixtures.py), seeds that portal (installed, with our
+Open Lines connector on line 1) and one message, runs the function in-process and prints its answer.
+With Docker, `sam local invoke -e events/<file>` takes the same files.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import sys
 from pathlib import Path
 
 from local import fixtures
+from local.events import FUNCTION_OF
 from local.events import HOST as EVENT_HOST
 from local.portal_emulator import PortalEmulator
 from local.stack import LocalStack
 
 
 def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
-    from b24sms import storage
+    from b24sms import openlines, storage
     from b24sms.models import Message, Portal
 
     demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
@@ -32,6 +34,11 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
     demo.refresh_tokens.add(fixtures.DEMO_REFRESH_TOKEN)
     demo.senders["b24sms"] = {"CODE": "b24sms", "TYPE": "SMS", "HANDLER": f"{stack.base_url}/bitrix/handler"}
     demo.messages[fixtures.DEMO_MESSAGE_ID] = ["sent"]
+    # Open Lines, as after an install that granted imconnector and an admin who connected line 1:
+    # the placement, inbound SMS and operator-reply events need the connector registered and the line.
+    connector = openlines.connector_id()
+    demo.connectors[connector] = {"ID": connector, "PLACEMENT_HANDLER": openlines.placement_url()}
+    demo.active[(connector, fixtures.DEMO_OPEN_LINE)] = True
     storage.put_portal(
         Portal(
             member_id=fixtures.DEMO_MEMBER_ID,
@@ -43,6 +50,8 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
             token_version=1,
             application_token=fixtures.DEMO_APPLICATION_TOKEN,
             handler_secret=fixtures.DEMO_HANDLER_SECRET,
+            scope=demo.scope,
+            openlines={fixtures.DEMO_OPEN_LINE: "active"},
         )
     )
     if with_message:  # the queue and callback events name it; the handler events bring it themselves
@@ -62,10 +71,28 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("function", help="logical id in template.yaml, e.g. HandlerFunction")
-    parser.add_argument("event", type=Path, help="an event file, e.g. events/handler_send.json")
+    parser.add_argument(
+        "function_and_event",
+        nargs="+",
+        metavar="[FUNCTION] EVENT",
+        help="a logical id in template.yaml (default: the one the file in events/ is for) and an event file",
+    )
     args = parser.parse_args(argv)
-    event = json.loads(args.event.read_text())
+    if len(args.function_and_event) > 2:
+        parser.error("give at most a function and an event file")
+    path = Path(args.function_and_event[-1])
+    try:
+        event = json.loads(path.read_text())
+    except FileNotFoundError:
+        print(f"no event file {path}; events/ has: {', '.join(sorted(FUNCTION_OF))}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cannot read {path} as a JSON event: {exc}", file=sys.stderr)
+        return 2
+    function = args.function_and_event[0] if len(args.function_and_event) == 2 else FUNCTION_OF.get(path.name, "")
+    if not function:
+        print(f"no function given for {path}: make invoke FUNCTION=<LogicalId> EVENT={path}", file=sys.stderr)
+        return 2
     emulator = PortalEmulator().start()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     env = {
@@ -79,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
         "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
     }
-    if args.function == "StatusFunction":
+    if function in ("StatusFunction", "InboundFunction"):
         # Carrier signatures cover the public URL the callback was sent to: the one in events/.
         # (Only here: other functions call the public URL, and it must stay on this machine.)
         env["PUBLIC_BASE_URL"] = f"https://{EVENT_HOST}"
@@ -89,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         # Logs go to stderr, so stdout holds just the function's answer (JSON).
         with contextlib.redirect_stdout(sys.stderr):
             stack.start()
-            if args.function not in stack.handlers:
-                print(f"unknown function {args.function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
+            if function not in stack.handlers:
+                print(f"unknown function {function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
                 return 2
-            seed(stack, emulator, with_message=args.function != "HandlerFunction")
-            result = stack.invoke(args.function, event)
+            seed(stack, emulator, with_message=function != "HandlerFunction")
+            result = stack.invoke(function, event)
         print(json.dumps(result, indent=2, ensure_ascii=False), file=real_stdout)
         return 0
     finally:

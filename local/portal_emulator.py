@@ -216,6 +216,9 @@ class PortalEmulator:
         self.rate = rate
         self.burst = burst
         self.portals: dict[str, EmulatedPortal] = {}
+        # Seconds the OAuth server takes to answer a refresh (outside the lock: calls overlap), so
+        # that concurrent refreshes really race for our refresh lock.
+        self.oauth_delay = 0.0
         self.lock = threading.RLock()
         self._server: LoopbackServer | None = None
         self.base_url = ""
@@ -486,6 +489,8 @@ class PortalEmulator:
         parts = urlsplit(raw_path)
         if parts.path.rstrip("/") == "/oauth/token":
             query = dict(parse_qsl(parts.query)) if verb == "GET" else decode_form(body)
+            if self.oauth_delay:
+                time.sleep(self.oauth_delay)
             return self._oauth(query)
         match = re.match(r"^/([^/]+)/rest/([\w.]+?)(?:\.json)?$", parts.path)
         if not match or match.group(1) not in self.portals:

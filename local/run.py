@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 from local.stack import LocalStack
 
@@ -12,6 +13,7 @@ from local.stack import LocalStack
 def main() -> None:
     port = int(os.environ.get("PORT", "3000"))
     moto_port = int(os.environ.get("MOTO_PORT", "0"))
+    started = time.monotonic()
     stack = LocalStack(port=port, moto_port=moto_port).start()
     base = stack.environment["PUBLIC_BASE_URL"]
     print(f"b24sms local stack on {stack.base_url} (public base URL {base})")
@@ -25,7 +27,7 @@ def main() -> None:
     for function, seconds in stack.template.schedules():
         print(f"  every {seconds:.0f}s{'':22} -> {function}")
     print(f"install URL to give the portal: {base}/bitrix/install")
-    print("Ctrl-C stops.", flush=True)
+    print(f"started in {time.monotonic() - started:.1f} s. Ctrl-C stops.", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

@@ -124,6 +124,7 @@ class LocalStack:
         self._count_lock = threading.Lock()
         self.template = Template()
         self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        self.specs: dict[str, FunctionSpec] = {}
         self.routes: list[Route] = []
         self.invocations: dict[str, int] = {}
         self._stop = threading.Event()
@@ -135,8 +136,6 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Metrics are disabled locally, so every flush would warn that there is nothing to publish.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -145,10 +144,8 @@ class LocalStack:
         if self.moto_process:
             self._moto = _MotoProcess(self.moto_port)
         else:
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-            self._moto.start()
-            self.moto_port = self._moto._server.server_port
-        self.moto_port = getattr(self._moto, "port", self.moto_port)
+            self._moto = _MotoThread(self.moto_port)
+        self.moto_port = self._moto.port
         self.aws_endpoint = f"http://127.0.0.1:{self.moto_port}"
         os.environ.update(
             {
@@ -168,8 +165,8 @@ class LocalStack:
         self._http.start()
         if self.start_pollers:
             for trigger in self.template.queue_triggers():
-                for _ in range(max(1, trigger.concurrency or self.default_concurrency)):
-                    self._spawn(self._poll, trigger)
+                for index in range(max(1, trigger.concurrency or self.default_concurrency)):
+                    self._spawn(self._poll, trigger, self.poller_handler(trigger.function, index))
             for function, seconds in self.template.schedules():
                 self._spawn(self._every, function, seconds)
         return self
@@ -288,14 +285,27 @@ class LocalStack:
 
     def _load_functions(self) -> None:
         for spec in self.template.functions():
+            self.specs[spec.logical_id] = spec
             self.handlers[spec.logical_id] = load_handler(spec)
         self.routes = self.template.routes()
 
+    def poller_handler(self, function: str, index: int) -> Callable[[dict[str, Any], Any], Any]:
+        """The handler of poller ``index`` of ``function``: its own import of the function's module.
+
+        In Lambda each concurrent invocation has an execution environment of its own, so module
+        globals are never shared between invocations running at the same time. Here all functions
+        share one process, and a module-level object that keeps per-invocation state (the dispatch
+        function's Powertools ``BatchProcessor`` keeps the batch's records and failures on itself)
+        mixed up two pollers' batches: each got the other's failure list. So each poller is an
+        execution environment of its own (a separate module object, one invocation at a time); the
+        layer (``b24sms``) stays shared, as it holds no per-invocation state."""
+        return load_handler(self.specs[function], instance=f"poller{index}")
+
     # -- invoking ----------------------------------------------------------------------------
-    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+    def invoke(self, function: str, event: dict[str, Any], handler: Callable[[dict[str, Any], Any], Any] | None = None) -> Any:
         started = time.perf_counter()
         try:
-            return self.handlers[function](event, LambdaContext(function))
+            return (handler or self.handlers[function])(event, LambdaContext(function))
         finally:
             elapsed = time.perf_counter() - started
             with self._count_lock:
@@ -320,7 +330,7 @@ class LocalStack:
                 return http_response(result)
         return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
 
-    def _poll(self, trigger: QueueTrigger) -> None:
+    def _poll(self, trigger: QueueTrigger, handler: Callable[[dict[str, Any], Any], Any]) -> None:
         import boto3
 
         sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, region_name=REGION)
@@ -340,7 +350,7 @@ class LocalStack:
                 continue
             event = sqs_event(messages, arn)
             try:
-                result = self.invoke(trigger.function, event)
+                result = self.invoke(trigger.function, event, handler)
                 failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
             except Exception as exc:  # the whole batch failed: every message comes back later
                 sys.stderr.write(f"{trigger.function} crashed: {exc!r}\n")
@@ -383,8 +393,66 @@ class LocalStack:
         return messages
 
 
+# -- moto's server ---------------------------------------------------------------------------------
+# moto's DynamoDB is not thread-safe: update_item and put_item read the item, check the condition and
+# write without a lock, and its server answers each request on a thread of its own. Two conditional
+# writes racing on one item could then both succeed (six threads sending the same conditional claim
+# got two winners in 28 of 150 rounds), which real DynamoDB never allows: our exactly-once guarantees
+# rest on it. So every DynamoDB request goes through one lock: each conditional write is atomic, and
+# no read sees half a write. SQS requests are not held up by it (a long poll would block everything).
+def serialise_dynamodb(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap moto's WSGI app so that DynamoDB requests run one at a time."""
+    lock = threading.Lock()
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            response = app(environ, start_response)
+            try:
+                return list(response)  # the whole answer is produced under the lock
+            finally:
+                close = getattr(response, "close", None)
+                if close:
+                    close()
+
+    return wsgi
+
+
+def _moto_app() -> Callable[..., Any]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
+
+
+def serve_moto(port: int, host: str = "127.0.0.1") -> None:
+    """moto's server with DynamoDB serialised, in the foreground (what ``_MotoProcess`` runs)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import run_simple
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    run_simple(host, port, _moto_app(), threaded=True, request_handler=MotoRequestHandler)
+
+
+class _MotoThread:
+    """moto's server on a thread of this process (as moto's ThreadedMotoServer, DynamoDB serialised)."""
+
+    def __init__(self, port: int = 0) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", port, _moto_app(), threaded=True, request_handler=MotoRequestHandler)
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
 class _MotoProcess:
-    """moto's server as a child process (``python -m moto.server``)."""
+    """moto's server as a child process (on another core), with DynamoDB serialised: ``serve_moto``."""
 
     def __init__(self, port: int = 0) -> None:
         import socket
@@ -396,7 +464,8 @@ class _MotoProcess:
                 port = probe.getsockname()[1]
         self.port = port
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-c", f"from local.stack import serve_moto; serve_moto({int(port)})"],
+            cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -413,13 +482,22 @@ class _MotoProcess:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        """Firmly: SIGTERM, a short wait, then SIGKILL (a busy server has been seen to ignore SIGTERM)."""
+        import subprocess
+
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
 
 
-def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+def load_handler(spec: FunctionSpec, instance: str = "") -> Callable[[dict[str, Any], Any], Any]:
+    """The function's handler; ``instance`` names a separate import of its module (an execution
+    environment of its own, with its own module globals)."""
     path = spec.code_dir / f"{spec.module}.py"
-    module_name = f"b24fn_{spec.logical_id}"
+    module_name = f"b24fn_{spec.logical_id}" + (f"__{instance}" if instance else "")
     if module_name in sys.modules:
         module = sys.modules[module_name]
     else:

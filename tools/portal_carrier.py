@@ -16,6 +16,12 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
+
+# The shared layer is a plain folder in a clone (in Lambda it is /opt/python): put it on the path.
+_LAYER = str(Path(__file__).resolve().parent.parent / "layers" / "common")
+if _LAYER not in sys.path:
+    sys.path.insert(0, _LAYER)
 
 
 def _table_from_stack(stack: str) -> str:
@@ -39,7 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--country", default="", help="ISO country for national numbers, e.g. RU")
     parser.add_argument("--credentials", default="", help="Secrets Manager secret name or ARN")
     args = parser.parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
 
+    try:
+        return _run(args)
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no region, no such stack, access denied…
+        hint = "it runs with your AWS credentials and region (AWS_PROFILE, AWS_DEFAULT_REGION)"
+        print(f"portal-carrier: {exc}; {hint}", file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace) -> int:
     table = args.table or _table_from_stack(args.stack)
     os.environ.update({"PORTALS_TABLE": table, "MESSAGES_TABLE": "-", "LIMITS_TABLE": "-"})
     os.environ.update({"OUTBOUND_QUEUE_URL": "-", "STATUS_QUEUE_URL": "-", "BITRIX_CLIENT_ID": "-"})

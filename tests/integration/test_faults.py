@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +14,9 @@ import pytest
 from b24sms import storage
 from b24sms.carriers import CarrierOutcomeUnknown, CarrierThrottled, OutboundSms, SendResult, TransientCarrierError
 from b24sms.carriers.sandbox import SandboxCarrier
+from b24sms.models import Message
 from local.portal_emulator import EmulatedPortal, PortalEmulator
+from local.stack import LocalStack
 from tests.conftest import final_status
 
 REAL_SEND = SandboxCarrier.send
@@ -199,6 +202,18 @@ def test_killed_mid_send_without_a_report_fails_once_not_twice(
     settle(portal, {message_id: ("failed", 1)})
     stored = storage.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "DISPATCH_INTERRUPTED"
+
+
+def test_a_message_is_claimed_once(stack: LocalStack):
+    """The claim's condition, without a race: a second claim of the same message gets nothing."""
+    member_id, message_id = f"claim-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    assert storage.create_message(Message(member_id, message_id, to="+15550900001", body="x", created_at=storage.now()))
+    first = storage.claim_for_dispatch(member_id, message_id, 30)
+    assert first is not None and first.dispatch_state == "sending" and first.attempts == 1
+    assert storage.claim_for_dispatch(member_id, message_id, 30) is None
+    stored = storage.get_message(member_id, message_id)
+    assert stored and stored.attempts == 1 and stored.lease_until == first.lease_until
+    storage.delete_portal_messages(member_id)
 
 
 def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal: EmulatedPortal, emulator: PortalEmulator):

@@ -70,6 +70,30 @@ def test_forged_install_is_refused_and_nothing_stored(emulator: PortalEmulator, 
     assert storage.get_portal(victim.member_id) is None
 
 
+def test_a_valid_refresh_token_of_one_portal_cannot_take_over_another(emulator: PortalEmulator, stack: LocalStack):
+    """The takeover the member_id check exists for: the OAuth server accepts the token, but names A."""
+    a, b = emulator.add_portal(), emulator.add_portal()
+    for p in (a, b):
+        assert emulator.install(p, f"{stack.base_url}/bitrix/install").status_code == 200
+    before_a, before_b = storage.get_portal(a.member_id), storage.get_portal(b.member_id)
+    with emulator.lock:
+        _, refresh_of_a = a.issue_tokens()  # fresh and valid: the OAuth server will answer for A
+    refreshes = a.refreshes
+    form = {
+        "AUTH_ID": "x",
+        "AUTH_EXPIRES": "3600",
+        "REFRESH_ID": refresh_of_a,
+        "member_id": b.member_id,
+        "APPLICATION_TOKEN": "attacker",
+    }
+    response = requests.post(f"{stack.base_url}/bitrix/install", data=form, params={"DOMAIN": b.domain}, timeout=10)
+    assert response.status_code == 403
+    assert "the OAuth server names another portal" in response.text
+    assert a.refreshes == refreshes + 1  # the token was spent: the comparison really ran
+    assert storage.get_portal(b.member_id) == before_b
+    assert storage.get_portal(a.member_id) == before_a
+
+
 def test_a_forged_onappinstall_event_gets_a_json_403(emulator: PortalEmulator, stack: LocalStack):
     victim = emulator.add_portal()
     form = {

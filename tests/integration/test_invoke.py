@@ -1,4 +1,4 @@
-"""The documented `make invoke` runs every function on its file in events/ without Docker."""
+"""The documented `make invoke` runs every file in events/ on its function without Docker."""
 
 from __future__ import annotations
 
@@ -6,35 +6,44 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from local.events import EVENTS, FUNCTION_OF
 from local.stack import OVERRIDABLE
 from local.template import ROOT
 
-CASES = [
-    ("InstallFunction", "install_page.json", 200),
-    ("InstallFunction", "install_event.json", 200),
-    ("EventsFunction", "app_uninstall.json", 200),
-    ("HandlerFunction", "handler_send.json", 200),
-    ("HandlerFunction", "handler_send_robot.json", 200),
-    ("StatusFunction", "status_sandbox.json", 200),
-    ("StatusFunction", "status_twilio.json", 200),
-    ("StatusFunction", "status_vonage.json", 200),
-    ("SmsEventsFunction", "sns_aws_delivery.json", None),
-    ("DispatchFunction", "sqs_outbound.json", None),
-    ("PushFunction", "sqs_status.json", None),
-    ("SyncSendersFunction", "sync_senders.json", None),
-    ("RecoverFunction", "scheduled_recover.json", None),
-]
+# What each file's function answers once `make invoke` has seeded the demo portal.
+EXPECTED: dict[str, Any] = {
+    "install_page.json": 200,
+    "install_event.json": 200,
+    "app_uninstall.json": 200,
+    "handler_send.json": {"duplicate": False},
+    "handler_send_robot.json": {"duplicate": False},
+    "status_sandbox.json": {"result": ["advanced"]},
+    "status_twilio.json": {"result": ["advanced"]},
+    "status_vonage.json": {"result": ["advanced"]},
+    "status_vonage_get.json": {"result": ["advanced"]},
+    "inbound_twilio.json": {"result": "posted"},
+    "inbound_vonage_part.json": {"result": "posted"},
+    "connector_placement.json": "SMS is connected to Open Line 1",
+    "imconnector_message_add.json": {"result": ["queued"], "event": "ONIMCONNECTORMESSAGEADD"},
+    "sns_aws_delivery.json": {"result": ["advanced"]},
+    "sqs_outbound.json": {"batchItemFailures": []},
+    "sqs_status.json": {"batchItemFailures": []},
+    "sync_senders.json": None,
+    "scheduled_recover.json": None,
+}
+FILES = sorted(p.name for p in EVENTS.glob("*.json"))
 
 
-@pytest.mark.parametrize(("function", "event", "status"), CASES, ids=[c[1] for c in CASES])
-def test_invoke_runs_the_function_on_its_event(function: str, event: str, status: int | None):
+def invoke(*args: str) -> subprocess.CompletedProcess[str]:
     # As a user runs it: without the settings this test session's own stack put in the environment.
     env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE and not k.startswith("AWS_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "local.invoke", function, f"events/{event}"],
+    return subprocess.run(
+        [sys.executable, "-m", "local.invoke", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,19 +51,62 @@ def test_invoke_runs_the_function_on_its_event(function: str, event: str, status
         timeout=120,
         check=False,
     )
+
+
+def test_every_event_file_has_a_function_and_an_expectation():
+    assert FILES == sorted(FUNCTION_OF) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("event", FILES)
+def test_invoke_runs_the_function_on_its_event(event: str):
+    done = invoke(FUNCTION_OF[event], f"events/{event}")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    if status is not None:
-        assert result["statusCode"] == status, result
-        if function == "HandlerFunction":
-            assert json.loads(result["body"])["duplicate"] is False
-        if function == "StatusFunction":
-            assert json.loads(result["body"])["result"] == ["advanced"]
-    elif "batchItemFailures" in result:
-        assert result["batchItemFailures"] == []
-    elif function == "SmsEventsFunction":
-        assert result == {"result": ["advanced"]}
+    expected = EXPECTED[event]
+    if "statusCode" in result:  # an HTTP route: a 2xx, with the body we expect
+        assert result["statusCode"] == 200, result
+        if isinstance(expected, dict):
+            body = json.loads(result["body"])
+            assert {k: body.get(k) for k in expected} == expected, body
+        elif isinstance(expected, str):
+            assert expected in result["body"], result["body"]
+    elif expected is not None:
+        assert result == expected
     elif "requeued" in result:
         assert result["requeued"] == 0  # the demo message was just recorded: not stale
     else:
         assert result["errors"] == 0 and result["portals"] == 1
+
+
+def test_the_event_file_alone_names_its_function():
+    done = invoke("events/status_sandbox.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(json.loads(done.stdout)["body"]) == {"result": ["advanced"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("HandlerFunction", "events/no_such_file.json"), "no event file events/no_such_file.json"),
+        (("HandlerFunction", "events"), "cannot read events as a JSON event"),
+        (("HandlerFunction", "README.md"), "cannot read README.md as a JSON event"),
+        (("events/no_such_file.json",), "no event file events/no_such_file.json"),
+        (("local/template.py",), "cannot read local/template.py as a JSON event"),
+        (("pyproject.toml",), "cannot read pyproject.toml as a JSON event"),
+        (("bench/results.json",), "no event file bench/results.json"),
+    ],
+)
+def test_a_bad_event_path_gets_one_line_not_a_traceback(args: tuple[str, ...], says: str):
+    done = invoke(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith(says), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_file_of_your_own_needs_its_function(tmp_path: Path):
+    own = tmp_path / "mine.json"
+    own.write_text("{}")
+    done = invoke(str(own))
+    assert done.returncode == 2
+    assert done.stderr == f"no function given for {own}: make invoke FUNCTION=<LogicalId> EVENT={own}\n"

@@ -35,6 +35,18 @@ def test_burst_then_rate(stack: LocalStack):
     bucket.acquire()
 
 
+def test_less_than_one_token_is_not_a_token(stack: LocalStack):
+    clock = FakeClock()
+    bucket = TokenBucket("test#fraction", rate=2, burst=1, max_wait=0, clock=clock, sleep=clock.sleep)
+    bucket.acquire()
+    clock.now += 0.25  # half a token has come back
+    with pytest.raises(Throttled) as info:
+        bucket.acquire()
+    assert info.value.retry_after == pytest.approx(0.25, abs=0.01)
+    clock.now += 0.25
+    bucket.acquire()
+
+
 def test_waits_for_a_token_within_max_wait(stack: LocalStack):
     clock = FakeClock()
     bucket = TokenBucket("test#wait", rate=4, burst=1, max_wait=1, clock=clock, sleep=clock.sleep)

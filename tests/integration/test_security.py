@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,6 +42,18 @@ def nothing_recorded(portal: EmulatedPortal, message_id: str) -> bool:
 def test_wrong_or_missing_secret_is_401_and_nothing_is_stored(portal: EmulatedPortal, stack: LocalStack, query: str):
     url = f"{stack.base_url}/bitrix/handler?" + query.format(member=portal.member_id)
     message_id = "a1" * 16
+    response = requests.post(url, data=sms_form(portal, message_id), headers=FORM, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert nothing_recorded(portal, message_id)
+
+
+@pytest.mark.parametrize("part", ["first-character", "all-but-the-last-character"])
+def test_part_of_the_real_secret_is_401_and_nothing_is_stored(portal: EmulatedPortal, stack: LocalStack, part: str):
+    key = urlsplit(handler(portal)).query.split("key=")[1]
+    partial = key[:1] if part == "first-character" else key[:-1]
+    message_id = ("c5" if part == "first-character" else "c6") * 16
+    url = f"{stack.base_url}/bitrix/handler?portal={portal.member_id}&key={partial}"
     response = requests.post(url, data=sms_form(portal, message_id), headers=FORM, timeout=10)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
@@ -117,26 +130,67 @@ def test_unknown_carrier_is_404(stack: LocalStack):
     assert response.status_code == 404
 
 
-def test_logs_never_hold_the_phone_number_or_the_text(portal: EmulatedPortal, emulator: PortalEmulator, caplog):
-    from tests.conftest import final_status
-
+def b24sms_logs(caplog: pytest.LogCaptureFixture, action: Callable[[], None]) -> str:
+    """What the b24sms loggers print (as Lambda prints them: Powertools' JSON) while ``action`` runs."""
     loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if n.startswith("b24sms")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.INFO)
     try:
         with caplog.at_level(logging.INFO):
-            message_id, _ = emulator.send_sms(portal, "+15557654321", "secret words in the text")
-            assert final_status(portal, message_id) == "delivered"
+            action()
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
-    # Format the records as Lambda prints them (Powertools' JSON formatter).
     formatter = logging.getLogger("b24sms").handlers[0].formatter
     assert formatter is not None
-    logs = "\n".join(formatter.format(r) for r in caplog.records if r.name.startswith("b24sms"))
+    return "\n".join(formatter.format(r) for r in caplog.records if r.name.startswith("b24sms"))
+
+
+def test_logs_never_hold_the_phone_number_or_the_text(portal: EmulatedPortal, emulator: PortalEmulator, caplog):
+    from tests.conftest import final_status
+
+    sent: list[str] = []
+
+    def send() -> None:
+        message_id, _ = emulator.send_sms(portal, "+15557654321", "secret words in the text")
+        sent.append(message_id)
+        assert final_status(portal, message_id) == "delivered"
+
+    logs = b24sms_logs(caplog, send)
+    message_id = sent[0]
     assert "message accepted" in logs and message_id in logs  # the logs are there, correlated
     assert f'"message_id":"{message_id}"' in logs
     assert mask_phone("+15557654321") in logs
     assert "+15557654321" not in logs and "7654321" not in logs
+    assert "secret words" not in logs
+
+
+@pytest.mark.parametrize(
+    ("number", "error_code"),
+    [
+        ("+1555098765432109", "INVALID_NUMBER"),  # too long to be a phone number: refused before any carrier
+        ("+15557650099", "SANDBOX_REJECTED"),  # the carrier refuses it, with the whole number in its text
+    ],
+    ids=["impossible-number", "carrier-refusal"],
+)
+def test_failed_sends_log_and_store_the_number_only_masked(
+    portal: EmulatedPortal, emulator: PortalEmulator, caplog, number: str, error_code: str
+):
+    from tests.conftest import final_status
+
+    sent: list[str] = []
+
+    def send() -> None:
+        message_id, _ = emulator.send_sms(portal, number, "secret words in the text")
+        sent.append(message_id)
+        assert final_status(portal, message_id) == "failed"
+
+    logs = b24sms_logs(caplog, send)
+    stored = storage.get_message(portal.member_id, sent[0])
+    assert stored and stored.error_code == error_code
+    failed = [line for line in logs.splitlines() if "message failed" in line]
+    assert failed and error_code in failed[0] and mask_phone(number) in failed[0]
+    tail = number[-7:]  # enough of the number to dial it with the country and area codes
+    assert tail not in logs and tail not in stored.error_message
     assert "secret words" not in logs

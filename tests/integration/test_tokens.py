@@ -6,10 +6,27 @@ import threading
 
 from b24sms import storage
 from b24sms.portals import client_for
-from local.portal_emulator import EmulatedPortal
+from local.portal_emulator import EmulatedPortal, PortalEmulator
 
 
-def test_concurrent_expired_token_spends_the_refresh_token_once(portal: EmulatedPortal):
+def test_the_refresh_lock_of_a_version_is_taken_once(portal: EmulatedPortal):
+    version = storage.get_portal(portal.member_id).token_version  # type: ignore[union-attr]
+    assert storage.try_lock_refresh(portal.member_id, version, 30)
+    assert not storage.try_lock_refresh(portal.member_id, version, 30)  # held: the second caller waits
+    assert not storage.try_lock_refresh(portal.member_id, version - 1, 30)  # an older version is spent
+    storage.release_refresh_lock(portal.member_id)
+    assert storage.try_lock_refresh(portal.member_id, version, 30)
+
+
+def test_concurrent_expired_token_spends_the_refresh_token_once(portal: EmulatedPortal, emulator: PortalEmulator):
+    emulator.oauth_delay = 0.5  # the first refresh is still out when the others reach the lock
+    try:
+        _concurrent_refreshes(portal)
+    finally:
+        emulator.oauth_delay = 0.0
+
+
+def _concurrent_refreshes(portal: EmulatedPortal) -> None:
     before = portal.refreshes
     version = storage.get_portal(portal.member_id).token_version  # type: ignore[union-attr]
     portal.expire_tokens()

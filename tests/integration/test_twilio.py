@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from b24sms import config, storage
+from b24sms.privacy import mask_phone
 from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -69,6 +70,16 @@ def test_refused_at_send_is_failed_with_twilios_reason(
     stored = storage.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == code and stored.error_message
     assert stored.attempts == 1
+
+
+def test_twilios_21211_text_is_stored_masked(portal: EmulatedPortal, emulator: PortalEmulator, twilio: TwilioFake):
+    # Twilio's own wording: the whole number is in the text (the fake answers the next send with it).
+    twilio.fail_next(400, 21211, "The 'To' number +15550114321 is not a valid phone number.")
+    message_id, _ = emulator.send_sms(portal, "+15550114321", "refused")
+    assert final_status(portal, message_id) == "failed"
+    stored = storage.get_message(portal.member_id, message_id)
+    assert stored and stored.error_code == "TWILIO_21211"
+    assert stored.error_message == f"The 'To' number {mask_phone('+15550114321')} is not a valid phone number."
 
 
 def test_transient_errors_succeed_on_retry(portal: EmulatedPortal, emulator: PortalEmulator, twilio: TwilioFake):

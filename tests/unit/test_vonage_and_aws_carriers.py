@@ -73,6 +73,58 @@ def test_a_tampered_or_unsigned_receipt_is_refused(change: dict[str, str]):
         carrier().parse_status(CallbackRequest("https://x", {}, json.dumps(signed)))
 
 
+INBOUND = {
+    "msisdn": "447700900001",
+    "to": "447700900000",
+    "messageId": "0A0000000123ABCD1",
+    "text": "hello",
+    "type": "text",
+    "api-key": "abcd1234",
+    "message-timestamp": "2026-11-22 12:30:00",
+    "timestamp": "1795000000",
+}
+
+
+def shaped(params: dict[str, str], shape: str) -> CallbackRequest:
+    if shape == "json":
+        return CallbackRequest("https://x/carriers/vonage", {}, json.dumps(params))
+    if shape == "form":
+        return CallbackRequest("https://x/carriers/vonage", {}, encode_form(params))
+    return CallbackRequest("https://x/carriers/vonage", {}, "", query=params)
+
+
+@pytest.mark.parametrize("shape", ["json", "form", "get"])
+def test_with_a_signature_secret_a_receipt_without_sig_is_refused(shape: str):
+    assert "sig" not in RECEIPT
+    with pytest.raises(SignatureError):
+        carrier().parse_status(shaped(RECEIPT, shape))
+
+
+@pytest.mark.parametrize("shape", ["json", "form", "get"])
+def test_with_a_signature_secret_an_inbound_message_without_sig_is_refused(shape: str):
+    with pytest.raises(SignatureError):
+        carrier().parse_inbound(shaped(INBOUND, shape))
+
+
+def test_with_a_signature_secret_a_signed_inbound_message_is_read_and_a_wrong_sig_refused():
+    sig = oracle_sig(INBOUND, "sha256")
+    assert carrier().parse_inbound(shaped(dict(INBOUND, sig=sig), "json")).from_number == "+447700900001"
+    with pytest.raises(SignatureError):
+        carrier().parse_inbound(shaped(dict(INBOUND, sig=sig[::-1]), "json"))
+
+
+def test_without_a_signature_secret_inbound_messages_are_taken_as_they_come():
+    sms = carrier(secret="").parse_inbound(shaped(INBOUND, "form"))
+    assert (sms.carrier_message_id, sms.from_number, sms.to_number, sms.text) == (
+        "0A0000000123ABCD1",
+        "+447700900001",
+        "+447700900000",
+        "hello",
+    )
+    with pytest.raises(SignatureError):  # still only for our account
+        carrier(secret="").parse_inbound(shaped(dict(INBOUND, **{"api-key": "other"}), "form"))
+
+
 def test_the_md5hash_method_is_md5_over_the_string_and_secret():
     import hashlib
 

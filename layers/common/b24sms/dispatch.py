@@ -29,7 +29,7 @@ from b24sms.carriers import (
 )
 from b24sms.config import get_settings
 from b24sms.models import ACCEPTED, REJECTED, SENDING, UNKNOWN, Message, Portal
-from b24sms.privacy import mask_phone
+from b24sms.privacy import mask_carrier_text, mask_phone
 from b24sms.ratelimit import Throttled, TokenBucket
 
 logger = Logger(child=True)
@@ -121,14 +121,14 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         logger.error("carrier did not answer the send; not sending again", extra={"message_id": message_id, "error": exc.code})
         return _outcome_unknown(claimed)
     except CarrierThrottled as exc:
-        storage.release_for_retry(claimed, exc.code, exc.message, refund_attempt=True)
+        storage.release_for_retry(claimed, exc.code, mask_carrier_text(exc.message), refund_attempt=True)
         logger.warning("carrier throttled us", extra={"error": exc.code, "retry_after": exc.retry_after})
         raise RetryLater(exc.code, max(1, int(exc.retry_after + 0.999))) from exc
     except TransientCarrierError as exc:
         if claimed.attempts >= settings.dispatch_max_attempts:
             _fail(claimed, exc.code, f"gave up after {claimed.attempts} attempts: {exc.message}", carrier=carrier.name)
             return DispatchResult("failed", exc.code)
-        storage.release_for_retry(claimed, exc.code, exc.message)
+        storage.release_for_retry(claimed, exc.code, mask_carrier_text(exc.message))
         logger.warning("carrier error, will retry", extra={"error": exc.code, "attempt": claimed.attempts})
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
@@ -190,7 +190,10 @@ def _outcome_unknown(message: Message) -> DispatchResult:
 
 
 def _fail(message: Message, code: str, reason: str, carrier: str = "") -> None:
-    """The message will never be sent: mark it failed (if nothing later is known) and tell the portal."""
+    """The message will never be sent: mark it failed (if nothing later is known) and tell the portal.
+    ``reason`` may hold a carrier's own text, which may hold the number (Twilio's 21211 does): it is
+    stored and logged only masked."""
+    reason = mask_carrier_text(reason)
     advanced = storage.advance_status(
         message.member_id,
         message.message_id,

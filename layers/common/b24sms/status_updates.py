@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from b24sms import queues, statuses, storage
 from b24sms.carriers import KNOWN, CallbackRequest, StatusReport, UnknownCarrier, callback_key, get_carrier
 from b24sms.models import CarrierConfig, Message, split_key
+from b24sms.privacy import mask_carrier_text
 
 logger = Logger(child=True)
 
@@ -57,7 +58,7 @@ def apply_report(carrier: str, report: StatusReport) -> str:
         source=f"carrier:{carrier}",
         carrier_status=report.carrier_status,
         error_code=report.error_code,
-        error_message=report.error_message,
+        error_message=mask_carrier_text(report.error_message),  # a carrier's text may name the number
         carrier_message_id=report.carrier_message_id,
     )
     if message is None:
@@ -81,7 +82,7 @@ def _apply_part(carrier: str, key: tuple[str, str], report: StatusReport) -> str
     message = storage.record_part_status(*key, report.part_id, report.carrier_status, report.bitrix_status)
     if message is None:
         return "unknown" if storage.get_message(*key) is None else "stale"
-    return settle_parts(message, carrier, report.error_code, report.error_message)
+    return settle_parts(message, carrier, report.error_code, mask_carrier_text(report.error_message))
 
 
 def settle_parts(message: Message, carrier: str, error_code: str = "", error_message: str = "") -> str:

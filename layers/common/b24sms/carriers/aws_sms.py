@@ -27,6 +27,7 @@ from b24sms.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
+from b24sms.privacy import mask_carrier_text
 
 CONTEXT_KEY = "b24_key"
 
@@ -140,7 +141,7 @@ class AwsSmsCarrier:
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or "Unknown")
             reason = str(exc.response.get("Reason") or "")
-            text = str(error.get("Message") or code) + (f" ({reason})" if reason else "")
+            text = mask_carrier_text(str(error.get("Message") or code) + (f" ({reason})" if reason else ""))
             if code in THROTTLED:
                 raise CarrierThrottled(f"AWS_{code}", text, 1.0) from exc
             if code in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:

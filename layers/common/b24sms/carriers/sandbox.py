@@ -70,7 +70,9 @@ class SandboxCarrier:
         if not digits:
             raise PermanentCarrierError("SANDBOX_INVALID_NUMBER", "the recipient has no digits")
         if digits.endswith("0099"):
-            raise PermanentCarrierError("SANDBOX_REJECTED", "the sandbox rejects numbers ending in 0099")
+            # Worded as carriers do, with the whole number (Twilio: "The 'To' number +1… is not a valid
+            # phone number."): what we log and store of it must be masked.
+            raise PermanentCarrierError("SANDBOX_REJECTED", f"the sandbox rejects numbers ending in 0099: {sms.to}")
         if self.delay:
             time.sleep(self.delay)
         carrier_id = "SBX" + uuid.uuid4().hex

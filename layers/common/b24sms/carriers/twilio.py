@@ -32,6 +32,7 @@ from b24sms.carriers.base import (
     TransientCarrierError,
 )
 from b24sms.formdata import decode_flat
+from b24sms.privacy import mask_carrier_text
 
 DEFAULT_API = "https://api.twilio.com"
 
@@ -133,7 +134,7 @@ class TwilioCarrier:
         if response.status_code in (200, 201):
             return SendResult(str(body["sid"]), str(body.get("status") or "queued"))
         code = body.get("code")
-        message = str(body.get("message") or f"HTTP {response.status_code}")
+        message = mask_carrier_text(str(body.get("message") or f"HTTP {response.status_code}"))  # 21211's holds the number
         if response.status_code == 429 or code == 20429:
             retry_after = float(response.headers.get("Retry-After") or 1)
             raise CarrierThrottled(f"TWILIO_{code or 429}", message, retry_after)

@@ -38,6 +38,7 @@ from b24sms.carriers.base import (
     TransientCarrierError,
 )
 from b24sms.formdata import decode_flat, decode_json_object, flat_strings
+from b24sms.privacy import mask_carrier_text
 
 DEFAULT_API = "https://rest.nexmo.com"
 SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
@@ -142,7 +143,7 @@ class VonageCarrier:
             return SendResult(accepted[0], "accepted", part_ids=tuple(accepted))
         first = entries[0] if entries else {}
         status = str(first.get("status", ""))
-        text = str(first.get("error-text") or "refused")
+        text = mask_carrier_text(str(first.get("error-text") or "refused"))  # it may name the number
         code = f"VONAGE_{status or 'EMPTY'}"
         if status in THROTTLED:
             raise CarrierThrottled(code, text, 1.0)

@@ -1,0 +1,48 @@
+"""`make bench` keeps its figures and stops: a phase cut short or a stuck moto costs no figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from bench import run
+from local.stack import _MotoProcess
+
+
+def test_the_report_says_which_phases_did_not_run():
+    text = run.render({"date": "2026-11-25 00:00:00 UTC", "prices_usd": run.PRICES})
+    assert text.count("not measured") == 6
+
+
+def test_a_parser_that_takes_too_long_is_cut_and_reported_as_such(monkeypatch):
+    monkeypatch.setattr(run, "PARSER_SIZES", (200, 2000))
+    figures = run.parser_scaling(cap=0.001)  # no interpreter starts that fast
+    assert figures["list"]["2000"] == {"over_seconds": 0.001}
+    assert "ratio" not in figures["list"]
+    assert "> 0 s (cut)" in run.render({"date": "-", "parser_scaling": figures})
+
+
+def test_the_parser_ratio_is_large_keys_over_small_keys(monkeypatch):
+    monkeypatch.setattr(run, "PARSER_SIZES", (100, 1000))
+    figures = run.parser_scaling(cap=60)
+    row = figures["distinct"]
+    assert row["ratio"] == row["1000"]["seconds"] / row["100"]["seconds"]
+
+
+def test_moto_is_killed_when_it_ignores_sigterm():
+    moto = _MotoProcess.__new__(_MotoProcess)
+    moto.process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert moto.process.stdout is not None
+    assert moto.process.stdout.readline() == b"ready\n"
+    started = time.monotonic()
+    moto.stop()
+    assert moto.process.returncode == -9
+    assert time.monotonic() - started < 8
