@@ -46,8 +46,12 @@ WORK_DIR = ROOT / ".sam-local"
 SETUP = "make sam-local-setup"
 
 
-class SamUnavailable(RuntimeError):
-    """sam local cannot run here; the message is the one line that says why."""
+class SamUnavailable(SystemExit):
+    """sam local cannot run here: `make run`/`make demo` in sam mode end with this one line, not a
+    stack trace (a SystemExit, so no handler on the way turns it into one)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"sam local: {reason}")
 
 
 def _docker(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -275,7 +279,7 @@ class StartLambda:
             self.env_file.unlink(missing_ok=True)
 
 
-def _invoke_main(function_and_event: list[str]) -> int:
+def _invoke_main(function_and_event: list[str], rebuild: bool = True) -> int:
     from local import invoke as local_invoke
     from local.events import FUNCTION_OF
     from local.portal_emulator import PortalEmulator
@@ -304,7 +308,8 @@ def _invoke_main(function_and_event: list[str]) -> int:
                 print(f"unknown function {function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
                 return 2
             local_invoke.seed(stack, emulator, with_message=function != "HandlerFunction")
-            build()
+            if rebuild or not (BUILD_DIR / "template.yaml").exists():
+                build()
             env_file = write_env_file(stack)
         # SAM's own output (the container's logs, a traceback, the REPORT line) goes to stderr.
         result = invoke(stack, function, path, env_file)
@@ -322,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("invoke", help="one function on an event file, in its container")
     run.add_argument("function_and_event", nargs="+", metavar="[FUNCTION] EVENT")
+    run.add_argument("--no-build", action="store_true", help="use the last build (.aws-sam/local-x86_64)")
     sub.add_parser("check", help="say whether sam local can run here")
     args = parser.parse_args(argv)
     if args.command == "check":
@@ -330,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if reason else 0
     if len(args.function_and_event) > 2:
         parser.error("give at most a function and an event file")
-    return _invoke_main(args.function_and_event)
+    return _invoke_main(args.function_and_event, rebuild=not args.no_build)
 
 
 if __name__ == "__main__":
