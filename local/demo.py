@@ -48,6 +48,8 @@ def main() -> int:
             print(f"  {message_id}  {to}: {steps}   [{mark}]")
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
+        if stack.remote:
+            print(f"function calls, each in its Lambda container (sam local start-lambda): {stack.remote.calls}")
         return 0 if ok else 1
     finally:
         stack.stop()

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -215,6 +216,8 @@ class StartLambda:
         self.process: subprocess.Popen[str] | None = None
         self.env_file: Path | None = None
         self.client: Any = None
+        self.calls = 0  # invocations answered through start-lambda
+        self._lock = threading.Lock()
 
     def start(self, timeout: float = 120) -> StartLambda:
         require()
@@ -236,7 +239,14 @@ class StartLambda:
             *local_args(self.stack, self.env_file),
         )
         self.process = subprocess.Popen(  # noqa: S603
-            command, cwd=ROOT, env=sam_env(), stdout=self.log, stderr=self.log, text=True, start_new_session=True
+            # The functions' output (their logs, a traceback) goes to stderr, as the stack's own does.
+            command,
+            cwd=ROOT,
+            env=sam_env(),
+            stdout=self.log or sys.stderr,
+            stderr=self.log or sys.stderr,
+            text=True,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -261,6 +271,8 @@ class StartLambda:
         answer = self.client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
         raw = answer["Payload"].read()
         payload = json.loads(raw) if raw else None
+        with self._lock:
+            self.calls += 1
         if answer.get("FunctionError"):
             detail = payload if isinstance(payload, dict) else {}
             raise FunctionError(f"{function}: {detail.get('errorType', 'Error')}: {detail.get('errorMessage', raw[:500])}")

@@ -319,6 +319,8 @@ class LocalStack:
     def invoke(self, function: str, event: dict[str, Any], handler: Callable[[dict[str, Any], Any], Any] | None = None) -> Any:
         started = time.perf_counter()
         try:
+            if self.remote:  # LAMBDA_MODE=sam: the function's container answers (its own environment)
+                return self.remote(function, event)
             return (handler or self.handlers[function])(event, LambdaContext(function))
         finally:
             elapsed = time.perf_counter() - started
