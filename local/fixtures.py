@@ -17,4 +17,5 @@ DEMO_VONAGE_API_SECRET = "demo-vonage-api-secret"
 DEMO_VONAGE_SIGNATURE_SECRET = "demo-vonage-signature-secret-000"
 DEMO_VONAGE_PART_ID = "0B00000127FDBC63"
 DEMO_AWS_MESSAGE_ID = "a3c4e5f6-0000-4000-8000-d3m0d3m0d3m0"
+DEMO_OUR_NUMBER = "+15005550006"  # the number the demo portal sends from: inbound SMS to it route there
 DEMO_OPEN_LINE = "1"  # the Open Line the demo portal connected our SMS channel to

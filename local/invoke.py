@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from local import fixtures
 from local.events import FUNCTION_OF
@@ -26,7 +27,7 @@ from local.stack import LocalStack
 
 
 def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
-    from b24sms import openlines, storage
+    from b24sms import conversations, openlines, storage
     from b24sms.models import Message, Portal
 
     demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
@@ -54,6 +55,7 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
             openlines={fixtures.DEMO_OPEN_LINE: "active"},
         )
     )
+    conversations.remember_route(fixtures.DEMO_OUR_NUMBER, fixtures.DEMO_MEMBER_ID)  # as when the line was connected
     if with_message:  # the queue and callback events name it; the handler events bring it themselves
         storage.create_message(
             Message(
@@ -69,9 +71,9 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
         )
 
 
-def local_env(function: str, emulator: PortalEmulator) -> dict[str, str]:
-    """The settings the local stack runs ``function`` with for the files in events/ (also what
-    `make sam-invoke` hands the function's container)."""
+def local_env(function: str, emulator: PortalEmulator, event: dict[str, Any]) -> dict[str, str]:
+    """The settings the local stack runs ``function`` with on ``event`` (a file in events/); also
+    what `make sam-invoke` hands the function's container."""
     env = {
         "BITRIX_OAUTH_URL": emulator.oauth_url,
         "TWILIO_ACCOUNT_SID": (os.environ.get("TWILIO_ACCOUNT_SID") or fixtures.DEMO_TWILIO_ACCOUNT_SID),
@@ -83,6 +85,13 @@ def local_env(function: str, emulator: PortalEmulator) -> dict[str, str]:
         "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
         "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
     }
+    if function == "InboundFunction":
+        # An inbound SMS is routed to the portal that sends from the number it was sent to: the demo
+        # deployment sends through the event's carrier, from the demo number.
+        carrier = str((event.get("pathParameters") or {}).get("carrier") or "")
+        env["CARRIER"] = os.environ.get("CARRIER") or carrier
+        env["VONAGE_FROM"] = os.environ.get("VONAGE_FROM") or fixtures.DEMO_OUR_NUMBER
+        env["TWILIO_FROM"] = os.environ.get("TWILIO_FROM") or fixtures.DEMO_OUR_NUMBER
     if function in ("StatusFunction", "InboundFunction"):
         # Carrier signatures cover the public URL the callback was sent to: the one in events/.
         # (Only here: other functions call the public URL, and it must stay on this machine.)
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     emulator = PortalEmulator().start()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    stack = LocalStack(env=local_env(function, emulator), start_pollers=False)
+    stack = LocalStack(env=local_env(function, emulator, event), start_pollers=False)
     real_stdout = sys.stdout
     try:
         # Logs go to stderr, so stdout holds just the function's answer (JSON).

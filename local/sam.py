@@ -309,9 +309,14 @@ def _invoke_main(function_and_event: list[str], rebuild: bool = True) -> int:
     if reason:
         print(f"sam local: {reason}", file=sys.stderr)
         return 2
+    try:
+        event = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cannot read {path} as a JSON event: {exc}", file=sys.stderr)
+        return 2
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     emulator = PortalEmulator().start()
-    stack = LocalStack(env=local_invoke.local_env(function, emulator), start_pollers=False, lambda_mode="")
+    stack = LocalStack(env=local_invoke.local_env(function, emulator, event), start_pollers=False, lambda_mode="")
     env_file: Path | None = None
     try:
         with contextlib.redirect_stdout(sys.stderr):
