@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,40 +69,16 @@ def test_each_event_file_in_its_container_answers_as_make_invoke(answers: dict[s
 
 
 @needs_docker
-def test_a_function_that_raises_shows_its_traceback_in_sam_output():
-    # The demo portal's table is gone: the scan raises, as it would on AWS without the table.
-    from local.portal_emulator import PortalEmulator
-    from local.stack import LocalStack
-
-    emulator = PortalEmulator().start()
-    stack = LocalStack(env={"BITRIX_OAUTH_URL": emulator.oauth_url}, start_pollers=False, lambda_mode="").start()
-    env_file = None
-    try:
-        import boto3
-
-        boto3.client("dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1").delete_table(
-            TableName=stack.table_name("PortalsTable")
-        )
-        env_file = sam.write_env_file(stack)
-        done = subprocess.run(
-            sam.sam("local", "invoke", "SyncSendersFunction", "-e", "events/sync_senders.json", *sam.local_args(stack, env_file)),
-            cwd=ROOT,
-            env=sam.sam_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    finally:
-        if env_file:
-            env_file.unlink(missing_ok=True)
-        stack.stop()
-        emulator.stop()
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert answer["errorType"] == "ResourceNotFoundException", answer
-    # The traceback, as a SAM user sees it: the layer's frame that raised, in the container's paths.
-    assert "Traceback" in done.stderr or "[ERROR]" in done.stderr, done.stderr[-3000:]
-    assert 'File "/opt/python/b24sms/storage.py"' in done.stderr, done.stderr[-3000:]
+def test_a_function_that_raises_shows_its_traceback_in_sam_output(answers: dict[str, Any], tmp_path: Path):
+    # An event that is not an SQS batch: the dispatch function raises, as it would in AWS.
+    event = tmp_path / "not_a_batch.json"
+    event.write_text("{}")
+    done = _run("local.sam", "invoke", "--no-build", "DispatchFunction", str(event))
+    answer = json.loads(done.stdout)
+    assert answer["errorType"] == "UnexpectedBatchTypeError", answer
+    # The traceback, as a SAM user sees it, down to the handler's line in the container.
+    assert "Traceback (most recent call last):" in done.stderr, done.stderr[-3000:]
+    assert 'File "/var/task/app.py"' in done.stderr, done.stderr[-3000:]
 
 
 @needs_docker
