@@ -205,6 +205,10 @@ class FunctionError(RuntimeError):
     """The function raised: its errorType and errorMessage, as the Lambda Invoke API reports them."""
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class StartLambda:
     """`sam local start-lambda` on a loopback port; calling it invokes a function there (boto3's
     Lambda client), as a stack's ``remote`` invoker."""
@@ -247,6 +251,8 @@ class StartLambda:
             stderr=self.log or sys.stderr,
             text=True,
             start_new_session=True,
+            # SIGINT stops SAM and its warm containers; a shell's background job has it ignored.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + timeout
         while True:
