@@ -88,6 +88,13 @@ def problem() -> str:
         return f"the Docker daemon is not running: run {SETUP} (as root), or start dockerd"
     if _docker("image", "inspect", IMAGE).returncode != 0:
         return f"no Lambda base image {IMAGE}: run {SETUP}"
+    try:
+        trial = _docker("run", "--rm", "--network", "host", "--entrypoint", "/bin/true", IMAGE, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "Docker did not run a container within 60 s"
+    if trial.returncode != 0:
+        first = (trial.stderr.strip().splitlines() or ["?"])[-1][:200]
+        return f"Docker cannot run a container on the host network here: {first}"
     if python313_env() is None:
         return "no python3.13 (the Lambda runtime) for sam build: install it (e.g. pyenv install 3.13)"
     return ""
