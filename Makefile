@@ -12,13 +12,17 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean
+.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help:
 	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make demo           local stack + portal emulator: install, send three SMS, print their timelines"
 	@echo "make invoke         EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event"
 	@echo "make sync-senders   run SyncSendersFunction once (make invoke on events/sync_senders.json)"
+	@echo "make sam-local-setup Docker, its daemon, the Lambda base image, the SAM CLI (idempotent; as root)"
+	@echo "make sam-invoke     EVENT=events/<file>.json [FUNCTION=...]: make invoke, in the function's container"
+	@echo "make sam-check      say whether sam local can run here (one line)"
+	@echo "make run LAMBDA_MODE=sam, make demo LAMBDA_MODE=sam: every function call in its Lambda container"
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
 	@echo "make test           set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, checkov, sam build"
@@ -98,6 +102,10 @@ build: sam-venv
 
 test: lint typecheck pytest validate build
 
+# LAMBDA_MODE=sam: every function call goes to `sam local start-lambda` (a Lambda container each).
+LAMBDA_MODE ?=
+export LAMBDA_MODE
+
 run: run-venv
 	$(PY) -m local.run
 
@@ -114,9 +122,20 @@ invoke: run-venv
 sync-senders: run-venv
 	$(PY) -m local.invoke SyncSendersFunction events/sync_senders.json
 
+# sam local (Docker): one command sets it all up, as root on a fresh Debian machine; safe to rerun.
+sam-local-setup:
+	tools/sam_local_setup.sh
+
+sam-check: run-venv
+	@$(PY) -m local.sam check
+
+sam-invoke: run-venv sam-venv
+	@test -n "$(EVENT)" || { echo "make sam-invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
+	$(PY) -m local.sam invoke $(FUNCTION) $(EVENT)
+
 # ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
 portal-carrier: run-venv
 	$(PY) -m tools.portal_carrier $(ARGS)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .sam-local/env-*.json

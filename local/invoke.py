@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from local import fixtures
 from local.emulator import PortalEmulator
@@ -70,6 +71,34 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
         )
 
 
+def local_env(function: str, emulator: PortalEmulator, event: dict[str, Any]) -> dict[str, str]:
+    """The settings the local stack runs ``function`` with on ``event`` (a file in events/); also
+    what `make sam-invoke` hands the function's container."""
+    env = {
+        "BITRIX_OAUTH_URL": emulator.oauth_url,
+        "TWILIO_ACCOUNT_SID": (os.environ.get("TWILIO_ACCOUNT_SID") or fixtures.DEMO_TWILIO_ACCOUNT_SID),
+        "TWILIO_AUTH_TOKEN": (os.environ.get("TWILIO_AUTH_TOKEN") or fixtures.DEMO_TWILIO_AUTH_TOKEN),
+        "TWILIO_FROM": (os.environ.get("TWILIO_FROM") or "+15005550006"),
+        "VONAGE_API_KEY": (os.environ.get("VONAGE_API_KEY") or fixtures.DEMO_VONAGE_API_KEY),
+        "VONAGE_API_SECRET": (os.environ.get("VONAGE_API_SECRET") or fixtures.DEMO_VONAGE_API_SECRET),
+        "VONAGE_SIGNATURE_SECRET": (os.environ.get("VONAGE_SIGNATURE_SECRET") or fixtures.DEMO_VONAGE_SIGNATURE_SECRET),
+        "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
+        "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
+    }
+    if function == "InboundFunction":
+        # An inbound SMS is routed to the portal that sends from the number it was sent to: the demo
+        # deployment sends through the event's carrier, from the demo number.
+        carrier = str((event.get("pathParameters") or {}).get("carrier") or "")
+        env["CARRIER"] = os.environ.get("CARRIER") or carrier
+        env["VONAGE_FROM"] = os.environ.get("VONAGE_FROM") or fixtures.DEMO_OUR_NUMBER
+        env["TWILIO_FROM"] = os.environ.get("TWILIO_FROM") or fixtures.DEMO_OUR_NUMBER
+    if function in ("StatusFunction", "InboundFunction"):
+        # Carrier signatures cover the public URL the callback was sent to: the one in events/.
+        # (Only here: other functions call the public URL, and it must stay on this machine.)
+        env["PUBLIC_BASE_URL"] = f"https://{EVENT_HOST}"
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -96,29 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     emulator = PortalEmulator().start()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    env = {
-        "BITRIX_OAUTH_URL": emulator.oauth_url,
-        "TWILIO_ACCOUNT_SID": (os.environ.get("TWILIO_ACCOUNT_SID") or fixtures.DEMO_TWILIO_ACCOUNT_SID),
-        "TWILIO_AUTH_TOKEN": (os.environ.get("TWILIO_AUTH_TOKEN") or fixtures.DEMO_TWILIO_AUTH_TOKEN),
-        "TWILIO_FROM": (os.environ.get("TWILIO_FROM") or "+15005550006"),
-        "VONAGE_API_KEY": (os.environ.get("VONAGE_API_KEY") or fixtures.DEMO_VONAGE_API_KEY),
-        "VONAGE_API_SECRET": (os.environ.get("VONAGE_API_SECRET") or fixtures.DEMO_VONAGE_API_SECRET),
-        "VONAGE_SIGNATURE_SECRET": (os.environ.get("VONAGE_SIGNATURE_SECRET") or fixtures.DEMO_VONAGE_SIGNATURE_SECRET),
-        "VONAGE_SIGNATURE_METHOD": (os.environ.get("VONAGE_SIGNATURE_METHOD") or "sha256"),
-        "VONAGE_FROM": (os.environ.get("VONAGE_FROM") or "AcmeInc"),
-    }
-    if function == "InboundFunction":
-        # An inbound SMS is routed to the portal that sends from the number it was sent to: the demo
-        # deployment sends through the event's carrier, from the demo number.
-        carrier = str((event.get("pathParameters") or {}).get("carrier") or "")
-        env["CARRIER"] = os.environ.get("CARRIER") or carrier
-        env["VONAGE_FROM"] = os.environ.get("VONAGE_FROM") or fixtures.DEMO_OUR_NUMBER
-        env["TWILIO_FROM"] = os.environ.get("TWILIO_FROM") or fixtures.DEMO_OUR_NUMBER
-    if function in ("StatusFunction", "InboundFunction"):
-        # Carrier signatures cover the public URL the callback was sent to: the one in events/.
-        # (Only here: other functions call the public URL, and it must stay on this machine.)
-        env["PUBLIC_BASE_URL"] = f"https://{EVENT_HOST}"
-    stack = LocalStack(env=env, start_pollers=False)
+    stack = LocalStack(env=local_env(function, emulator, event), start_pollers=False)
     real_stdout = sys.stdout
     try:
         # Logs go to stderr, so stdout holds just the function's answer (JSON).

@@ -18,6 +18,8 @@ def main() -> None:
     base = stack.environment["PUBLIC_BASE_URL"]
     print(f"b24sms local stack on {stack.base_url} (public base URL {base})")
     print(f"DynamoDB and SQS (moto): {stack.aws_endpoint}")
+    if stack.remote:
+        print(f"functions: each in its Lambda container, through sam local start-lambda on 127.0.0.1:{stack.remote.port}")
     print(f"carrier: {stack.environment['CARRIER']}; Bitrix24 OAuth: {stack.environment['BITRIX_OAUTH_URL']}")
     print("routes:")
     for route in stack.routes:

@@ -107,10 +107,13 @@ class LocalStack:
         max_batch_window: float | None = None,
         default_concurrency: int = 2,
         moto_process: bool = False,
+        lambda_mode: str | None = None,
     ) -> None:
         """``visibility_timeout`` overrides the queues' (tests that wait for a redelivery);
         ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds; ``moto_process`` runs
-        moto's server in a process of its own (on another core) instead of a thread of this one."""
+        moto's server in a process of its own (on another core) instead of a thread of this one;
+        ``lambda_mode`` "sam" (default: $LAMBDA_MODE) runs every function call through `sam local
+        start-lambda`, each function in its Lambda container (local/sam.py), instead of in-process."""
         self.host = host
         self.port = port
         self.moto_port = moto_port
@@ -120,6 +123,8 @@ class LocalStack:
         self.max_batch_window = max_batch_window
         self.default_concurrency = default_concurrency
         self.moto_process = moto_process
+        self.lambda_mode = os.environ.get("LAMBDA_MODE", "") if lambda_mode is None else lambda_mode
+        self.remote: Any = None  # lambda_mode "sam": a local.sam.StartLambda
         self.invocation_seconds: dict[str, float] = {}
         self._count_lock = threading.Lock()
         self.template = Template()
@@ -162,6 +167,12 @@ class LocalStack:
         self.base_url = self._http.base_url
         self._set_environment()
         self._load_functions()
+        if self.lambda_mode == "sam":
+            from local.sam import StartLambda
+
+            self.remote = StartLambda(self, log=None).start()
+        elif self.lambda_mode:
+            raise ValueError(f"unknown LAMBDA_MODE {self.lambda_mode!r}: '' (in-process) or 'sam'")
         self._http.start()
         if self.start_pollers:
             for trigger in self.template.queue_triggers():
@@ -177,6 +188,8 @@ class LocalStack:
             self._http.stop()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.remote:
+            self.remote.close()
         if self._moto:
             self._moto.stop()
 
@@ -261,7 +274,8 @@ class LocalStack:
         resolved: dict[str, str] = {}
         for spec in self.template.functions():
             for name, value in spec.environment.items():
-                resolved[name] = str(self.template.resolve(value))
+                if name != "AWS_ENDPOINT_URL":  # the template's is for sam local; here it is moto's, set above
+                    resolved[name] = str(self.template.resolve(value))
         settings = dict(LOCAL_DEFAULTS)
         settings["PUBLIC_BASE_URL"] = self.base_url
         for name in OVERRIDABLE:
@@ -305,6 +319,8 @@ class LocalStack:
     def invoke(self, function: str, event: dict[str, Any], handler: Callable[[dict[str, Any], Any], Any] | None = None) -> Any:
         started = time.perf_counter()
         try:
+            if self.remote:  # LAMBDA_MODE=sam: the function's container answers (its own environment)
+                return self.remote(function, event)
             return (handler or self.handlers[function])(event, LambdaContext(function))
         finally:
             elapsed = time.perf_counter() - started
