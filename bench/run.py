@@ -37,7 +37,7 @@ PARSER_SIZES = (5_000, 50_000)
 # One body per shape: a PHP list key repeated (a[]=1&a[]=1…) and distinct keys (k0=v&k1=v…).
 PARSER_PROBE = """
 import json, sys, time
-from b24sms.formdata import FormError, decode_form
+from b24sms.domain.formdata import FormError, decode_form
 n, shape, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 body = "&".join(["a[]=1"] * n) if shape == "list" else "&".join(f"k{i}=v" for i in range(n))
 times = []

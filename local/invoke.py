@@ -26,8 +26,9 @@ from local.stack import LocalStack
 
 
 def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
-    from b24sms import openlines, storage
-    from b24sms.models import Message, Portal
+    from b24sms.adapters import store
+    from b24sms.domain.models import Message, Portal
+    from b24sms.usecases import connector as openlines_connector
 
     demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
     demo.access_tokens[fixtures.DEMO_ACCESS_TOKEN] = 4102444800.0
@@ -36,10 +37,10 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
     demo.messages[fixtures.DEMO_MESSAGE_ID] = ["sent"]
     # Open Lines, as after an install that granted imconnector and an admin who connected line 1:
     # the placement, inbound SMS and operator-reply events need the connector registered and the line.
-    connector = openlines.connector_id()
-    demo.connectors[connector] = {"ID": connector, "PLACEMENT_HANDLER": openlines.placement_url()}
+    connector = openlines_connector.connector_id()
+    demo.connectors[connector] = {"ID": connector, "PLACEMENT_HANDLER": openlines_connector.placement_url()}
     demo.active[(connector, fixtures.DEMO_OPEN_LINE)] = True
-    storage.put_portal(
+    store.portals.put_portal(
         Portal(
             member_id=fixtures.DEMO_MEMBER_ID,
             client_endpoint=demo.client_endpoint,
@@ -54,8 +55,11 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
             openlines={fixtures.DEMO_OPEN_LINE: "active"},
         )
     )
+    # The demo portal texted the customer of events/ (the demo message's recipient): their inbound SMS
+    # (inbound_twilio.json, inbound_vonage_part.json) find the portal as a reply would.
+    store.chats.remember_recipient(fixtures.DEMO_MEMBER_ID, "+15550001234")
     if with_message:  # the queue and callback events name it; the handler events bring it themselves
-        storage.create_message(
+        store.messages.create_message(
             Message(
                 member_id=fixtures.DEMO_MEMBER_ID,
                 message_id=fixtures.DEMO_MESSAGE_ID,
