@@ -22,7 +22,7 @@ help:
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
 	@echo "make test           set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, sam build"
-	@echo "make lint           ruff check and ruff format --check"
+	@echo "make lint           ruff check, ruff format --check, and the layer's import contracts (lint-imports)"
 	@echo "make typecheck      mypy (strict)"
 	@echo "make pytest         every test (tests/unit and tests/integration)"
 	@echo "make unit           tests/unit"
@@ -63,6 +63,7 @@ sam-venv: $(SAM_VENV)/.installed
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=layers/common $(VENV)/bin/lint-imports --no-logo
 
 typecheck: venv
 	$(VENV)/bin/mypy .
@@ -119,4 +120,4 @@ portal-carrier: run-venv
 	$(PY) -m tools.portal_carrier $(ARGS)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
