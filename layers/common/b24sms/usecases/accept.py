@@ -103,7 +103,7 @@ def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
 
 def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
     """Record the message once and queue it. A second call with the same message_id records and
-    queues nothing. (Should the queue call fail after the record, recovery.py queues it later.)"""
+    queues nothing. (Should the queue call fail after the record, usecases/recovery.py queues it later.)"""
     settings = get_settings()
     now = store.now()
     message = Message(

@@ -6,7 +6,7 @@
   its own ``message-id`` and ``status`` ("0" = accepted);
 - delivery receipts: one per segment (GET or POST, form or JSON), each with ``messageId`` (the
   segment), ``client-ref`` (our key), ``status`` and ``err-code``. The segments' statuses are combined
-  into one message status by :func:`b24sms.statuses.combine_parts`: ``delivered`` only when every segment is, otherwise
+  into one message status by :func:`b24sms.domain.statuses.combine_parts`: ``delivered`` only when every segment is, otherwise
   the worst wins;
 - inbound SMS: ``msisdn`` (the customer), ``to`` (our number), ``messageId``, ``text``; a long message
   arrives as parts (``concat=true``, ``concat-ref``, ``concat-total``, ``concat-part``) in any order,
