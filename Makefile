@@ -25,8 +25,8 @@ help:
 	@echo "make run LAMBDA_MODE=sam, make demo LAMBDA_MODE=sam: every function call in its Lambda container"
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
-	@echo "make test           set up, then ruff, mypy, pytest, sam validate --lint, cfn-lint, checkov, sam build"
-	@echo "make lint           ruff check and ruff format --check"
+	@echo "make test           set up, then ruff, mypy, import contracts, pytest, sam validate --lint, cfn-lint, checkov, sam build"
+	@echo "make lint           ruff check, ruff format --check, and the layer's import contracts (lint-imports)"
 	@echo "make typecheck      mypy (strict)"
 	@echo "make pytest         every test (tests/unit and tests/integration)"
 	@echo "make unit           tests/unit"
@@ -67,6 +67,7 @@ sam-venv: $(SAM_VENV)/.installed
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=layers/common $(VENV)/bin/lint-imports --no-logo
 
 typecheck: venv
 	$(VENV)/bin/mypy .
@@ -138,4 +139,4 @@ portal-carrier: run-venv
 	$(PY) -m tools.portal_carrier $(ARGS)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .sam-local/env-*.json
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .sam-local/env-*.json

@@ -37,7 +37,7 @@ PARSER_SIZES = (5_000, 50_000)
 # One body per shape: a PHP list key repeated (a[]=1&a[]=1…) and distinct keys (k0=v&k1=v…).
 PARSER_PROBE = """
 import json, sys, time
-from b24sms.formdata import FormError, Limits, decode_form
+from b24sms.domain.formdata import FormError, Limits, decode_form
 # The bounds would refuse these bodies at once (1,000 fields): lift them to measure the algorithm itself.
 limits = Limits(max_bytes=10**9, max_fields=10**7)
 n, shape, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])

@@ -14,10 +14,10 @@ import sys
 from typing import Any
 from urllib.parse import urlencode
 
-from b24sms.carriers.sandbox import sign
-from b24sms.carriers.twilio import signature as twilio_signature
-from b24sms.carriers.vonage import sign as vonage_sign
-from b24sms.formdata import encode_form
+from b24sms.adapters.carriers.sandbox import sign
+from b24sms.adapters.carriers.twilio import signature as twilio_signature
+from b24sms.adapters.carriers.vonage import sign as vonage_sign
+from b24sms.domain.formdata import encode_form
 from local import fixtures
 from local.stack import LOCAL_DEFAULTS, http_event, sqs_event
 from local.template import ROOT, Template

@@ -27,8 +27,9 @@ from local.stack import LocalStack
 
 
 def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> None:
-    from b24sms import conversations, openlines, storage
-    from b24sms.models import Message, Portal
+    from b24sms.adapters import store
+    from b24sms.domain.models import Message, Portal
+    from b24sms.usecases import connector as openlines_connector
 
     demo = emulator.add_portal("demo", member_id=fixtures.DEMO_MEMBER_ID, application_token=fixtures.DEMO_APPLICATION_TOKEN)
     demo.access_tokens[fixtures.DEMO_ACCESS_TOKEN] = 4102444800.0
@@ -37,10 +38,10 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
     demo.messages[fixtures.DEMO_MESSAGE_ID] = ["sent"]
     # Open Lines, as after an install that granted imconnector and an admin who connected line 1:
     # the placement, inbound SMS and operator-reply events need the connector registered and the line.
-    connector = openlines.connector_id()
-    demo.connectors[connector] = {"ID": connector, "PLACEMENT_HANDLER": openlines.placement_url()}
+    connector = openlines_connector.connector_id()
+    demo.connectors[connector] = {"ID": connector, "PLACEMENT_HANDLER": openlines_connector.placement_url()}
     demo.active[(connector, fixtures.DEMO_OPEN_LINE)] = True
-    storage.put_portal(
+    store.portals.put_portal(
         Portal(
             member_id=fixtures.DEMO_MEMBER_ID,
             client_endpoint=demo.client_endpoint,
@@ -55,9 +56,9 @@ def seed(stack: LocalStack, emulator: PortalEmulator, with_message: bool) -> Non
             openlines={fixtures.DEMO_OPEN_LINE: "active"},
         )
     )
-    conversations.remember_route(fixtures.DEMO_OUR_NUMBER, fixtures.DEMO_MEMBER_ID)  # as when the line was connected
+    store.chats.remember_route(fixtures.DEMO_OUR_NUMBER, fixtures.DEMO_MEMBER_ID)  # as when the line was connected
     if with_message:  # the queue and callback events name it; the handler events bring it themselves
-        storage.create_message(
+        store.messages.create_message(
             Message(
                 member_id=fixtures.DEMO_MEMBER_ID,
                 message_id=fixtures.DEMO_MESSAGE_ID,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from b24sms.adapters import carriers
 from local.httpserver import LoopbackServer
 from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
 
@@ -38,14 +39,14 @@ LOCAL_DEFAULTS = {
     "DISPATCH_BACKOFF_BASE": "1",
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF metrics are for CloudWatch; locally they are noise
 }
-# Settings a user may set in the environment of `make run`.
+# Settings a user may set in the environment of `make run`: the deployment's, and every carrier's
+# (each carrier module declares its own: b24sms.adapters.carriers).
 OVERRIDABLE = (
     "PUBLIC_BASE_URL",
     "BITRIX_CLIENT_ID",
     "BITRIX_CLIENT_SECRET",
     "BITRIX_OAUTH_URL",
     "CARRIER",
-    "SANDBOX_SECRET",
     "SENDER_CODE",
     "SENDER_NAME",
     "DISPATCH_MAX_ATTEMPTS",
@@ -58,22 +59,9 @@ OVERRIDABLE = (
     "DISPATCH_LEASE_SECONDS",
     "UNKNOWN_OUTCOME_GRACE",
     "PUSH_RETRY_BASE",
-    "SANDBOX_SEND_DELAY_MS",
     "DEFAULT_COUNTRY",
     "MAX_SEGMENTS",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_FROM",
-    "TWILIO_MESSAGING_SERVICE_SID",
-    "TWILIO_API_BASE",
-    "VONAGE_API_KEY",
-    "VONAGE_API_SECRET",
-    "VONAGE_SIGNATURE_SECRET",
-    "VONAGE_SIGNATURE_METHOD",
-    "VONAGE_FROM",
-    "VONAGE_API_BASE",
-    "AWS_SMS_ORIGINATION_IDENTITY",
-    "AWS_SMS_ENDPOINT",
+    *carriers.settings(),
 )
 
 
@@ -292,10 +280,11 @@ class LocalStack:
                 os.environ.pop(name, None)
         os.environ.update(resolved)
         self.environment = resolved
-        from b24sms import aws, config
+        from b24sms.adapters import aws, config, store
 
         config.reset_settings()
         aws.reset_clients()
+        store.reset_client()
 
     def _load_functions(self) -> None:
         for spec in self.template.functions():

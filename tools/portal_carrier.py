@@ -31,20 +31,26 @@ def _table_from_stack(stack: str) -> str:
     return str(resource["StackResourceDetail"]["PhysicalResourceId"])
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from b24sms.adapters import carriers  # the layer is on sys.path only once this module has run its top
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="the deployed stack's name (its PortalsTable is used)")
     where.add_argument("--table", help="the portals table's name")
     parser.add_argument("--member-id", required=True)
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--carrier", help="sandbox, twilio, vonage or aws")
+    action.add_argument("--carrier", choices=carriers.known(), help=", ".join(carriers.known()))
     action.add_argument("--default", action="store_true", help="use the deployment's default carrier again")
     action.add_argument("--show", action="store_true", help="print the portal's carrier configuration")
     parser.add_argument("--sender", default="", help="number, alphanumeric sender id, Twilio MG… service, or AWS pool")
     parser.add_argument("--country", default="", help="ISO country for national numbers, e.g. RU")
     parser.add_argument("--credentials", default="", help="Secrets Manager secret name or ARN")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -59,11 +65,12 @@ def _run(args: argparse.Namespace) -> int:
     table = args.table or _table_from_stack(args.stack)
     os.environ.update({"PORTALS_TABLE": table, "MESSAGES_TABLE": "-", "LIMITS_TABLE": "-"})
     os.environ.update({"OUTBOUND_QUEUE_URL": "-", "STATUS_QUEUE_URL": "-", "BITRIX_CLIENT_ID": "-"})
-    from b24sms import portal_carriers, storage
-    from b24sms.models import CarrierConfig
+    from b24sms.adapters import store
+    from b24sms.domain.models import CarrierConfig
+    from b24sms.usecases import portal_carriers
 
     if args.show:
-        portal = storage.get_portal(args.member_id)
+        portal = store.portals.get_portal(args.member_id)
         if portal is None:
             print(f"no portal {args.member_id}", file=sys.stderr)
             return 1

@@ -9,8 +9,11 @@ import html
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms import api, http, openlines
-from b24sms.bitrix import BitrixError
+from b24sms import api
+from b24sms.adapters import telemetry
+from b24sms.adapters.bitrix import BitrixError
+from b24sms.domain.errors import DomainError
+from b24sms.usecases import connector
 
 logger = Logger()
 
@@ -21,16 +24,16 @@ PAGE = """<!doctype html>
 
 
 def connector_settings(event: APIGatewayProxyEventV2) -> api.HtmlPage:
-    form = http.form_body(event.raw_event)
+    form = api.form_body(event.raw_event)
     try:
-        done = openlines.activate_from_placement(form)
-    except http.HttpError as exc:
+        done = connector.activate_from_placement(form)
+    except DomainError as exc:
         logger.warning("connector placement refused", extra={"error": exc.code})
-        return api.HtmlPage(PAGE.format(text=html.escape(f"SMS could not be connected: {exc.description}")), exc.status)
+        return api.HtmlPage(PAGE.format(text=html.escape(f"SMS could not be connected: {exc.description}")), api.http_status(exc))
     except BitrixError as exc:
         logger.warning("connector activation failed", extra={"error": exc.code})
         text = f"SMS could not be connected: the portal answered {exc.code}. Try again."
-        return api.HtmlPage(PAGE.format(text=html.escape(text)), 503 if exc.transient else 502)
+        return api.HtmlPage(PAGE.format(text=html.escape(text)), api.http_status(exc))
     if done.active:
         text = f"SMS is connected to Open Line {done.line}: customers' SMS replies arrive here, and your answers go out as SMS."
     else:
@@ -38,4 +41,4 @@ def connector_settings(event: APIGatewayProxyEventV2) -> api.HtmlPage:
     return api.HtmlPage(PAGE.format(text=html.escape(text)))
 
 
-lambda_handler = logger.inject_lambda_context(api.http_function(connector_settings), clear_state=True)
+lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(connector_settings)), clear_state=True)

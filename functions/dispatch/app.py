@@ -8,7 +8,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from b24sms import dispatch, queues, telemetry
+from b24sms.adapters import queues, telemetry
+from b24sms.usecases import dispatch
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -32,5 +33,6 @@ def send_one(record: SQSRecord) -> str:
 
 @telemetry.metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=send_one, processor=processor, context=context))

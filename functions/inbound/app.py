@@ -10,8 +10,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms import api, openlines
-from b24sms.carriers import get_carrier
+from b24sms import api
+from b24sms.adapters import telemetry
+from b24sms.adapters.carriers import get_carrier
+from b24sms.usecases import inbound
 
 logger = Logger()
 
@@ -22,10 +24,10 @@ def inbound_sms(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlRespon
     name = (event.path_parameters or {}).get("carrier", "")
     with api.carrier_errors():
         sms = get_carrier(name).parse_inbound(api.carrier_request(event))
-    result = openlines.receive_inbound(name, sms)
+    result = inbound.receive_inbound(name, sms)
     if name == "twilio":
         return api.XmlResponse(EMPTY_TWIML)
     return {"result": result}
 
 
-lambda_handler = logger.inject_lambda_context(api.http_function(inbound_sms), clear_state=True)
+lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(inbound_sms)), clear_state=True)

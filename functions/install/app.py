@@ -9,8 +9,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms import api, http, portals
-from b24sms.bitrix import BitrixError
+from b24sms import api
+from b24sms.adapters import telemetry
+from b24sms.adapters.bitrix import BitrixError
+from b24sms.domain.errors import DomainError
+from b24sms.usecases import install
 
 logger = Logger()
 
@@ -29,23 +32,22 @@ ERROR_PAGE = """<!doctype html>
 """
 
 
-def install(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
-    form = http.form_body(event.raw_event)
+def install_app(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
+    form = api.form_body(event.raw_event)
     on_page = "event" not in form and "auth" not in form  # a person is looking at the answer
     try:
-        request = portals.parse_install(form, event.query_string_parameters or {})
+        request = install.parse_install(form, event.query_string_parameters or {})
         logger.append_keys(member_id=request.member_id)
-        portal = portals.install(request)
-    except (http.HttpError, BitrixError) as exc:
+        portal = install.install(request)
+    except (DomainError, BitrixError) as exc:
         if not on_page:
             raise
         logger.warning("install failed", extra={"error": exc.code})
-        status = exc.status if isinstance(exc, http.HttpError) else (503 if exc.transient else 502)
         reason = exc.description or exc.code
-        return api.HtmlPage(ERROR_PAGE.format(reason=html.escape(reason)), status)
+        return api.HtmlPage(ERROR_PAGE.format(reason=html.escape(reason)), api.http_status(exc))
     if request.source == "page":
         return api.HtmlPage(FINISH_PAGE)
     return {"result": True, "member_id": portal.member_id}
 
 
-lambda_handler = logger.inject_lambda_context(api.http_function(install), clear_state=True)
+lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(install_app)), clear_state=True)

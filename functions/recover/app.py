@@ -7,13 +7,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms import recovery, telemetry
+from b24sms.adapters import telemetry
+from b24sms.usecases import recovery
 
 logger = Logger()
 
 
 @telemetry.metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requeued = recovery.requeue_stale(int(os.environ.get("RECOVER_AFTER", "1200")))
     telemetry.count("MessagesRequeued", requeued)

@@ -10,10 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms import openlines, status_updates
-from b24sms.carriers.aws_sms import parse_event, parse_inbound_event
-from b24sms.formdata import decode_json
-from b24sms.http import HttpError
+from b24sms.adapters import telemetry
+from b24sms.adapters.carriers.aws_sms import parse_event, parse_inbound_event
+from b24sms.domain.errors import DomainError
+from b24sms.domain.formdata import decode_json
+from b24sms.usecases import inbound, status_updates
 
 logger = Logger()
 
@@ -22,18 +23,19 @@ def apply(record: dict[str, Any]) -> str:
     try:
         event = decode_json(str(record["Sns"]["Message"]))  # FormError is a ValueError
         if isinstance(event, dict) and "inboundMessageId" in event:
-            return openlines.receive_inbound("aws", parse_inbound_event(event))
+            return inbound.receive_inbound("aws", parse_inbound_event(event))
         report = parse_event(event)
     except (KeyError, TypeError, ValueError) as exc:  # not an SMS event: retrying will not help
         logger.warning("ignored an SNS message that is not an SMS event", extra={"error": str(exc)[:200]})
         return "invalid"
-    except HttpError as exc:  # an inbound SMS from an impossible number: retrying will not help either
+    except DomainError as exc:  # an inbound SMS from an impossible number: retrying will not help either
         logger.warning("inbound SMS refused", extra={"error": exc.code, "detail": exc.description})
         return exc.code
     return status_updates.apply_report("aws", report)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # A storage error raises: Lambda retries the whole (idempotent) notification.
     return {"result": [apply(record) for record in event.get("Records", [])]}

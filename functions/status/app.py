@@ -9,7 +9,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms import api, status_updates
+from b24sms import api
+from b24sms.adapters import telemetry
+from b24sms.usecases import status_updates
 
 logger = Logger()
 
@@ -20,4 +22,4 @@ def carrier_status(event: APIGatewayProxyEventV2) -> dict[str, Any]:
         return {"result": status_updates.receive(name, api.carrier_request(event))}
 
 
-lambda_handler = logger.inject_lambda_context(api.http_function(carrier_status), clear_state=True)
+lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(carrier_status)), clear_state=True)

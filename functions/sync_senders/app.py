@@ -1,4 +1,5 @@
-"""Reconcile every installed portal's sender with this deployment (run after a URL or name change)."""
+"""Reconcile every installed portal's sender, event bindings and Open Lines connector with this
+deployment (run after a URL or name change)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms import senders
+from b24sms.adapters import telemetry
+from b24sms.usecases import senders
 
 logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     reports = senders.sync_all()
     return {

@@ -3,6 +3,6 @@
 Every room that reads or writes a form body imports these names from here, so a move of the layer's
 module is a one-line change."""
 
-from b24sms.formdata import decode_form, encode_form
+from b24sms.domain.formdata import decode_form, encode_form
 
 __all__ = ["decode_form", "encode_form"]

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from b24sms import segments
+from b24sms.domain import segments
 from local.httpserver import LoopbackServer, Reply, json_reply
 
 

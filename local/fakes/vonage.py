@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from b24sms import segments
+from b24sms.domain import segments
 from local.httpserver import LoopbackServer, Reply, json_reply
 
 
@@ -170,7 +170,7 @@ class VonageFake:
         (MD5 of the sorted ``&k=v`` string followed by the secret), so that one uses our own, which a
         unit test checks against the documented algorithm."""
         if self.signature_method == "md5hash":
-            from b24sms.carriers.vonage import sign
+            from b24sms.adapters.carriers.vonage import sign
 
             return sign(params, self.signature_secret, "md5hash")
         from vonage_http_client.auth import Auth

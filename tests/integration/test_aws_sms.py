@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from b24sms import config, storage
+from b24sms.adapters import config, store
 from local.fakes.aws_sms import AwsSmsFake, Sent
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -47,7 +47,7 @@ def test_delivered_through_aws(portal: EmulatedPortal, emulator: PortalEmulator,
     assert sent.request["Context"] == {"b24_key": f"{portal.member_id}.{message_id}"}
     assert sent.request["OriginationIdentity"] == "+15005550006" and sent.request["MessageBody"] == "Hello from AWS"
     assert sent.request["ConfigurationSetName"] == stack.environment["AWS_SMS_CONFIGURATION_SET"]
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert (
         stored
         and stored.carrier == "aws"
@@ -60,7 +60,7 @@ def test_delivered_through_aws(portal: EmulatedPortal, emulator: PortalEmulator,
 def test_unreachable_is_undelivered_with_the_reason(portal: EmulatedPortal, emulator: PortalEmulator, aws_sms: AwsSmsFake):
     message_id, _ = emulator.send_sms(portal, "+15550130013", "unreachable")
     assert final_status(portal, message_id) == "undelivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "AWS_UNREACHABLE" and stored.carrier_status == "UNREACHABLE"
 
 
@@ -76,7 +76,7 @@ def test_refused_at_send_is_failed_with_the_reason(
 ):
     message_id, _ = emulator.send_sms(portal, number, "refused")
     assert final_status(portal, message_id) == "failed"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == code and stored.attempts == 1
 
 
@@ -86,7 +86,7 @@ def test_throttling_and_internal_errors_succeed_on_retry(portal: EmulatedPortal,
     message_id, _ = emulator.send_sms(portal, "+15550130002", "retry")
     assert final_status(portal, message_id, timeout=30) == "delivered"
     assert len(sent_to(aws_sms, "+15550130002")) == 1
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 2  # the throttling did not count
 
 

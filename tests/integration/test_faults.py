@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from b24sms import storage
-from b24sms.carriers import CarrierOutcomeUnknown, CarrierThrottled, OutboundSms, SendResult, TransientCarrierError
-from b24sms.carriers.sandbox import SandboxCarrier
-from b24sms.models import Message
+from b24sms.adapters import store
+from b24sms.adapters.carriers import CarrierOutcomeUnknown, CarrierThrottled, OutboundSms, SendResult, TransientCarrierError
+from b24sms.adapters.carriers.sandbox import SandboxCarrier
+from b24sms.domain.models import Message
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import final_status
@@ -57,7 +57,7 @@ def test_portal_down_then_back(portal: EmulatedPortal, emulator: PortalEmulator)
     ids = [emulator.send_sms(portal, f"+1555020{i:03d}7", "hello")[0] for i in range(5)]
     time.sleep(3)
     assert all(portal.timeline(m) == ["sent"] for m in ids)  # nothing lands while it is down…
-    assert all(storage.get_message(portal.member_id, m).status == "delivered" for m in ids)  # type: ignore[union-attr]
+    assert all(store.messages.get_message(portal.member_id, m).status == "delivered" for m in ids)  # type: ignore[union-attr]
     portal.down = False
     settle(portal, {m: ("delivered", 1) for m in ids})  # …and everything does once it is back
 
@@ -85,7 +85,7 @@ def test_carrier_errors_are_retried_and_sent_once(portal: EmulatedPortal, emulat
     carrier(flaky)
     message_id, _ = emulator.send_sms(portal, "+15550400001", "retry me")
     settle(portal, {message_id: ("delivered", 1)})
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 3
 
 
@@ -101,14 +101,14 @@ def test_carrier_throttling_slows_down_without_using_attempts(portal: EmulatedPo
     carrier(busy)
     message_id, _ = emulator.send_sms(portal, "+15550400002", "slow down")
     settle(portal, {message_id: ("delivered", 1)})
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 1
 
 
 def test_carrier_errors_past_the_last_attempt_fail_the_message(
     portal: EmulatedPortal, emulator: PortalEmulator, carrier, monkeypatch: pytest.MonkeyPatch
 ):
-    from b24sms import config
+    from b24sms.adapters import config
 
     monkeypatch.setenv("DISPATCH_MAX_ATTEMPTS", "2")
     config.reset_settings()
@@ -123,7 +123,7 @@ def test_carrier_errors_past_the_last_attempt_fail_the_message(
     finally:
         monkeypatch.delenv("DISPATCH_MAX_ATTEMPTS")
         config.reset_settings()
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 2 and "gave up after 2 attempts" in stored.error_message
 
 
@@ -146,7 +146,7 @@ def test_carrier_times_out_and_never_reports(portal: EmulatedPortal, emulator: P
     carrier(silent)
     message_id, _ = emulator.send_sms(portal, "+15550400005", "lost in the carrier")
     settle(portal, {message_id: ("failed", 0)})
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "DISPATCH_INTERRUPTED" and stored.attempts == 1
 
 
@@ -167,7 +167,7 @@ def test_callbacks_twice_and_out_of_order(portal: EmulatedPortal, emulator: Port
 def test_function_killed_between_carrier_accept_and_our_record(
     portal: EmulatedPortal, emulator: PortalEmulator, monkeypatch: pytest.MonkeyPatch
 ):
-    real_record = storage.record_carrier_accepted
+    real_record = store.messages.record_carrier_accepted
     killed: list[str] = []
 
     def dies_once(*args: Any, **kwargs: Any) -> None:
@@ -176,7 +176,7 @@ def test_function_killed_between_carrier_accept_and_our_record(
             raise RuntimeError("Lambda timed out / was killed here")
         real_record(*args, **kwargs)
 
-    monkeypatch.setattr(storage, "record_carrier_accepted", dies_once)
+    monkeypatch.setattr(store.messages, "record_carrier_accepted", dies_once)
     message_id, _ = emulator.send_sms(portal, "+15550600001", "killed mid-send")
     settle(portal, {message_id: ("delivered", 1)})
     time.sleep(4)  # redelivery and the late check have come and gone: still one SMS
@@ -197,27 +197,27 @@ def test_killed_mid_send_without_a_report_fails_once_not_twice(
     def dies(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(storage, "record_carrier_accepted", dies)
+    monkeypatch.setattr(store.messages, "record_carrier_accepted", dies)
     message_id, _ = emulator.send_sms(portal, "+15550600002", "killed, no report")
     settle(portal, {message_id: ("failed", 1)})
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "DISPATCH_INTERRUPTED"
 
 
 def test_a_message_is_claimed_once(stack: LocalStack):
     """The claim's condition, without a race: a second claim of the same message gets nothing."""
     member_id, message_id = f"claim-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    assert storage.create_message(Message(member_id, message_id, to="+15550900001", body="x", created_at=storage.now()))
-    first = storage.claim_for_dispatch(member_id, message_id, 30)
+    assert store.messages.create_message(Message(member_id, message_id, to="+15550900001", body="x", created_at=store.now()))
+    first = store.messages.claim_for_dispatch(member_id, message_id, 30)
     assert first is not None and first.dispatch_state == "sending" and first.attempts == 1
-    assert storage.claim_for_dispatch(member_id, message_id, 30) is None
-    stored = storage.get_message(member_id, message_id)
+    assert store.messages.claim_for_dispatch(member_id, message_id, 30) is None
+    stored = store.messages.get_message(member_id, message_id)
     assert stored and stored.attempts == 1 and stored.lease_until == first.lease_until
-    storage.delete_portal_messages(member_id)
+    store.messages.delete_portal_messages(member_id)
 
 
 def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal: EmulatedPortal, emulator: PortalEmulator):
-    from b24sms import queues
+    from b24sms.adapters import queues
 
     ids = [f"{i:032x}" for i in range(10)]
     threads = [
@@ -237,7 +237,7 @@ def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal
 def test_carrier_send_rate_is_respected(
     portal: EmulatedPortal, emulator: PortalEmulator, carrier, monkeypatch: pytest.MonkeyPatch
 ):
-    from b24sms import config
+    from b24sms.adapters import config
 
     sent_at: list[float] = []
 

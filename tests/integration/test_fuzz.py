@@ -23,7 +23,7 @@ import botocore.client
 import pytest
 import requests
 
-from b24sms import config
+from b24sms.adapters import config
 from local.portal_emulator import EmulatedPortal
 from local.stack import LocalStack
 
@@ -255,7 +255,7 @@ def test_sandbox_checks_its_signature_before_reading_the_body(stack: LocalStack)
 
 
 def test_oversized_handler_fields_are_refused_and_stored_nowhere(stack: LocalStack, portal: EmulatedPortal):
-    from b24sms import storage
+    from b24sms.adapters import store
 
     url = str(portal.senders["b24sms"]["HANDLER"])
     cases = {
@@ -268,4 +268,4 @@ def test_oversized_handler_fields_are_refused_and_stored_nowhere(stack: LocalSta
         assert response.status_code == status, response.text[:300]
         assert named in response.json()["error_description"]
         assert len(response.text) < 1_000  # the answer does not echo the field
-        assert storage.get_message(portal.member_id, message_id) is None
+        assert store.messages.get_message(portal.member_id, message_id) is None

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from b24sms import storage
+from b24sms.adapters import store
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -29,7 +29,7 @@ def test_install_page_registers_the_sender_and_finishes_install(emulator: Portal
     query = handler_query(p)
     assert query["portal"] == p.member_id and len(query["key"]) >= 32
     assert p.events["ONAPPUNINSTALL"] == f"{stack.base_url}/bitrix/events"
-    stored = storage.get_portal(p.member_id)
+    stored = store.portals.get_portal(p.member_id)
     assert stored and stored.installed
     assert stored.client_endpoint == p.client_endpoint
     assert stored.application_token == p.application_token
@@ -67,7 +67,7 @@ def test_forged_install_is_refused_and_nothing_stored(emulator: PortalEmulator, 
     assert response.status_code == 403
     assert response.headers["Content-Type"].startswith("text/html")  # the install page: a person reads it
     assert "could not be installed: install not confirmed by the OAuth server" in response.text
-    assert storage.get_portal(victim.member_id) is None
+    assert store.portals.get_portal(victim.member_id) is None
 
 
 def test_a_valid_refresh_token_of_one_portal_cannot_take_over_another(emulator: PortalEmulator, stack: LocalStack):
@@ -75,7 +75,7 @@ def test_a_valid_refresh_token_of_one_portal_cannot_take_over_another(emulator: 
     a, b = emulator.add_portal(), emulator.add_portal()
     for p in (a, b):
         assert emulator.install(p, f"{stack.base_url}/bitrix/install").status_code == 200
-    before_a, before_b = storage.get_portal(a.member_id), storage.get_portal(b.member_id)
+    before_a, before_b = store.portals.get_portal(a.member_id), store.portals.get_portal(b.member_id)
     with emulator.lock:
         _, refresh_of_a = a.issue_tokens()  # fresh and valid: the OAuth server will answer for A
     refreshes = a.refreshes
@@ -90,8 +90,8 @@ def test_a_valid_refresh_token_of_one_portal_cannot_take_over_another(emulator: 
     assert response.status_code == 403
     assert "the OAuth server names another portal" in response.text
     assert a.refreshes == refreshes + 1  # the token was spent: the comparison really ran
-    assert storage.get_portal(b.member_id) == before_b
-    assert storage.get_portal(a.member_id) == before_a
+    assert store.portals.get_portal(b.member_id) == before_b
+    assert store.portals.get_portal(a.member_id) == before_a
 
 
 def test_a_forged_onappinstall_event_gets_a_json_403(emulator: PortalEmulator, stack: LocalStack):
@@ -105,7 +105,7 @@ def test_a_forged_onappinstall_event_gets_a_json_403(emulator: PortalEmulator, s
     response = requests.post(f"{stack.base_url}/bitrix/install", data=form, timeout=10)
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
-    assert storage.get_portal(victim.member_id) is None
+    assert store.portals.get_portal(victim.member_id) is None
 
 
 def test_install_with_missing_fields_is_a_clear_400(stack: LocalStack):
@@ -121,10 +121,10 @@ def test_uninstall_locks_the_portal_out(portal: EmulatedPortal, emulator: Portal
     token = portal.application_token
     response = emulator.uninstall(portal, clean=False)
     assert response is not None and response.status_code == 200
-    stored = storage.get_portal(portal.member_id)
+    stored = store.portals.get_portal(portal.member_id)
     assert stored and not stored.installed
     assert not stored.access_token and not stored.refresh_token and not stored.handler_secret
-    assert storage.get_message(portal.member_id, message_id) is not None  # kept: CLEAN was not asked
+    assert store.messages.get_message(portal.member_id, message_id) is not None  # kept: CLEAN was not asked
     # The old HANDLER URL is dead, and so is the application token.
     late = requests.post(handler, data={"message_id": "f" * 32, "message_to": "+15550001111", "message_body": "x"}, timeout=10)
     assert late.status_code == 401
@@ -138,10 +138,10 @@ def test_uninstall_locks_the_portal_out(portal: EmulatedPortal, emulator: Portal
 
 def test_uninstall_with_clean_erases_the_portals_messages(portal: EmulatedPortal, emulator: PortalEmulator):
     message_id, _ = emulator.send_sms(portal, "+15550001112", "to be erased")
-    assert storage.get_message(portal.member_id, message_id) is not None
+    assert store.messages.get_message(portal.member_id, message_id) is not None
     response = emulator.uninstall(portal, clean=True)
     assert response is not None and response.status_code == 200
-    assert storage.get_message(portal.member_id, message_id) is None
+    assert store.messages.get_message(portal.member_id, message_id) is None
 
 
 def test_events_with_a_wrong_application_token_are_refused(portal: EmulatedPortal, stack: LocalStack):
@@ -156,5 +156,5 @@ def test_events_with_a_wrong_application_token_are_refused(portal: EmulatedPorta
         timeout=10,
     )
     assert response.status_code == 403
-    stored = storage.get_portal(portal.member_id)
+    stored = store.portals.get_portal(portal.member_id)
     assert stored and stored.installed

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from b24sms import dispatch
+from b24sms.usecases import dispatch
 from local.stack import LocalStack
 from local.template import REGION
 

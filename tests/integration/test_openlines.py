@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from b24sms import config, conversations, portal_carriers, storage, telemetry
-from b24sms.carriers.sandbox import inbound_form
-from b24sms.models import CarrierConfig
-from b24sms.privacy import mask_phone
+from b24sms.adapters import config, store, telemetry
+from b24sms.adapters.carriers.sandbox import inbound_form
+from b24sms.domain.models import CarrierConfig
+from b24sms.domain.privacy import mask_phone
+from b24sms.usecases import portal_carriers
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -76,7 +77,7 @@ def test_a_reply_creates_a_chat_and_the_operator_answer_goes_out_as_sms(
     im_message_id, response = emulator.operator_reply(portal, CONNECTOR, "1", "15550160001", "Yes, after 2 pm")
     assert response.status_code == 200 and response.json()["result"] == ["queued"]
     wait_until(lambda: chat.operator_messages[im_message_id].delivered)
-    reply = storage.get_message(portal.member_id, f"ol1-{im_message_id}")
+    reply = store.messages.get_message(portal.member_id, f"ol1-{im_message_id}")
     assert reply and reply.status == "delivered" and reply.sent_to == customer
 
 
@@ -87,7 +88,7 @@ def test_stop_refuses_later_sends_until_start(portal: EmulatedPortal, emulator: 
     assert inbound(stack, customer, "STOP").status_code == 200
     message_id, _ = emulator.send_sms(portal, customer, "Last chance: 20% off")
     assert final_status(portal, message_id) == "failed"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "OPTED_OUT" and "STOP" in stored.error_message
     assert inbound(stack, customer, "start").status_code == 200
     message_id, _ = emulator.send_sms(portal, customer, "Welcome back")
@@ -112,7 +113,7 @@ def test_bad_signatures_are_refused_and_an_sms_with_no_line_is_taken_unrouted(
     # The line goes away: nothing routes there any more, but the carrier gets 200 (else it retries for
     # a day); we keep a log line (the number masked) and a metric.
     assert emulator.delete_line(portal, "1") is not None
-    wait_until(lambda: (p := storage.get_portal(portal.member_id)) is not None and not p.openlines)
+    wait_until(lambda: (p := store.portals.get_portal(portal.member_id)) is not None and not p.openlines)
     counted: list[str] = []
     monkeypatch.setattr(telemetry, "count", lambda name, value=1: counted.append(name))
     with caplog.at_level(logging.INFO):
@@ -192,7 +193,7 @@ def test_a_retried_stop_after_start_does_not_opt_out_again(portal: EmulatedPorta
     assert inbound(stack, customer, "STOP", message_id="sbx-stop-1").json() == {"result": "posted"}
     assert inbound(stack, customer, "START", message_id="sbx-start-1").json() == {"result": "posted"}
     assert inbound(stack, customer, "STOP", message_id="sbx-stop-1").json() == {"result": "duplicate"}
-    assert not conversations.is_opted_out(portal.member_id, customer)
+    assert not store.chats.is_opted_out(portal.member_id, customer)
 
 
 def test_a_failed_reply_tells_the_operator_in_the_chat_why(portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack):
@@ -207,9 +208,9 @@ def test_a_failed_reply_tells_the_operator_in_the_chat_why(portal: EmulatedPorta
     notice = wait_until(lambda: next((t for t in chat.texts() if "SMS channel" in t), None))
     assert "was not sent" in notice and "STOP" in notice and "[OPTED_OUT]" in notice and customer in notice
     assert not chat.operator_messages[im_message_id].delivered
-    reply = storage.get_message(portal.member_id, f"ol1-{im_message_id}")
+    reply = store.messages.get_message(portal.member_id, f"ol1-{im_message_id}")
     assert reply and reply.status == "failed" and reply.error_code == "OPTED_OUT"
-    wait_until(lambda: (m := storage.get_message(portal.member_id, f"ol1-{im_message_id}")) and m.pushed_rank == 2)
+    wait_until(lambda: (m := store.messages.get_message(portal.member_id, f"ol1-{im_message_id}")) and m.pushed_rank == 2)
 
 
 def _sandbox_number(member_id: str) -> str:
@@ -222,7 +223,7 @@ def test_the_first_sms_to_a_portals_number_finds_it_without_a_scan(
     def no_scan() -> None:
         raise AssertionError("PortalsTable scanned to route an inbound SMS")
 
-    monkeypatch.setattr(storage, "list_installed_portals", no_scan)
+    monkeypatch.setattr(store.portals, "list_installed_portals", no_scan)
     # The line is connected first, the portal's own number set after: configure keeps the route.
     connected(emulator, portal)
     number = _sandbox_number(portal.member_id)
@@ -242,7 +243,7 @@ def test_connecting_a_line_keeps_the_route_of_the_portals_number(
     # The number is set first (straight in storage, as a portal configured before this version), the
     # line connected after: the connection keeps the route.
     number = _sandbox_number(portal.member_id)
-    assert storage.set_carrier_config(portal.member_id, CarrierConfig("sandbox", number).to_item())
+    assert store.portals.set_carrier_config(portal.member_id, CarrierConfig("sandbox", number).to_item())
     connected(emulator, portal)
     customer = "+15550160009"
     assert inbound(stack, customer, "Are you open?", to=number).json() == {"result": "posted"}

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from b24sms import dispatch, portal_carriers, storage
-from b24sms.models import CarrierConfig
+from b24sms.adapters import store
+from b24sms.domain.models import CarrierConfig
+from b24sms.usecases import dispatch, portal_carriers
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -54,7 +55,7 @@ def test_a_portal_sends_through_its_own_account(
     )
     saved = portal_carriers.configure(portal.member_id, CarrierConfig("vonage", "AcmeInc", "ru", name))
     assert saved == CarrierConfig("vonage", "AcmeInc", "RU", name)
-    record = storage.get_portal(portal.member_id)
+    record = store.portals.get_portal(portal.member_id)
     assert record and record.carrier_config == {
         "carrier": "vonage",
         "sender": "AcmeInc",
@@ -93,7 +94,7 @@ def test_a_portal_sends_through_its_own_account(
 def test_a_reinstall_keeps_the_portals_carrier(portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack):
     portal_carriers.configure(portal.member_id, CarrierConfig("sandbox", default_country="DE"), check_secret=False)
     emulator.install(portal, f"{stack.base_url}/bitrix/install")
-    record = storage.get_portal(portal.member_id)
+    record = store.portals.get_portal(portal.member_id)
     assert record and record.carrier == CarrierConfig("sandbox", default_country="DE")
 
 
@@ -110,7 +111,7 @@ def test_a_reinstall_keeps_the_portals_carrier(portal: EmulatedPortal, emulator:
 def test_bad_configurations_are_refused_with_a_reason(portal: EmulatedPortal, config: CarrierConfig, error: str):
     with pytest.raises(portal_carriers.InvalidCarrierConfig, match=error):
         portal_carriers.configure(portal.member_id, config)
-    record = storage.get_portal(portal.member_id)
+    record = store.portals.get_portal(portal.member_id)
     assert record and record.carrier_config == {}
 
 

@@ -7,8 +7,11 @@ import secrets
 
 import pytest
 
-from b24sms import pushes, statuses, storage
-from b24sms.models import SENT, Message
+from b24sms.adapters import store
+from b24sms.domain import statuses
+from b24sms.domain.models import Message
+from b24sms.domain.states import DispatchState
+from b24sms.usecases import push
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -17,10 +20,16 @@ def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -
     keys = []
     for _ in range(count):
         message_id = secrets.token_hex(16)
-        storage.create_message(
-            Message(member_id=portal.member_id, message_id=message_id, to="+15550000000", code="b24sms", dispatch_state=SENT)
+        store.messages.create_message(
+            Message(
+                member_id=portal.member_id,
+                message_id=message_id,
+                to="+15550000000",
+                code="b24sms",
+                dispatch_state=DispatchState.SENT,
+            )
         )
-        storage.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
+        store.messages.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
         if known:
             portal.messages[message_id] = ["sent"]
         keys.append((portal.member_id, message_id))
@@ -30,7 +39,7 @@ def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -
 def test_many_statuses_of_one_portal_go_in_one_batch_call(portal: EmulatedPortal):
     keys = delivered_messages(portal, 30)
     calls_before = len([c for c in portal.calls if not c.in_batch])
-    report = pushes.push(keys)
+    report = push.push(keys)
     assert len(report.pushed) == 30 and not report.failed
     assert len([c for c in portal.calls if not c.in_batch]) == calls_before + 1
     assert all(portal.timeline(m) == ["sent", "delivered"] for _, m in keys)
@@ -39,7 +48,7 @@ def test_many_statuses_of_one_portal_go_in_one_batch_call(portal: EmulatedPortal
 def test_more_than_50_statuses_are_split_into_batches_of_50(portal: EmulatedPortal):
     keys = delivered_messages(portal, 120)
     batches_before = len(portal.calls_to("batch"))
-    report = pushes.push(keys)
+    report = push.push(keys)
     assert len(report.pushed) == 120
     assert len(portal.calls_to("batch")) == batches_before + 3
 
@@ -47,7 +56,7 @@ def test_more_than_50_statuses_are_split_into_batches_of_50(portal: EmulatedPort
 def test_batch_refusing_the_method_falls_back_to_single_calls(portal: EmulatedPortal):
     portal.batch_allows_messageservice = False
     keys = delivered_messages(portal, 4)
-    report = pushes.push(keys)
+    report = push.push(keys)
     assert len(report.pushed) == 4 and not report.failed
     singles = [c for c in portal.calls_to("messageservice.message.status.update") if not c.in_batch]
     assert len(singles) == 4
@@ -57,17 +66,17 @@ def test_batch_refusing_the_method_falls_back_to_single_calls(portal: EmulatedPo
 def test_unknown_messages_are_dropped_not_retried(portal: EmulatedPortal):
     known = delivered_messages(portal, 2)
     unknown = delivered_messages(portal, 1, known=False)
-    report = pushes.push(known + unknown)
+    report = push.push(known + unknown)
     assert sorted(report.pushed) == sorted(known)
     assert report.dropped == unknown and not report.failed
-    assert pushes.push(unknown).dropped == []  # recorded: never tried again
+    assert push.push(unknown).dropped == []  # recorded: never tried again
 
 
 def test_a_status_is_pushed_once(portal: EmulatedPortal):
     keys = delivered_messages(portal, 3)
-    pushes.push(keys)
+    push.push(keys)
     calls = len(portal.calls)
-    again = pushes.push(keys + keys)
+    again = push.push(keys + keys)
     assert again.pushed == [] and len(portal.calls) == calls
 
 
@@ -75,27 +84,29 @@ def test_portal_outage_leaves_statuses_queued(portal: EmulatedPortal):
     keys = delivered_messages(portal, 3)
     portal.down = True
     try:
-        report = pushes.push(keys)
+        report = push.push(keys)
     finally:
         portal.down = False
     assert sorted(report.failed) == sorted(keys) and not report.pushed
-    assert sorted(pushes.push(keys).pushed) == sorted(keys)
+    assert sorted(push.push(keys).pushed) == sorted(keys)
 
 
 def test_statuses_of_an_uninstalled_portal_are_dropped(portal: EmulatedPortal):
     keys = delivered_messages(portal, 2)
-    storage.mark_uninstalled(portal.member_id)
-    report = pushes.push(keys)
+    store.portals.mark_uninstalled(portal.member_id)
+    report = push.push(keys)
     assert sorted(report.dropped) == sorted(keys) and not report.failed and not report.pushed
 
 
 def test_a_carrier_answer_after_an_erase_does_not_bring_the_message_back(portal: EmulatedPortal):
     [(member_id, message_id)] = delivered_messages(portal, 1)
-    message = storage.get_message(member_id, message_id)
+    message = store.messages.get_message(member_id, message_id)
     assert message
-    storage.delete_portal_messages(member_id)  # uninstall with CLEAN, while a dispatch was mid-send
-    storage.record_carrier_accepted(message, "sandbox", "SBX1", "accepted", to="+15550000000", encoding="GSM-7", segments=1)
-    assert storage.get_message(member_id, message_id) is None
+    store.messages.delete_portal_messages(member_id)  # uninstall with CLEAN, while a dispatch was mid-send
+    store.messages.record_carrier_accepted(
+        message, "sandbox", "SBX1", "accepted", to="+15550000000", encoding="GSM-7", segments=1
+    )
+    assert store.messages.get_message(member_id, message_id) is None
 
 
 def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
@@ -104,15 +115,15 @@ def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
     other = emulator.add_portal()
     emulator.install(other, f"{stack.base_url}/bitrix/install")
     broken, fine = delivered_messages(portal, 2), delivered_messages(other, 2)
-    real_get_portal = storage.get_portal
+    real_get_portal = store.portals.get_portal
 
     def get_portal(member_id: str):  # type: ignore[no-untyped-def]
         if member_id == portal.member_id:
             raise RuntimeError("this portal's record is unreadable")
         return real_get_portal(member_id)
 
-    monkeypatch.setattr(storage, "get_portal", get_portal)
-    report = pushes.push(broken + fine)
+    monkeypatch.setattr(store.portals, "get_portal", get_portal)
+    report = push.push(broken + fine)
     assert sorted(report.pushed) == sorted(fine)
     assert sorted(report.failed) == sorted(broken)
 
@@ -120,7 +131,7 @@ def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
 def test_operation_time_limit_defers_until_the_portal_says(portal: EmulatedPortal):
     keys = delivered_messages(portal, 2)
     portal.fail_next(10, 429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
-    report = pushes.push(keys)
+    report = push.push(keys)
     assert sorted(report.failed) == sorted(keys)
     assert 500 < report.retry_after <= 600  # the emulator's operating_reset_at is 10 minutes ahead
     portal.failures.clear()

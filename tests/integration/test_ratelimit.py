@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from b24sms.ratelimit import Throttled, TokenBucket
+from b24sms.adapters.store.limits import TokenBucket
+from b24sms.domain.errors import Throttled
 from local.stack import LocalStack
 
 

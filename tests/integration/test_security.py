@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from b24sms import storage
-from b24sms.carriers.sandbox import SandboxCarrier
-from b24sms.formdata import encode_form
-from b24sms.privacy import mask_phone
+from b24sms.adapters import store
+from b24sms.adapters.carriers.sandbox import SandboxCarrier
+from b24sms.domain.formdata import encode_form
+from b24sms.domain.privacy import mask_phone
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -31,7 +31,7 @@ def handler(portal: EmulatedPortal) -> str:
 
 def nothing_recorded(portal: EmulatedPortal, message_id: str) -> bool:
     key = f"{portal.member_id}.{message_id}"
-    return storage.get_message(portal.member_id, message_id) is None and all(k != key for k, _ in SandboxCarrier.outbox)
+    return store.messages.get_message(portal.member_id, message_id) is None and all(k != key for k, _ in SandboxCarrier.outbox)
 
 
 @pytest.mark.parametrize(
@@ -114,14 +114,14 @@ def test_status_callback_with_a_bad_signature_is_403_and_changes_nothing(
     from tests.conftest import final_status
 
     assert final_status(portal, message_id) == "delivered"
-    before = storage.get_message(portal.member_id, message_id)
+    before = store.messages.get_message(portal.member_id, message_id)
     assert before
     body = encode_form({"message_id": before.carrier_message_id, "ref": before.key, "status": "failed"})
     for headers in ({"X-Sandbox-Signature": "0" * 64}, {}):
         response = requests.post(f"{stack.base_url}/carriers/sandbox/status", data=body, headers={**FORM, **headers}, timeout=10)
         assert response.status_code == 403
         assert response.json()["error"] == "bad_signature"
-    after = storage.get_message(portal.member_id, message_id)
+    after = store.messages.get_message(portal.member_id, message_id)
     assert after and after.status == before.status == "delivered" and after.history == before.history
 
 
@@ -187,7 +187,7 @@ def test_failed_sends_log_and_store_the_number_only_masked(
         assert final_status(portal, message_id) == "failed"
 
     logs = b24sms_logs(caplog, send)
-    stored = storage.get_message(portal.member_id, sent[0])
+    stored = store.messages.get_message(portal.member_id, sent[0])
     assert stored and stored.error_code == error_code
     failed = [line for line in logs.splitlines() if "message failed" in line]
     assert failed and error_code in failed[0] and mask_phone(number) in failed[0]

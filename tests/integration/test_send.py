@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from b24sms import storage
-from b24sms.carriers.sandbox import SandboxCarrier, sign
-from b24sms.formdata import encode_form
+from b24sms.adapters import store
+from b24sms.adapters.carriers.sandbox import SandboxCarrier, sign
+from b24sms.domain.formdata import encode_form
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
@@ -28,7 +28,7 @@ def test_sms_is_sent_and_delivered(portal: EmulatedPortal, emulator: PortalEmula
     assert final_status(portal, message_id) == "delivered"
     assert portal.timeline(message_id) == ["sent", "delivered"]
     assert sends_of(portal, message_id) == 1
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.carrier == "sandbox" and stored.carrier_message_id.startswith("SBX")
     assert stored.body == ""  # the text is not kept once the carrier has it
     assert [(h["status"], h["source"]) for h in stored.history] == [("delivered", "carrier:sandbox")]
@@ -40,7 +40,7 @@ def test_undelivered_and_failed_reach_the_portal(portal: EmulatedPortal, emulato
     assert final_status(portal, undelivered) == "undelivered"
     assert final_status(portal, rejected) == "failed"
     assert sends_of(portal, rejected) == 0
-    failed = storage.get_message(portal.member_id, rejected)
+    failed = store.messages.get_message(portal.member_id, rejected)
     assert failed and failed.error_code == "SANDBOX_REJECTED" and failed.dispatch_state == "rejected"
 
 
@@ -95,7 +95,7 @@ def test_late_and_repeated_callbacks_never_move_a_status_backwards(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550006000", "out of order")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     secret = stack.environment["SANDBOX_SECRET"]
     results = []
@@ -111,7 +111,7 @@ def test_late_and_repeated_callbacks_never_move_a_status_backwards(
         results.append(response.json()["result"])
     assert results == [["stale"], ["stale"], ["stale"]]
     assert portal.timeline(message_id) == ["sent", "delivered"]
-    after = storage.get_message(portal.member_id, message_id)
+    after = store.messages.get_message(portal.member_id, message_id)
     assert after and after.status == "delivered"
 
 
@@ -120,7 +120,7 @@ def test_a_callback_that_arrives_before_the_send_is_recorded_still_lands(portal:
     # by our key, and dispatch's own "sent" afterwards does not overwrite "delivered".
     message_id, _ = emulator.send_sms(portal, "+15550007000", "fast carrier")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.status == "delivered" and stored.dispatch_state == "sent"
 
 
@@ -129,7 +129,7 @@ def test_an_impossible_number_fails_at_once_and_is_never_sent(portal: EmulatedPo
     assert response.status_code == 200
     assert final_status(portal, message_id) == "failed"
     assert sends_of(portal, message_id) == 0
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "INVALID_NUMBER" and "wrong length" in stored.error_message
 
 
@@ -137,12 +137,12 @@ def test_a_runaway_text_fails_instead_of_sending_many_parts(portal: EmulatedPort
     message_id, _ = emulator.send_sms(portal, "+15550009001", "a" * (10 * 153 + 1))
     assert final_status(portal, message_id) == "failed"
     assert sends_of(portal, message_id) == 0
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "TOO_MANY_SEGMENTS"
 
 
 def test_the_number_is_sent_in_e164_and_the_size_recorded(portal: EmulatedPortal, emulator: PortalEmulator):
     message_id, _ = emulator.send_sms(portal, "+1 (555) 000-9002", "Привет 😀")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and (stored.sent_to, stored.encoding, stored.segments) == ("+15550009002", "UCS-2", 1)

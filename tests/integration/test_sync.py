@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from b24sms import storage
+from b24sms.adapters import config, store
+from b24sms.usecases import connector, events
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -46,9 +47,11 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
     for p in (portal, stale):
         assert list(p.senders) == ["b24sms"]
         assert p.events["ONAPPUNINSTALL"] == f"{moved_api}/bitrix/events"  # the uninstall event follows
-        assert [c.params["handler"] for c in p.calls_to("event.unbind")] == [f"{stack.base_url}/bitrix/events"]
+        unbound = p.calls_to("event.unbind")  # every event of the registry the portal grants, at the old URL
+        assert {c.params["handler"] for c in unbound} == {f"{stack.base_url}/bitrix/events"}
+        assert sorted(c.params["event"] for c in unbound) == sorted(events.REGISTRY)
         assert p.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?portal={p.member_id}&key=")
-        stored = storage.get_portal(p.member_id)
+        stored = store.portals.get_portal(p.member_id)
         assert stored and stored.registered_handler == p.senders["b24sms"]["HANDLER"]
 
     calls_before = len(stale.calls)
@@ -72,3 +75,26 @@ def test_sync_reports_a_portal_it_cannot_reach_and_goes_on(portal: EmulatedPorta
         portal.down = False
     assert report_for(result, portal)["error"].startswith("INTERNAL_SERVER_ERROR")
     assert result["errors"] >= 1
+
+
+@pytest.fixture
+def new_url(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The deployment's public URL changed (a new stage, a custom domain); put back afterwards."""
+    old = os.environ["PUBLIC_BASE_URL"]
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://sms.moved.example")
+    config.reset_settings()
+    yield "https://sms.moved.example"
+    monkeypatch.setenv("PUBLIC_BASE_URL", old)
+    config.reset_settings()
+    stack.invoke("SyncSendersFunction", {})
+
+
+def test_sync_moves_every_event_binding_and_the_connector_to_the_new_url(portal: EmulatedPortal, stack: LocalStack, new_url: str):
+    assert set(portal.events) == set(events.REGISTRY)  # installed: the uninstall and Open Lines events
+    assert portal.connectors[connector.connector_id()]["PLACEMENT_HANDLER"] == f"{stack.base_url}/bitrix/connector"
+
+    stack.invoke("SyncSendersFunction", {})
+
+    # Every binding follows (before the fix only ONAPPUNINSTALL did: two-way SMS went to the old URL).
+    assert portal.events == {name: f"{new_url}/bitrix/events" for name in events.REGISTRY}
+    assert portal.connectors[connector.connector_id()]["PLACEMENT_HANDLER"] == f"{new_url}/bitrix/connector"

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from b24sms import config, storage
-from b24sms.privacy import mask_phone
+from b24sms.adapters import config, store
+from b24sms.domain.privacy import mask_phone
 from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -48,7 +48,7 @@ def test_delivered_through_twilio(portal: EmulatedPortal, emulator: PortalEmulat
     sent = next(s for s in twilio.sent if s.to == "+15550110001")
     assert sent.params["From"] == "+15005550006" and sent.body == "Hello from Twilio"
     assert sent.params["StatusCallback"] == f"{stack.base_url}/carriers/twilio/status?ref={portal.member_id}.{message_id}"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert (
         stored and stored.carrier == "twilio" and stored.carrier_message_id == sent.sid and stored.carrier_status == "delivered"
     )
@@ -57,7 +57,7 @@ def test_delivered_through_twilio(portal: EmulatedPortal, emulator: PortalEmulat
 def test_undelivered_keeps_twilios_error_code(portal: EmulatedPortal, emulator: PortalEmulator, twilio: TwilioFake):
     message_id, _ = emulator.send_sms(portal, "+15550110013", "unreachable")
     assert final_status(portal, message_id) == "undelivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "TWILIO_30003" and stored.carrier_status == "undelivered"
 
 
@@ -67,7 +67,7 @@ def test_refused_at_send_is_failed_with_twilios_reason(
 ):
     message_id, _ = emulator.send_sms(portal, number, "refused")
     assert final_status(portal, message_id) == "failed"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == code and stored.error_message
     assert stored.attempts == 1
 
@@ -77,7 +77,7 @@ def test_twilios_21211_text_is_stored_masked(portal: EmulatedPortal, emulator: P
     twilio.fail_next(400, 21211, "The 'To' number +15550114321 is not a valid phone number.")
     message_id, _ = emulator.send_sms(portal, "+15550114321", "refused")
     assert final_status(portal, message_id) == "failed"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "TWILIO_21211"
     assert stored.error_message == f"The 'To' number {mask_phone('+15550114321')} is not a valid phone number."
 
@@ -88,7 +88,7 @@ def test_transient_errors_succeed_on_retry(portal: EmulatedPortal, emulator: Por
     message_id, _ = emulator.send_sms(portal, "+15550110002", "retry")
     assert final_status(portal, message_id, timeout=30) == "delivered"
     assert sent_to(twilio, "+15550110002") == 1
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 2  # the 429 did not count
 
 
@@ -97,7 +97,7 @@ def test_a_forged_twilio_callback_is_refused_and_changes_nothing(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550110003", "forged")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     url = f"{stack.base_url}/carriers/twilio/status?ref={stored.key}"
     forged = {"MessageSid": stored.carrier_message_id, "MessageStatus": "failed", "AccountSid": twilio.account_sid}
@@ -109,7 +109,7 @@ def test_a_forged_twilio_callback_is_refused_and_changes_nothing(
     signed_elsewhere = RequestValidator(twilio.auth_token).compute_signature("https://evil.example/x", forged)
     response = requests.post(url, data=forged, headers={"X-Twilio-Signature": signed_elsewhere}, timeout=10)
     assert response.status_code == 403
-    after = storage.get_message(portal.member_id, message_id)
+    after = store.messages.get_message(portal.member_id, message_id)
     assert after and after.status == "delivered" and after.history == stored.history
 
 
@@ -118,7 +118,7 @@ def test_late_and_duplicate_twilio_callbacks_change_nothing(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550110004", "late")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     url = f"{stack.base_url}/carriers/twilio/status?ref={stored.key}"
     for status in ("sent", "delivered", "undelivered", "queued"):
@@ -131,7 +131,7 @@ def test_a_callback_without_our_key_is_found_by_twilios_sid(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550110005", "no ref")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     url = f"{stack.base_url}/carriers/twilio/status"  # e.g. a callback URL set on the Twilio number itself
     assert twilio.callback(url, stored.carrier_message_id, "sent").json() == {"result": ["stale"]}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from b24sms import config, storage
+from b24sms.adapters import config, store
 from local.fakes.vonage import Sent, VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -53,7 +53,7 @@ def test_a_long_message_is_delivered_when_every_segment_is(
     (sent,) = sent_to(vonage, "15550120001")
     assert len(sent.part_ids) == 2 and sent.params["client-ref"] == f"{portal.member_id}.{message_id}"
     assert sent.params["callback"] == f"{stack.base_url}/carriers/vonage/status" and "type" not in sent.params
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.parts_total == 2 and stored.segments == 2
     assert {k: v["s"] for k, v in stored.parts.items()} == dict.fromkeys(sent.part_ids, "delivered")
     assert portal.timeline(message_id) == ["sent", "delivered"]
@@ -62,11 +62,13 @@ def test_a_long_message_is_delivered_when_every_segment_is(
 def test_one_failed_segment_makes_the_message_undelivered(portal: EmulatedPortal, emulator: PortalEmulator, vonage: VonageFake):
     message_id, _ = emulator.send_sms(portal, "+15550120013", LONG)
     assert final_status(portal, message_id) == "undelivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "VONAGE_ERR_3" and "Absent subscriber" in stored.error_message
     # the other segment's "delivered" (sent after the failure) did not turn it into delivered
     wait_until(
-        lambda: (m := storage.get_message(portal.member_id, message_id)) and len([p for p in m.parts.values() if p["b"]]) == 2
+        lambda: (
+            (m := store.messages.get_message(portal.member_id, message_id)) and len([p for p in m.parts.values() if p["b"]]) == 2
+        )
     )
     assert portal.timeline(message_id) == ["sent", "undelivered"]
 
@@ -76,7 +78,7 @@ def test_partial_receipts_say_sent_until_all_segments_are_delivered(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550120002", LONG)
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     url = f"{stack.base_url}/carriers/vonage/status"
     first = next(iter(stored.parts))
@@ -92,7 +94,7 @@ def test_unicode_text_is_sent_as_unicode(portal: EmulatedPortal, emulator: Porta
     assert final_status(portal, message_id) == "delivered"
     (sent,) = sent_to(vonage, "15550120003")
     assert sent.params["type"] == "unicode"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.encoding == "UCS-2"
 
 
@@ -108,7 +110,7 @@ def test_receipts_as_form_posts_and_gets(
 def test_refused_at_send_is_failed_with_vonages_reason(portal: EmulatedPortal, emulator: PortalEmulator, vonage: VonageFake):
     message_id, _ = emulator.send_sms(portal, "+15550120099", "refused")
     assert final_status(portal, message_id) == "failed"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "VONAGE_3" and "Invalid to address" in stored.error_message
 
 
@@ -118,7 +120,7 @@ def test_throttling_and_server_errors_succeed_on_retry(portal: EmulatedPortal, e
     message_id, _ = emulator.send_sms(portal, "+15550120005", "retry")
     assert final_status(portal, message_id, timeout=30) == "delivered"
     assert len(sent_to(vonage, "15550120005")) == 1
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.attempts == 2  # the throttling did not count
 
 
@@ -127,7 +129,7 @@ def test_forged_receipts_are_refused_and_change_nothing(
 ):
     message_id, _ = emulator.send_sms(portal, "+15550120006", "forged")
     assert final_status(portal, message_id) == "delivered"
-    stored = storage.get_message(portal.member_id, message_id)
+    stored = store.messages.get_message(portal.member_id, message_id)
     assert stored
     url = f"{stack.base_url}/carriers/vonage/status"
     part = next(iter(stored.parts))
@@ -145,7 +147,7 @@ def test_forged_receipts_are_refused_and_change_nothing(
     assert requests.post(url, json=tampered, timeout=10).status_code == 403
     wrong_secret = dict(receipt, sig=VonageFake(signature_secret="other", signature_method="sha256").sign(receipt))
     assert requests.post(url, json=wrong_secret, timeout=10).status_code == 403
-    after = storage.get_message(portal.member_id, message_id)
+    after = store.messages.get_message(portal.member_id, message_id)
     assert after and after.status == "delivered" and after.history == stored.history and after.parts == stored.parts
     # the correctly signed one is taken (and, being late, changes nothing either)
     assert requests.post(url, json=signed, timeout=10).json() == {"result": ["stale"]}

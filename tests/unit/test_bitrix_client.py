@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from b24sms.bitrix import BitrixError, RateLimited, TokenRefreshFailed, oauth
-from b24sms.bitrix.client import BitrixClient
-from b24sms.models import Portal
+from b24sms.adapters.bitrix import BitrixError, RateLimited, TokenRefreshFailed, oauth
+from b24sms.adapters.bitrix.client import BitrixClient
+from b24sms.domain.models import Portal
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 
 
@@ -151,7 +151,7 @@ def test_leaky_bucket_throttles_a_burst(emu):
 
 
 def test_network_failure_is_a_transient_error(emu):
-    from b24sms.bitrix import PortalUnavailable
+    from b24sms.adapters.bitrix import PortalUnavailable
 
     client = BitrixClient(
         Portal(member_id="m", client_endpoint="http://127.0.0.1:9/rest/", access_token="t"),

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import requests
 
-from b24sms.carriers import OutboundSms, PermanentCarrierError, TransientCarrierError
-from b24sms.carriers import aws_sms as aws
-from b24sms.carriers.twilio import TwilioCarrier
-from b24sms.carriers.vonage import VonageCarrier
-from b24sms.privacy import mask_carrier_text, mask_phone
+from b24sms.adapters.carriers import OutboundSms, PermanentCarrierError, TransientCarrierError
+from b24sms.adapters.carriers import aws_sms as aws
+from b24sms.adapters.carriers.twilio import TwilioCarrier
+from b24sms.adapters.carriers.vonage import VonageCarrier
+from b24sms.domain.privacy import mask_carrier_text, mask_phone
 
 TWILIO_21211 = "The 'To' number +16178679194 is not a valid phone number."
 SMS = OutboundSms("m1.abc", "+16178679194", "hello", "https://x/carriers/status")

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from b24sms.formdata import decode_form, encode_form
+from b24sms.domain.formdata import decode_form, encode_form
 from local.httpserver import LoopbackServer, Reply, json_reply
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 

@@ -1,6 +1,6 @@
 import pytest
 
-from b24sms.formdata import FormError, decode_form, encode_form
+from b24sms.domain.formdata import FormError, decode_form, encode_form
 
 
 def test_decodes_php_style_keys_into_nested_dicts_and_lists():

@@ -13,11 +13,11 @@ import pytest
 from twilio.request_validator import RequestValidator
 from vonage_http_client.auth import Auth
 
-from b24sms.carriers import CallbackRequest, InboundSms, SignatureError
-from b24sms.carriers.sandbox import SandboxCarrier, inbound_form
-from b24sms.carriers.twilio import TwilioCarrier
-from b24sms.carriers.vonage import VonageCarrier, receipt_params
-from b24sms.formdata import encode_form
+from b24sms.adapters.carriers import CallbackRequest, InboundSms, SignatureError
+from b24sms.adapters.carriers.sandbox import SandboxCarrier, inbound_form
+from b24sms.adapters.carriers.twilio import TwilioCarrier
+from b24sms.adapters.carriers.vonage import VonageCarrier, receipt_params
+from b24sms.domain.formdata import encode_form
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
 from local.httpserver import LoopbackServer, Reply

@@ -1,4 +1,4 @@
-"""What the operator's chat is told about a reply (openlines.push_reply_status), against a stub client."""
+"""What the operator's chat is told about a reply (replies.push_reply_status), against a stub client."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from b24sms import openlines
-from b24sms.bitrix import BitrixError
-from b24sms.models import Message
+from b24sms.adapters.bitrix import BitrixError
+from b24sms.domain.models import Message
+from b24sms.usecases import connector, replies
 
 REFUSED = {"SUCCESS": True, "DATA": {"RESULT": [{"SUCCESS": False, "ERRORS": ["Chat not found"]}]}}
 TAKEN = {"SUCCESS": True, "DATA": {"RESULT": [{"SUCCESS": True, "ERRORS": []}]}}
 
 
 @pytest.fixture(autouse=True)
-def connector(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openlines, "connector_id", lambda: "b24sms_sms")  # no deployment settings here
+def connector_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connector, "connector_id", lambda: "b24sms_sms")  # no deployment settings here
 
 
 class Client:
@@ -42,7 +42,7 @@ def reply(status: str, code: str = "", reason: str = "") -> Message:
 
 def test_a_failed_reply_is_told_in_its_chat_with_the_reason():
     client = Client(TAKEN)
-    assert openlines.push_reply_status(client, reply("failed", "OPTED_OUT", "the recipient replied STOP")) == "notified"
+    assert replies.push_reply_status(client, reply("failed", "OPTED_OUT", "the recipient replied STOP")) == "notified"
     [(method, params)] = client.calls
     [entry] = params["MESSAGES"]
     assert method == "imconnector.send.messages" and params["LINE"] == "1"
@@ -53,7 +53,7 @@ def test_a_failed_reply_is_told_in_its_chat_with_the_reason():
 
 def test_a_delivered_reply_sends_its_id_as_an_array():
     client = Client(TAKEN)
-    assert openlines.push_reply_status(client, reply("delivered")) == "delivered"
+    assert replies.push_reply_status(client, reply("delivered")) == "delivered"
     [(method, params)] = client.calls
     assert method == "imconnector.send.status.delivery"
     assert params["MESSAGES"][0]["message"]["id"] == ["ol1-1042"]
@@ -63,10 +63,10 @@ def test_a_delivered_reply_sends_its_id_as_an_array():
 @pytest.mark.parametrize("status", ["delivered", "failed", "undelivered"])
 def test_a_refusal_by_the_portal_is_permanent_not_retried(status: str):
     with pytest.raises(BitrixError) as refused:
-        openlines.push_reply_status(Client(REFUSED), reply(status))
+        replies.push_reply_status(Client(REFUSED), reply(status))
     assert refused.value.code == "IMCONNECTOR_REFUSED" and not refused.value.transient
 
 
 def test_a_reply_still_on_its_way_tells_nothing():
     client = Client(TAKEN)
-    assert openlines.push_reply_status(client, reply("sent")) == "nothing" and client.calls == []
+    assert replies.push_reply_status(client, reply("sent")) == "nothing" and client.calls == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24sms.openlines import plain_text
+from b24sms.domain.openlines import plain_text
 
 
 @pytest.mark.parametrize(

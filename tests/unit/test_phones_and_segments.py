@@ -1,7 +1,7 @@
 import pytest
 
-from b24sms import segments
-from b24sms.phones import InvalidNumber, to_e164
+from b24sms.domain import segments
+from b24sms.domain.phones import InvalidNumber, to_e164
 
 
 @pytest.mark.parametrize(

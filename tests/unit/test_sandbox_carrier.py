@@ -1,8 +1,8 @@
 import pytest
 
-from b24sms.carriers import CallbackRequest, OutboundSms, PermanentCarrierError, SignatureError
-from b24sms.carriers.sandbox import SandboxCarrier, sign
-from b24sms.formdata import encode_form
+from b24sms.adapters.carriers import CallbackRequest, OutboundSms, PermanentCarrierError, SignatureError
+from b24sms.adapters.carriers.sandbox import SandboxCarrier, sign
+from b24sms.domain.formdata import encode_form
 
 
 def callback(secret: str, **fields) -> CallbackRequest:

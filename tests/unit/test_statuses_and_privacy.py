@@ -1,7 +1,7 @@
 import pytest
 
-from b24sms import statuses
-from b24sms.privacy import mask_phone
+from b24sms.domain import statuses
+from b24sms.domain.privacy import mask_phone
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,8 @@ from b24sms.privacy import mask_phone
     ],
 )
 def test_statuses_only_move_forward(current, new, expected):
-    assert statuses.advances(current, new) is expected
+    # the rule the store's conditional write applies (status_rank < :rank): a higher rank only
+    assert (statuses.rank(new) > statuses.rank(current)) is expected
 
 
 def test_unknown_status_is_refused():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from b24sms.carriers import CallbackRequest, SignatureError
-from b24sms.carriers.twilio import STATUS_MAP, TwilioCarrier, signature
-from b24sms.formdata import encode_form
+from b24sms.adapters.carriers import CallbackRequest, SignatureError
+from b24sms.adapters.carriers.twilio import STATUS_MAP, TwilioCarrier, signature
+from b24sms.domain.formdata import encode_form
 
 TOKEN = "12345678901234567890123456789012"
 SID = "AC" + "1" * 32

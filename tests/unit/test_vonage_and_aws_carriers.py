@@ -8,10 +8,10 @@ import json
 import pytest
 from vonage_http_client.auth import Auth
 
-from b24sms import statuses
-from b24sms.carriers import CallbackRequest, SignatureError, vonage
-from b24sms.carriers import aws_sms as aws
-from b24sms.formdata import encode_form
+from b24sms.adapters.carriers import CallbackRequest, SignatureError, vonage
+from b24sms.adapters.carriers import aws_sms as aws
+from b24sms.domain import statuses
+from b24sms.domain.formdata import encode_form
 
 SECRET = "kx8VhNDh2Pv6wlKIIl2bCC2bqOWmf9ZF"
 RECEIPT = {

@@ -1,6 +1,7 @@
-"""The HTTP side shared by every API function: the API Gateway (HTTP API, payload 2.0) event read
-through Powertools' event data class, and our errors turned into JSON answers in Bitrix24's
-``{error, error_description}`` shape.
+"""The HTTP edge shared by every API function: the API Gateway (HTTP API, payload 2.0) event read
+through Powertools' event data class, request bodies decoded within bounds, and the one mapping from
+what went wrong (domain errors, a portal's ``BitrixError``) to an HTTP status: ``http_status``.
+Answers are JSON in Bitrix24's ``{error, error_description}`` shape.
 
 API Gateway routes each path to its own function, so a function needs no router: ``http_function``
 wraps one route's code. (Powertools' resolver keeps the current event in a class attribute shared by
@@ -10,6 +11,7 @@ functions in one process and serves requests concurrently.)
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,20 +21,57 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms import http
-from b24sms.bitrix import BitrixError
-from b24sms.carriers import CallbackRequest, SignatureError, UnknownCarrier
-from b24sms.config import get_settings
-from b24sms.formdata import FormError
-from b24sms.http import HttpError
+from b24sms.adapters.bitrix import BitrixError
+from b24sms.adapters.carriers import CallbackRequest, SignatureError, UnknownCarrier
+from b24sms.adapters.config import get_settings
+from b24sms.domain import errors
+from b24sms.domain.formdata import DEFAULT_LIMITS, check_size, decode_form
 
 logger = Logger(child=True)
+
+# Most specific first: TooLarge is an Invalid.
+_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.TooLarge, 413),
+    (errors.Invalid, 400),
+    (errors.NotAuthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.TryLater, 503),
+)
+
+
+def http_status(exc: Exception) -> int:
+    """The HTTP status of an error: the domain's errors by kind (a ``FormError`` is an ``Invalid``,
+    413 when too large), a portal's error 503 when worth retrying (busy, down) else 502, anything
+    else 500."""
+    if isinstance(exc, BitrixError):
+        return 503 if exc.transient else 502
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 @dataclass
 class HtmlPage:
     body: str
     status: int = 200
+
+
+@dataclass
+class XmlResponse:
+    """An XML answer, e.g. the empty TwiML (``<Response/>``) Twilio expects from an SMS webhook."""
+
+    body: str
+    status: int = 200
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "text/xml; charset=utf-8"},
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
 
 
 Handler = Callable[[APIGatewayProxyEventV2], "dict[str, Any] | HtmlPage | XmlResponse"]
@@ -52,24 +91,19 @@ def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, A
 
     def lambda_entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            try:
-                result = route(APIGatewayProxyEventV2(event))
-            except FormError as exc:  # a body outside the bounds, wherever it was decoded
-                raise http.bad_body(exc) from exc
-        except HttpError as exc:
+            result = route(APIGatewayProxyEventV2(event))
+        except errors.DomainError as exc:
+            status = http_status(exc)
             # Descriptions can quote what the caller sent: logged truncated.
-            if exc.status >= 500:
+            if status >= 500:
                 logger.error("request failed", extra={"error": exc.code, "description": exc.description[:200]})
             else:
-                logger.info(
-                    "request refused", extra={"status": exc.status, "error": exc.code, "description": exc.description[:200]}
-                )
-            return json_response(exc.status, {"error": exc.code, "error_description": exc.description})
+                logger.info("request refused", extra={"status": status, "error": exc.code, "description": exc.description[:200]})
+            return json_response(status, {"error": exc.code, "error_description": exc.description})
         except BitrixError as exc:
             logger.warning("portal call failed", extra={"error": exc.code, "method": exc.method})
-            status = 503 if exc.transient else 502
             description = f"the portal answered {exc.method}: {exc.description or exc.code}"
-            return json_response(status, {"error": exc.code, "error_description": description})
+            return json_response(http_status(exc), {"error": exc.code, "error_description": description})
         if isinstance(result, XmlResponse):
             return result.response()
         if isinstance(result, HtmlPage):
@@ -88,12 +122,53 @@ def headers_of(event: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
 
 
+def raw_body(event: dict[str, Any]) -> str:
+    """The body as sent, bounded in size before anything reads it (``TooLarge`` when larger)."""
+    body = str(event.get("body") or "")
+    limit = DEFAULT_LIMITS.max_bytes
+    if event.get("isBase64Encoded"):
+        if len(body) > (limit + 2) // 3 * 4 + 4:  # base64 of the largest body we take, and some slack
+            raise errors.TooLarge(f"body larger than {limit} bytes")
+        try:
+            body = base64.b64decode(body).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.Invalid("body is not valid base64 UTF-8") from exc
+    check_size(body)
+    return body
+
+
+def form_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The request body as nested data; ``Invalid`` unless it is a non-empty form-encoded body."""
+    headers = headers_of(event)
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/x-www-form-urlencoded":
+        raise errors.Invalid(f"expected application/x-www-form-urlencoded, got {content_type[:80]}", "unsupported_media_type")
+    body = raw_body(event)
+    if not body.strip():
+        raise errors.Invalid("empty body: expected a form-encoded body")
+    form = decode_form(body)
+    if not form:
+        raise errors.Invalid("body holds no form fields")
+    return form
+
+
+def public_url(event: dict[str, Any], base_url: str) -> str:
+    """The public URL the caller used: our public base URL plus the raw path and query (as signed
+    by carriers). The stage prefix is part of the base URL, not of rawPath."""
+    path = event.get("rawPath") or "/"
+    stage = (event.get("requestContext") or {}).get("stage") or ""
+    if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    query = event.get("rawQueryString") or ""
+    return f"{base_url}{path}" + (f"?{query}" if query else "")
+
+
 def carrier_request(event: APIGatewayProxyEventV2) -> CallbackRequest:
     """A carrier's call to us, as its signature covers it: the exact public URL, headers, raw body, query."""
     return CallbackRequest(
-        url=http.public_url(event.raw_event, get_settings().public_base_url),
+        url=public_url(event.raw_event, get_settings().public_base_url),
         headers=headers_of(event.raw_event),
-        body=http.raw_body(event.raw_event),
+        body=raw_body(event.raw_event),
         query=event.query_string_parameters or {},
     )
 
@@ -106,26 +181,10 @@ def carrier_errors() -> Iterator[None]:
         yield
     except UnknownCarrier as exc:
         logger.warning("call for a carrier this deployment does not serve", extra={"detail": str(exc)[:300]})
-        raise http.NotFound("unknown carrier", "unknown_carrier") from exc
+        raise errors.NotFound("unknown carrier", "unknown_carrier") from exc
     except SignatureError as exc:
-        raise http.Forbidden(str(exc), "bad_signature") from exc
-    except FormError as exc:
-        raise http.bad_body(exc) from exc
+        raise errors.Forbidden(str(exc), "bad_signature") from exc
+    except errors.DomainError:
+        raise
     except ValueError as exc:
-        raise http.BadRequest(str(exc)[:300]) from exc
-
-
-@dataclass
-class XmlResponse:
-    """An XML answer, e.g. the empty TwiML (``<Response/>``) Twilio expects from an SMS webhook."""
-
-    body: str
-    status: int = 200
-
-    def response(self) -> dict[str, Any]:
-        return {
-            "statusCode": self.status,
-            "headers": {"Content-Type": "text/xml; charset=utf-8"},
-            "body": self.body,
-            "isBase64Encoded": False,
-        }
+        raise errors.Invalid(str(exc)[:300]) from exc

@@ -1,0 +1,148 @@
+"""Carrier adapters as plug-ins. Each module of ``MODULES`` declares its carrier in a ``SPEC``
+(``base.CarrierSpec``): name, settings, credentials, callback key, opt-out codes, how to build the
+adapter. Everything else here is derived from those specs. A spec module is cheap to import (its
+adapter imports ``requests`` or ``boto3`` only when it sends), and a function builds only the carrier
+it uses.
+
+Adding a carrier: one module here (its adapter and ``SPEC``), its name in ``MODULES``, its fake in
+``local/fakes/``, its tests, and a row in docs/carriers.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from functools import cache
+
+from b24sms.adapters.carriers.base import (
+    CallbackRequest,
+    Carrier,
+    CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierSpec,
+    CarrierThrottled,
+    InboundSms,
+    OutboundSms,
+    PermanentCarrierError,
+    SendResult,
+    SignatureError,
+    StatusReport,
+    TransientCarrierError,
+)
+from b24sms.adapters.config import secret_json, settings_generation
+from b24sms.domain.models import CarrierConfig
+
+MODULES = ("sandbox", "twilio", "vonage", "aws_sms")
+
+__all__ = [
+    "CallbackRequest",
+    "Carrier",
+    "CarrierError",
+    "CarrierOutcomeUnknown",
+    "CarrierSpec",
+    "CarrierThrottled",
+    "InboundSms",
+    "OutboundSms",
+    "PermanentCarrierError",
+    "SendResult",
+    "SignatureError",
+    "StatusReport",
+    "TransientCarrierError",
+    "UnknownCarrier",
+    "callback_key",
+    "get_carrier",
+    "known",
+    "spec",
+    "specs",
+]
+
+
+class UnknownCarrier(LookupError):
+    pass
+
+
+@cache
+def specs() -> dict[str, CarrierSpec]:
+    """Every carrier's spec by name, in the order of ``MODULES``."""
+    found = (importlib.import_module(f"{__name__}.{module}").SPEC for module in MODULES)
+    return {s.name: s for s in found}
+
+
+def known() -> tuple[str, ...]:
+    """The carriers' names (the template's Carrier parameter, the CLI and the routes take these)."""
+    return tuple(specs())
+
+
+def spec(name: str) -> CarrierSpec:
+    """The spec of carrier ``name``; ``UnknownCarrier`` if no module declares it."""
+    found = specs().get(name)
+    if found is None:
+        raise UnknownCarrier(f"unknown carrier {name[:40]!r}; known: {', '.join(known())}")
+    return found
+
+
+def default_sender_env(name: str) -> str:
+    """The setting naming the deployment's default sender of carrier ``name`` ("" if none or unknown)."""
+    found = specs().get(name)
+    return found.default_sender if found else ""
+
+
+def opt_out_codes() -> frozenset[str]:
+    """Every carrier's send refusals that mean the recipient opted out."""
+    return frozenset().union(*(s.opt_out_codes for s in specs().values()))
+
+
+def settings() -> tuple[str, ...]:
+    """Every carrier's deployment settings (what the local stack lets ``make run`` override)."""
+    return tuple(dict.fromkeys(name for s in specs().values() for name in s.settings))
+
+
+# Carriers the deployment has no settings for, and until when we believe it: a public route must not
+# cost a parameter-store read per call to a carrier we do not serve.
+UNCONFIGURED_TTL = 60.0
+_unconfigured: dict[str, tuple[float, int, str]] = {}  # name -> (until, settings generation, detail)
+
+
+def check_known(name: str) -> None:
+    """``UnknownCarrier`` for a name we have no adapter for, or whose deployment settings were found
+    missing in the last ``UNCONFIGURED_TTL`` seconds; cheap, so it runs before a request is read."""
+    spec(name)
+    missing = _unconfigured.get(name)
+    if missing and missing[0] > time.monotonic() and missing[1] == settings_generation():
+        raise UnknownCarrier(missing[2])
+
+
+def get_carrier(name: str, config: CarrierConfig | None = None) -> Carrier:
+    """The adapter for ``name``: with a portal's own sender and credentials when ``config`` is that
+    portal's configuration for this carrier, else the deployment's defaults (environment/SSM)."""
+    if config is not None and config.carrier != name:
+        config = None
+    if config is None:
+        check_known(name)
+    else:
+        spec(name)
+    try:
+        return _build(name, config or CarrierConfig(name))
+    except (RuntimeError, ValueError) as exc:  # a carrier this deployment/portal has no settings for
+        raise _not_configured(name, config, exc) from exc
+    except Exception as exc:
+        if type(exc).__name__ in ("GetParameterError", "GetSecretError", "TransformParameterError"):  # Powertools'
+            raise _not_configured(name, config, exc) from exc
+        raise
+
+
+def _not_configured(name: str, config: CarrierConfig | None, exc: Exception) -> UnknownCarrier:
+    error = UnknownCarrier(f"carrier {name!r} is not configured: {exc}")
+    if config is None:  # the deployment's own settings: remembered for a while
+        _unconfigured[name] = (time.monotonic() + UNCONFIGURED_TTL, settings_generation(), str(error))
+    return error
+
+
+def callback_key(name: str, request: CallbackRequest) -> str:
+    """Our message key as a callback to carrier ``name`` carries it (unverified: it only chooses whose
+    credentials verify the callback)."""
+    return spec(name).callback_key(request)
+
+
+def _build(name: str, config: CarrierConfig) -> Carrier:
+    return spec(name).build(config, secret_json(config.credentials) if config.credentials else {})

@@ -1,0 +1,124 @@
+"""The carrier interface: send one SMS, and read (verifying its signature) a status callback or an
+inbound SMS; and ``CarrierSpec``, what a carrier module declares about itself.
+
+An adapter is one small class; real carriers (Twilio, AWS End User Messaging, Vonage) implement
+the same three methods against their HTTP APIs, with a configurable base URL so tests can point
+them at local fakes. Each carrier module also holds a ``SPEC``: everything the rest of the code
+needs to know about the carrier, readable without loading its HTTP stack or SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from b24sms.domain.models import CarrierConfig
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    key: str  # our reference (member_id.message_id), handed to the carrier and echoed in callbacks
+    to: str
+    body: str
+    status_callback_url: str
+    encoding: str = "GSM-7"  # or UCS-2 (segments.py): some carriers must be told
+
+
+@dataclass(frozen=True)
+class SendResult:
+    carrier_message_id: str
+    carrier_status: str = "accepted"
+    part_ids: tuple[str, ...] = ()  # carriers with one id per segment (Vonage): all of them
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    url: str  # the exact public URL the carrier called (signatures cover it)
+    headers: dict[str, str]  # lower-cased names
+    body: str
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    carrier_message_id: str
+    carrier_status: str
+    bitrix_status: str | None  # None: nothing to tell the portal (e.g. "queued" at the carrier)
+    message_key: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    part_id: str = ""  # a report about one segment (Vonage): combined with the others' reports
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    carrier_message_id: str
+    from_number: str  # the customer, E.164 with a leading "+"
+    to_number: str  # our number as the carrier gives it, E.164 with "+" when it is a number
+    text: str
+    concat_ref: str = ""  # Vonage long messages: the parts share this reference
+    concat_total: int = 1
+    concat_part: int = 1  # 1-based
+
+
+class CarrierError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class PermanentCarrierError(CarrierError):
+    """The carrier refused this message for good (bad number, blocked, …): it fails now."""
+
+
+class TransientCarrierError(CarrierError):
+    """Not sent; try again later (connection refused or timed out before the request went out, 5xx)."""
+
+
+class CarrierOutcomeUnknown(CarrierError):
+    """The request reached the carrier but no answer came back (a read timeout): it may have taken
+    the SMS. Sending again could send it twice, so we don't."""
+
+
+class CarrierThrottled(TransientCarrierError):
+    """The carrier asks us to slow down (HTTP 429): retry after ``retry_after`` seconds; this does
+    not count as a failed attempt."""
+
+    def __init__(self, code: str, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class SignatureError(Exception):
+    """A callback whose signature is missing or wrong: refused, nothing changes."""
+
+
+class Carrier(Protocol):
+    name: str
+
+    def send(self, sms: OutboundSms) -> SendResult: ...
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]: ...
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundSms: ...
+
+
+@dataclass(frozen=True)
+class CarrierSpec:
+    """What a carrier declares about itself (the module's ``SPEC``; ``carriers.spec(name)`` finds it).
+
+    The status mapping (``STATUS_MAP``) and the inbound parser (``parse_inbound``) are the adapter's;
+    ``build`` makes the adapter, importing what it needs (``requests``, ``boto3``) only then."""
+
+    name: str  # as in the routes (/carriers/<name>/status), the Carrier parameter and CarrierConfig
+    settings: tuple[str, ...]  # the deployment's settings (environment, or SSM through <NAME>_PARAM for secrets)
+    build: Callable[[CarrierConfig, Mapping[str, str]], Carrier]  # (portal's config, its secret's values)
+    secret_keys: tuple[str, ...] = ()  # what a portal's own credentials secret (JSON) must hold
+    own_credentials: bool = True  # False: a portal cannot bring credentials (AWS: the IAM role authenticates)
+    default_sender: str = ""  # the setting that names the deployment's default sender
+    opt_out_codes: frozenset[str] = frozenset()  # send refusals meaning "the recipient opted out"
+    # Our message key as a status callback carries it (unverified: it only chooses whose credentials
+    # verify the callback); "" when the callback does not carry it.
+    callback_key: Callable[[CallbackRequest], str] = lambda request: ""

@@ -1,0 +1,219 @@
+"""Twilio Programmable Messaging, with one HTTP call per send (no SDK shipped).
+
+- send: ``POST {api}/2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP Basic), ``From`` or
+  ``MessagingServiceSid``, and a ``StatusCallback`` that carries our key (``?ref=``), so a callback
+  finds its message even before the Twilio SID is recorded;
+- errors: Twilio's error codes decide permanent vs transient; 429 slows us down; a read timeout means
+  Twilio may have the message, so it is never sent again;
+- callbacks (status and inbound SMS): ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + sorted
+  key/value pairs)), over the exact public URL Twilio called (the official validator also tries it with
+  and without the port). Twilio reassembles long inbound messages: one webhook per message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from b24sms.adapters.carriers.base import (
+    CallbackRequest,
+    CarrierOutcomeUnknown,
+    CarrierSpec,
+    CarrierThrottled,
+    InboundSms,
+    OutboundSms,
+    PermanentCarrierError,
+    SendResult,
+    SignatureError,
+    StatusReport,
+    TransientCarrierError,
+)
+from b24sms.adapters.config import get_settings, secret
+from b24sms.domain.formdata import decode_flat
+from b24sms.domain.models import CarrierConfig
+from b24sms.domain.privacy import mask_carrier_text
+
+DEFAULT_API = "https://api.twilio.com"
+
+# Every status Twilio documents, and what the portal is told (None: nothing yet).
+STATUS_MAP: dict[str, str | None] = {
+    "queued": None,
+    "accepted": None,
+    "scheduled": None,
+    "sending": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "partially_delivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+    "receiving": None,
+    "received": None,
+}
+
+# Refusals that no retry will change (the number, the route, the account, the content).
+PERMANENT_CODES = frozenset(
+    {
+        21211,  # invalid 'To'
+        21212,  # invalid 'From'
+        21408,  # region not enabled
+        21606,  # 'From' not a valid message-capable number
+        21610,  # recipient unsubscribed (STOP)
+        21612,  # cannot route to this number
+        21614,  # 'To' is not a mobile number
+        21617,  # body too long
+        21659,  # 'From' not a Twilio number
+        30003,  # unreachable handset
+        30004,  # blocked
+        30005,  # unknown destination
+        30006,  # landline or unreachable carrier
+        30007,  # filtered as spam
+    }
+)
+
+
+def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def _url_variants(url: str) -> list[str]:
+    """The URL as given, and with the default port added or removed, as Twilio's own validator does."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or ""
+    variants = [url]
+    if parts.port is None and default:
+        variants.append(urlunsplit((parts.scheme, f"{host}:{default}", parts.path, parts.query, parts.fragment)))
+    elif parts.port == default:
+        variants.append(urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
+    return variants
+
+
+class TwilioCarrier:
+    name = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        sender: str = "",
+        messaging_service_sid: str = "",
+        api_base: str = DEFAULT_API,
+        timeout: float = 10.0,
+    ) -> None:
+        if not sender and not messaging_service_sid:
+            raise ValueError("Twilio needs a From number/sender id or a MessagingServiceSid")
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.sender = sender
+        self.messaging_service_sid = messaging_service_sid
+        self.api_base = api_base.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        form = {"To": sms.to, "Body": sms.body, "StatusCallback": f"{sms.status_callback_url}?ref={sms.key}"}
+        if self.messaging_service_sid:
+            form["MessagingServiceSid"] = self.messaging_service_sid
+        else:
+            form["From"] = self.sender
+        url = f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        import requests  # cold start: loaded when a function sends, not when it reads this carrier's SPEC
+
+        try:
+            response = requests.post(url, data=form, auth=(self.account_sid, self.auth_token), timeout=self.timeout)
+        except requests.ConnectionError as exc:  # never reached Twilio (connect timeouts included)
+            raise TransientCarrierError("TWILIO_UNREACHABLE", type(exc).__name__) from exc
+        except requests.RequestException as exc:  # sent, but no (whole) answer: Twilio may have it
+            raise CarrierOutcomeUnknown("TWILIO_TIMEOUT", f"no answer from Twilio: {type(exc).__name__}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code in (200, 201):
+            return SendResult(str(body["sid"]), str(body.get("status") or "queued"))
+        code = body.get("code")
+        message = mask_carrier_text(str(body.get("message") or f"HTTP {response.status_code}"))  # 21211's holds the number
+        if response.status_code == 429 or code == 20429:
+            retry_after = float(response.headers.get("Retry-After") or 1)
+            raise CarrierThrottled(f"TWILIO_{code or 429}", message, retry_after)
+        if response.status_code >= 500:
+            raise TransientCarrierError(f"TWILIO_{code or response.status_code}", message)
+        if response.status_code in (401, 403):
+            raise TransientCarrierError(f"TWILIO_{code or response.status_code}", f"credentials refused: {message}")
+        if isinstance(code, int) and code not in PERMANENT_CODES and response.status_code != 400:
+            raise TransientCarrierError(f"TWILIO_{code}", message)
+        raise PermanentCarrierError(f"TWILIO_{code or response.status_code}", message)
+
+    def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
+        """The callback's form fields, once its signature and account are checked (else SignatureError)."""
+        params = decode_flat(request.body)
+        given = request.headers.get("x-twilio-signature", "")
+        if not given or not any(
+            hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in _url_variants(request.url)
+        ):
+            raise SignatureError("missing or wrong X-Twilio-Signature")
+        if params.get("AccountSid") and params["AccountSid"] != self.account_sid:
+            raise SignatureError("callback for another Twilio account")
+        return params
+
+    def parse_status(self, request: CallbackRequest) -> list[StatusReport]:
+        params = self._verified_params(request)
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+        if not sid or status not in STATUS_MAP:
+            raise ValueError("Twilio callback needs MessageSid and a known MessageStatus")
+        error_code = params.get("ErrorCode") or ""
+        return [
+            StatusReport(
+                carrier_message_id=sid,
+                carrier_status=status,
+                bitrix_status=STATUS_MAP[status],
+                message_key=request.query.get("ref", ""),
+                error_code=f"TWILIO_{error_code}" if error_code else "",
+                error_message=params.get("ErrorMessage", ""),
+            )
+        ]
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundSms:
+        """An inbound SMS/MMS webhook (already reassembled by Twilio; a media-only MMS has no text)."""
+        params = self._verified_params(request)
+        sid = params.get("MessageSid") or ""
+        sender = params.get("From") or ""
+        if not sid or not sender:
+            raise ValueError("Twilio inbound message needs MessageSid and From")
+        return InboundSms(carrier_message_id=sid, from_number=sender, to_number=params.get("To", ""), text=params.get("Body", ""))
+
+
+def build(config: CarrierConfig, creds: Mapping[str, str]) -> TwilioCarrier:
+    """The adapter with a portal's own account (``creds``, ``config.sender``), else the deployment's."""
+    env = os.environ.get
+    sender = config.sender or env("TWILIO_FROM", "")
+    service = env("TWILIO_MESSAGING_SERVICE_SID", "") if not config.sender else ""
+    if sender.startswith("MG"):  # a messaging service, not a number or sender id
+        sender, service = "", sender
+    return TwilioCarrier(
+        creds.get("account_sid") or env("TWILIO_ACCOUNT_SID", ""),
+        creds.get("auth_token") or secret("TWILIO_AUTH_TOKEN"),
+        sender=sender,
+        messaging_service_sid=service,
+        api_base=env("TWILIO_API_BASE", DEFAULT_API),
+        timeout=get_settings().http_timeout,
+    )
+
+
+SPEC = CarrierSpec(
+    name="twilio",
+    settings=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE"),
+    build=build,
+    secret_keys=("account_sid", "auth_token"),
+    default_sender="TWILIO_FROM",
+    opt_out_codes=frozenset({"TWILIO_21610"}),
+    callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
+)

@@ -1,0 +1,115 @@
+"""Portals in the ``PortalsTable``: the record of an installed portal, its token pair (refreshed
+under a conditional lock on ``token_version``), its Open Lines and its own carrier configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from b24sms.adapters.store._table import guarded, now, table
+from b24sms.domain.models import UNINSTALLED, Portal
+
+
+def _portals() -> Any:
+    return table("portals_table")
+
+
+def get_portal(member_id: str) -> Portal | None:
+    item = _portals().get_item(Key={"member_id": member_id}, ConsistentRead=True).get("Item")
+    return Portal.from_item(item) if item else None
+
+
+def put_portal(portal: Portal) -> None:
+    _portals().put_item(Item=portal.to_item())
+
+
+def list_installed_portals() -> list[Portal]:
+    portals_table = _portals()
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "#s = :installed",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":installed": "installed"},
+    }
+    portals: list[Portal] = []
+    while True:
+        page = portals_table.scan(**kwargs)
+        portals.extend(Portal.from_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return portals
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def save_registration(member_id: str, handler: str, name: str) -> None:
+    _portals().update_item(
+        Key={"member_id": member_id},
+        UpdateExpression="SET registered_handler = :h, registered_name = :n, updated_at = :t",
+        ExpressionAttributeValues={":h": handler, ":n": name, ":t": now()},
+    )
+
+
+def mark_uninstalled(member_id: str) -> None:
+    """Lock the portal out: tokens and secrets erased, the record kept as a tombstone."""
+    _portals().put_item(Item={"member_id": member_id, "client_endpoint": "", "status": UNINSTALLED, "updated_at": now()})
+
+
+def try_lock_refresh(member_id: str, version: int, lock_seconds: int) -> bool:
+    """Take the right to spend the refresh token of ``version``; False if another caller holds it
+    or already refreshed."""
+    t = now()
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET refresh_lock_until = :until",
+        ConditionExpression=(
+            "token_version = :v AND #s = :installed AND (attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":v": version, ":now": t, ":until": t + lock_seconds, ":installed": "installed"},
+    )
+    return response is not None
+
+
+def save_refreshed_tokens(member_id: str, version: int, tokens: dict[str, Any]) -> bool:
+    """Store the new token pair as ``version + 1``; False if the portal changed meanwhile."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression=(
+            "SET access_token = :a, refresh_token = :r, expires_at = :e, token_version = :next, "
+            "updated_at = :t REMOVE refresh_lock_until"
+        ),
+        ConditionExpression="token_version = :v",
+        ExpressionAttributeValues={
+            ":a": tokens["access_token"],
+            ":r": tokens["refresh_token"],
+            ":e": int(tokens["expires_at"]),
+            ":v": version,
+            ":next": version + 1,
+            ":t": now(),
+        },
+    )
+    return response is not None
+
+
+def release_refresh_lock(member_id: str) -> None:
+    _portals().update_item(Key={"member_id": member_id}, UpdateExpression="REMOVE refresh_lock_until")
+
+
+def set_openlines(member_id: str, lines: dict[str, str]) -> None:
+    """The Open Lines our SMS channel is connected to on this portal."""
+    _portals().update_item(
+        Key={"member_id": member_id},
+        UpdateExpression="SET openlines = :l, updated_at = :t",
+        ExpressionAttributeValues={":l": lines, ":t": now()},
+    )
+
+
+def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
+    """A portal's own carrier configuration (an empty one: back to the deployment's default)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET carrier_config = :c, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":c": config, ":t": now()},
+    )
+    return response is not None

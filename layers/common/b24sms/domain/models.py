@@ -1,0 +1,150 @@
+"""Plain records of the domain. No I/O here: ``adapters/store`` loads and saves them (``to_item`` /
+``from_item``, with ``_coerce`` turning DynamoDB's Decimals back into the fields' types)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from b24sms.domain.states import DispatchState
+
+INSTALLED = "installed"
+UNINSTALLED = "uninstalled"
+
+
+@dataclass
+class Portal:
+    member_id: str
+    client_endpoint: str
+    domain: str = ""
+    server_endpoint: str = ""
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: int = 0
+    token_version: int = 0
+    application_token: str = ""
+    handler_secret: str = ""
+    status: str = INSTALLED
+    scope: str = ""
+    lang: str = "en"
+    registered_handler: str = ""
+    registered_name: str = ""
+    installed_at: int = 0
+    updated_at: int = 0
+    # The portal's own carrier (see CarrierConfig); empty: the deployment's default carrier.
+    carrier_config: dict[str, str] = field(default_factory=dict)
+    # Open Lines this portal connected our SMS channel to: line id -> "active".
+    openlines: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def installed(self) -> bool:
+        return self.status == INSTALLED
+
+    @property
+    def carrier(self) -> CarrierConfig | None:
+        return CarrierConfig.from_item(self.carrier_config) if self.carrier_config else None
+
+    def to_item(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Portal:
+        return cls(**_coerce(cls, item))
+
+
+@dataclass(frozen=True)
+class CarrierConfig:
+    """Which carrier a portal sends through, as whom, and where its credentials are. Credentials
+    are never stored here: ``credentials`` names a Secrets Manager secret (JSON) holding them."""
+
+    carrier: str
+    sender: str = ""  # a number, an alphanumeric sender id, a Twilio messaging service (MG…), an AWS pool
+    default_country: str = ""  # ISO code for national numbers, e.g. RU for 8 (999) 123-45-67
+    credentials: str = ""  # Secrets Manager name or ARN; "": the deployment's default credentials
+
+    def to_item(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> CarrierConfig:
+        return cls(**{f.name: str(item.get(f.name) or "") for f in fields(cls)})
+
+
+@dataclass
+class Message:
+    member_id: str
+    message_id: str
+    to: str = ""
+    body: str = ""
+    code: str = ""
+    status: str = "queued"
+    status_rank: int = 0
+    pushed_rank: int = 1  # Bitrix24 marks a message `sent` when it hands it to us
+    dispatch_state: DispatchState = DispatchState.ACCEPTED
+    attempts: int = 0
+    lease_until: int = 0
+    carrier: str = ""
+    carrier_message_id: str = ""
+    carrier_status: str = ""
+    carrier_sender: str = ""  # the portal's own sender and credentials reference it was sent with ("": defaults),
+    carrier_credentials: str = ""  # so its callbacks verify even after the portal's configuration changes
+    sent_to: str = ""  # the recipient in E.164, as handed to the carrier
+    encoding: str = ""  # GSM-7 or UCS-2
+    segments: int = 0
+    # Per-segment receipts (Vonage): segment id -> {"s": carrier status, "b": Bitrix24 status or "", "r": rank}
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parts_total: int = 0  # how many segments the carrier took
+    # An operator's Open Lines reply sent as this SMS: line, chat_id (external), im_chat_id, im_message_id.
+    openlines: dict[str, str] = field(default_factory=dict)
+    error_code: str = ""
+    error_message: str = ""
+    created_at: int = 0
+    updated_at: int = 0
+    expires_at: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Our reference for a message, handed to carriers and found again in their callbacks."""
+        return f"{self.member_id}.{self.message_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        item = asdict(self)
+        if self.carrier and self.carrier_message_id:
+            item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
+        return {k: v for k, v in item.items() if v != ""}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Message:
+        return cls(**_coerce(cls, item))
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """(member_id, message_id) of our key, or None for anything that cannot be one (too long included)."""
+    if len(key) > 200:
+        return None
+    member_id, sep, message_id = key.partition(".")
+    return (member_id, message_id) if sep and member_id and message_id else None
+
+
+def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB hands numbers back as Decimal: turn them into the field's own type."""
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in item:
+            continue
+        value = item[f.name]
+        if f.type in ("int", int):
+            value = int(value)
+        elif f.name == "parts":
+            value = {
+                str(k): {"s": str(v.get("s", "")), "b": str(v.get("b", "")), "r": int(v.get("r", 0))} for k, v in value.items()
+            }
+        elif f.name in ("carrier_config", "openlines"):
+            value = {str(k): str(v) for k, v in value.items()}
+        elif f.name == "dispatch_state":
+            value = DispatchState(value)
+        elif f.name == "history":
+            value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]
+        out[f.name] = value
+    return out

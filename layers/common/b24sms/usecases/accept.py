@@ -1,0 +1,127 @@
+"""Where an outgoing SMS is accepted: the HANDLER call is authenticated, validated, recorded once
+and queued for dispatch. Nothing here waits for the carrier."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from b24sms.adapters import queues, store
+from b24sms.adapters.config import get_settings
+from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated
+from b24sms.domain.models import Message, Portal
+from b24sms.domain.privacy import mask_phone
+
+logger = Logger(child=True)
+
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_BODY = 10_000
+MAX_PHONE = 32  # E.164 has at most 15 digits; room for spaces, dashes, brackets and a "+"
+MAX_NAME = 64  # module_id, code: short identifiers
+MAX_MEMBER_ID, MAX_KEY = 64, 128  # the HANDLER URL's portal and key
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    message_id: str
+    to: str
+    body: str
+    code: str
+    module_id: str = ""
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    message_id: str
+    duplicate: bool
+
+
+def authenticate_handler(query: dict[str, str]) -> Portal:
+    """The HANDLER URL names the portal and carries its secret: both must match an installed portal."""
+    member_id = query.get("portal", "")
+    key = query.get("key", "")
+    if not member_id or not key:
+        raise NotAuthenticated("the handler URL must carry portal and key")
+    if len(member_id) > MAX_MEMBER_ID or len(key) > MAX_KEY:
+        raise NotAuthenticated("unknown portal or wrong key")
+    portal = store.portals.get_portal(member_id)
+    expected = portal.handler_secret if portal and portal.installed else ""
+    # Compare even when there is nothing to compare with, so timing does not tell portals apart.
+    if not hmac.compare_digest(key.encode(), (expected or secrets.token_urlsafe(32)).encode()) or not expected:
+        raise NotAuthenticated("unknown portal or wrong key")
+    assert portal is not None
+    return portal
+
+
+def check_auth_block(portal: Portal, form: dict[str, Any]) -> None:
+    """Calls with a human author carry ``auth``: its member_id and application_token must match."""
+    auth = form.get("auth")
+    if auth is None:
+        return
+    if not isinstance(auth, dict):
+        raise Invalid("auth must be a block of fields")
+    if str(auth.get("member_id", "")) != portal.member_id or not hmac.compare_digest(
+        str(auth.get("application_token", "")).encode(), portal.application_token.encode()
+    ):
+        raise Forbidden("auth does not match this portal's application_token")
+
+
+def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
+    """The fields Bitrix24 posts to the HANDLER; ``properties[...]`` stand in for the flat ones."""
+    props = form.get("properties") if isinstance(form.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    message_id = form.get("message_id")
+    to = form.get("message_to") or props.get("phone_number")
+    body = form.get("message_body") or props.get("message_text")
+    problems = []
+    if not isinstance(message_id, str) or not MESSAGE_ID.match(message_id):
+        problems.append("message_id (1-64 letters, digits, - or _)")
+    if not isinstance(to, str) or len(to) > MAX_PHONE or not any(ch.isdigit() for ch in to):
+        problems.append(f"message_to (a phone number, at most {MAX_PHONE} characters)")
+    if not isinstance(body, str) or not body.strip():
+        problems.append("message_body (non-empty text)")
+    elif len(body) > MAX_BODY:
+        problems.append(f"message_body (at most {MAX_BODY} characters)")
+    module_id = form.get("module_id", "")
+    if not isinstance(module_id, str) or len(module_id) > MAX_NAME:
+        problems.append(f"module_id (at most {MAX_NAME} characters)")
+    if problems:
+        raise Invalid("missing or invalid: " + ", ".join(problems))
+    code = form.get("code")
+    expected_code = get_settings().sender_code
+    if code is not None and code != expected_code:
+        shown = code[:MAX_NAME] if isinstance(code, str) else "(not text)"
+        raise Invalid(f"unknown sender code {shown!r}; this provider is {expected_code!r}")
+    assert isinstance(message_id, str) and isinstance(to, str) and isinstance(body, str)
+    return OutgoingSms(message_id, to.strip(), body, expected_code, module_id)
+
+
+def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
+    """Record the message once and queue it. A second call with the same message_id records and
+    queues nothing. (Should the queue call fail after the record, usecases/recovery.py queues it later.)"""
+    settings = get_settings()
+    now = store.now()
+    message = Message(
+        member_id=portal.member_id,
+        message_id=sms.message_id,
+        to=sms.to,
+        body=sms.body,
+        code=sms.code,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + settings.message_ttl_days * 86400,
+    )
+    if not store.messages.create_message(message):
+        logger.info("duplicate message ignored", extra={"message_id": sms.message_id, "to": mask_phone(sms.to)})
+        return AcceptResult(sms.message_id, duplicate=True)
+    queues.enqueue_dispatch(portal.member_id, sms.message_id)
+    logger.info(
+        "message accepted",
+        extra={"message_id": sms.message_id, "to": mask_phone(sms.to), "module_id": sms.module_id, "chars": len(sms.body)},
+    )
+    return AcceptResult(sms.message_id, duplicate=False)

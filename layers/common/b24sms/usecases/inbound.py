@@ -1,0 +1,123 @@
+"""An inbound SMS (a customer's SMS to our number) into the customer's Open Lines chat.
+
+- routing: the portal that last texted this customer, else the only portal with a connected line that
+  sends from the number the SMS was sent to (``route#`` items: PortalsTable is never scanned);
+- one chat per number per line, ``imconnector.send.messages``; a long Vonage SMS arriving in parts is
+  posted at its first part and updated (``imconnector.update.messages``) as the others arrive, ending
+  with the whole text in order; each part is kept once (a carrier's retry changes nothing);
+- STOP opts the number out of this portal's SMS, START opts it back in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+
+from b24sms.adapters import store, telemetry
+from b24sms.adapters.bitrix.tokens import client_for
+from b24sms.adapters.carriers import InboundSms
+from b24sms.domain import phones
+from b24sms.domain.errors import Invalid, TryLater
+from b24sms.domain.models import Portal
+from b24sms.domain.openlines import START_WORDS, STOP_WORDS, chat_id
+from b24sms.domain.privacy import mask_phone
+from b24sms.usecases import connector
+from b24sms.usecases.routes import as_number, our_number
+
+logger = Logger(child=True)
+
+
+def _usable(portal: Portal | None) -> bool:
+    return portal is not None and portal.installed and bool(portal.openlines)
+
+
+def _route(sender: str, to_number: str) -> Portal | None:
+    """The portal an inbound SMS belongs to: the portal that last texted this customer, else the only
+    portal with a connected line that sends from the number the SMS was sent to; None if none."""
+    member_id = store.chats.recipient_portal(sender)
+    portal = store.portals.get_portal(member_id) if member_id else None
+    if _usable(portal):
+        return portal
+    number = as_number(to_number)
+    candidates = [p for m in store.chats.route_portals(number) if _usable(p := store.portals.get_portal(m))]
+    # A stale route (the portal moved to another number since) is not followed.
+    candidates = [p for p in candidates if p is not None and our_number(p) == number]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _unrouted(carrier: str, sender: str, sms: InboundSms) -> str:
+    """Nowhere to post it (no line, no portal for the number): the carrier gets 2xx all the same, or
+    it would retry for up to a day. We keep a log line and a metric."""
+    logger.warning(
+        "inbound SMS not routed: no portal has an Open Line for it",
+        extra={"carrier": carrier, "from": mask_phone(sender), "to": mask_phone(sms.to_number)},
+    )
+    telemetry.count("InboundUnrouted")
+    return "unrouted"
+
+
+def receive_inbound(carrier: str, sms: InboundSms) -> str:
+    """Post an inbound SMS into its Open Lines chat (STOP/START also opt the number out/in). Returns
+    posted, updated (a later part of a long SMS), pending (a part another call is posting with the
+    rest), duplicate (the carrier sent it before) or unrouted (no portal takes it)."""
+    try:
+        sender = phones.to_e164(sms.from_number)
+    except phones.InvalidNumber as exc:
+        raise Invalid(f"inbound SMS from an impossible number: {exc}") from exc
+    portal = _route(sender, sms.to_number)
+    if portal is None:
+        return _unrouted(carrier, sender, sms)
+    line = sorted(portal.openlines)[0]
+    member = portal.member_id
+    if sms.concat_total > 1 and sms.concat_ref:
+        key, external_id = f"{carrier}#{sender}#{sms.concat_ref}", f"{carrier}-{chat_id(sender)}-{sms.concat_ref}"
+        stored = store.chats.add_part(member, key, sms.concat_part, sms.concat_total, sms.text)
+    else:
+        key, external_id = f"{carrier}#{sms.carrier_message_id}", sms.carrier_message_id
+        stored = store.chats.add_part(member, key, 1, 1, sms.text)
+    if stored.new:  # a retry of STOP after a START must not opt the number out again
+        word = sms.text.strip().upper()
+        if word in STOP_WORDS:
+            store.chats.opt_out(member, sender, f"{carrier}:STOP")
+        elif word in START_WORDS:
+            store.chats.opt_in(member, sender)
+
+    post = _poster(portal, line, sender, external_id)
+    if stored.posted:
+        if not stored.new and stored.shown >= len(stored.parts):
+            return "duplicate"
+        post("imconnector.update.messages", stored.text())
+        store.chats.mark_shown(member, key, len(stored.parts))
+        return "updated"
+    if not store.chats.claim_posting(member, key):
+        if stored.new:
+            return "pending"  # another call is posting this SMS: it takes this part along (mark_posted)
+        raise TryLater("this SMS is being posted right now: try again", "in_progress")
+    try:
+        post("imconnector.send.messages", stored.text())
+    except Exception:
+        store.chats.release_posting(member, key)
+        raise
+    after = store.chats.mark_posted(member, key, len(stored.parts))
+    if len(after.parts) > len(stored.parts):  # parts that came while we were posting
+        post("imconnector.update.messages", after.text())
+        store.chats.mark_shown(member, key, len(after.parts))
+    return "posted"
+
+
+def _poster(portal: Portal, line: str, sender: str, external_id: str) -> Callable[[str, str], None]:
+    client = client_for(portal)
+
+    def post(method: str, text: str) -> None:
+        entry = {
+            "user": {"id": chat_id(sender), "name": sender, "phone": sender, "skip_phone_validate": "Y"},
+            "message": {"id": external_id, "date": int(time.time()), "text": text},
+            "chat": {"id": chat_id(sender), "name": f"SMS {sender}"},
+        }
+        result = client.call(method, {"CONNECTOR": connector.connector_id(), "LINE": line, "MESSAGES": [entry]})
+        connector.check_results(method, result)
+        logger.info("inbound SMS posted", extra={"from": mask_phone(sender), "line": line, "method": method})
+
+    return post

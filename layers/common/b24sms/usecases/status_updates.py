@@ -1,0 +1,104 @@
+"""Where a carrier's delivery report lands: the carrier status mapped to Bitrix24's, the message moved
+forward only, and a push queued when the portal has something new to see."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+
+from b24sms.adapters import queues, store
+from b24sms.adapters.carriers import CallbackRequest, StatusReport, UnknownCarrier, callback_key, get_carrier, known
+from b24sms.domain import statuses
+from b24sms.domain.models import CarrierConfig, Message, split_key
+from b24sms.domain.privacy import mask_carrier_text
+
+logger = Logger(child=True)
+
+
+def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
+    """A status callback over HTTP: verified with the credentials the message was sent with (a
+    portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
+    ValueError, UnknownCarrier."""
+    if carrier_name not in known():  # before anything of the request is read
+        raise UnknownCarrier(f"unknown carrier {carrier_name[:40]!r}")
+    config = None
+    key = split_key(callback_key(carrier_name, request))
+    message = store.messages.get_message(*key) if key else None
+    if message is not None and message.carrier == carrier_name and (message.carrier_sender or message.carrier_credentials):
+        config = CarrierConfig(carrier_name, message.carrier_sender, credentials=message.carrier_credentials)
+    carrier = get_carrier(carrier_name, config)
+    return [apply_report(carrier.name, report) for report in carrier.parse_status(request)]
+
+
+def _locate(carrier: str, report: StatusReport) -> tuple[str, str] | None:
+    """Our key from the callback when the carrier echoes it, else the carrier's id through the index."""
+    if report.message_key:
+        return split_key(report.message_key)
+    return store.messages.find_key_by_carrier_id(carrier, report.carrier_message_id)
+
+
+def _unknown(carrier: str, report: StatusReport) -> str:
+    logger.warning("status for an unknown message", extra={"carrier": carrier, "carrier_message_id": report.carrier_message_id})
+    return "unknown"
+
+
+def apply_report(carrier: str, report: StatusReport) -> str:
+    """Returns what happened: advanced, stale (older than what we know), ignored, or unknown."""
+    key = _locate(carrier, report)
+    if key is None:
+        return _unknown(carrier, report)
+    if report.part_id:
+        return _apply_part(carrier, key, report)
+    if report.bitrix_status is None:
+        return "ignored"
+    # One conditional write, no read first: it only lands if it moves the status forward and the
+    # carrier's id matches the one we recorded (if any).
+    message = store.messages.advance_status(
+        *key,
+        report.bitrix_status,
+        statuses.rank(report.bitrix_status),
+        source=f"carrier:{carrier}",
+        carrier_status=report.carrier_status,
+        error_code=report.error_code,
+        error_message=mask_carrier_text(report.error_message),  # a carrier's text may name the number
+        carrier_message_id=report.carrier_message_id,
+    )
+    if message is None:
+        current = store.messages.get_message(*key)
+        if current is None or (current.carrier_message_id and current.carrier_message_id != report.carrier_message_id):
+            return _unknown(carrier, report)
+        return "stale"
+    return _advanced(message)
+
+
+def _advanced(message: Message) -> str:
+    """The status moved forward: queue a push if the portal has not seen it."""
+    if message.status_rank > message.pushed_rank:
+        queues.enqueue_push(message.member_id, message.message_id)
+    logger.info("status advanced", extra={"message_id": message.message_id, "status": message.status})
+    return "advanced"
+
+
+def _apply_part(carrier: str, key: tuple[str, str], report: StatusReport) -> str:
+    """A receipt for one segment: kept per segment, then the segments decide the message's status."""
+    message = store.messages.record_part_status(*key, report.part_id, report.carrier_status, report.bitrix_status)
+    if message is None:
+        return "unknown" if store.messages.get_message(*key) is None else "stale"
+    return settle_parts(message, carrier, report.error_code, mask_carrier_text(report.error_message))
+
+
+def settle_parts(message: Message, carrier: str, error_code: str = "", error_message: str = "") -> str:
+    """Move a multi-segment message to what its segments say together (statuses.combine_parts)."""
+    combined = statuses.combine_parts([p["b"] for p in message.parts.values()], message.parts_total)
+    if combined is None or statuses.rank(combined) <= message.status_rank:
+        return "ignored" if combined is None else "stale"
+    advanced = store.messages.advance_status(
+        message.member_id,
+        message.message_id,
+        combined,
+        statuses.rank(combined),
+        source=f"carrier:{carrier}",
+        carrier_status=message.carrier_status,
+        error_code=error_code if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
+        error_message=error_message if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
+    )
+    return "stale" if advanced is None else _advanced(advanced)

@@ -1,0 +1,66 @@
+"""Carriers are plug-ins: each module of ``b24sms.adapters.carriers`` declares its carrier (``SPEC``),
+and everything that lists carriers agrees with those declarations: the template's Carrier parameter,
+the local stack's overridable settings, the portal-carrier CLI, and what dispatch and the inbound
+routing read from the specs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+from b24sms.adapters import carriers
+from local import stack
+from local.template import ROOT, Template
+from tools import portal_carrier
+
+
+def test_each_module_declares_one_carrier_and_names_are_unique():
+    names = [importlib.import_module(f"b24sms.adapters.carriers.{m}").SPEC.name for m in carriers.MODULES]
+    assert len(set(names)) == len(names) == len(carriers.MODULES)
+    assert carriers.known() == tuple(names)
+    for name in names:
+        spec = carriers.spec(name)
+        assert spec.settings and all(s.isupper() for s in spec.settings)
+        assert not spec.default_sender or spec.default_sender in spec.settings
+        assert spec.own_credentials == bool(spec.secret_keys)
+
+
+def test_the_template_offers_exactly_the_registered_carriers():
+    allowed = Template().doc["Parameters"]["Carrier"]["AllowedValues"]
+    assert sorted(allowed) == sorted(carriers.known())
+
+
+def test_the_local_stack_lets_every_carrier_setting_be_overridden():
+    for name in carriers.known():
+        assert set(carriers.spec(name).settings) <= set(stack.OVERRIDABLE), name
+
+
+def test_the_cli_takes_exactly_the_registered_carriers():
+    (option,) = [a for a in portal_carrier.build_parser()._actions if a.dest == "carrier"]
+    assert tuple(option.choices or ()) == carriers.known()
+
+
+def test_opt_out_codes_and_default_senders_come_from_the_carriers():
+    assert carriers.opt_out_codes() == {"TWILIO_21610", "AWS_ConflictException_DESTINATION_PHONE_NUMBER_OPTED_OUT"}
+    assert [carriers.default_sender_env(n) for n in ("sandbox", "twilio", "vonage", "aws", "nope")] == [
+        "",
+        "TWILIO_FROM",
+        "VONAGE_FROM",
+        "AWS_SMS_ORIGINATION_IDENTITY",
+        "",
+    ]
+
+
+def test_reading_the_specs_loads_no_http_stack_or_sdk():
+    """A function reads every spec (the registry); only the carrier it sends through loads requests or
+    boto3 (Powertools itself imports the bare ``botocore`` package: not counted)."""
+    code = (
+        "import json, sys; from b24sms.adapters import carriers; carriers.specs(); "
+        "print(json.dumps([m for m in ('requests', 'boto3') if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "layers" / "common"
+    )
+    assert json.loads(done.stdout) == []
