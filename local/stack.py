@@ -37,6 +37,10 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "DISPATCH_BACKOFF_BASE": "1",
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF metrics are for CloudWatch; locally they are noise
+    # The application page: its session key, framed by the local emulator, no BX24.js from the internet.
+    "APP_SESSION_SECRET": "local-app-session-secret",
+    "APP_FRAME_ANCESTORS": "'self' http://127.0.0.1:* http://localhost:*",
+    "APP_BX24_JS": "",
 }
 # Settings a user may set in the environment of `make run`.
 OVERRIDABLE = (
@@ -74,6 +78,9 @@ OVERRIDABLE = (
     "VONAGE_API_BASE",
     "AWS_SMS_ORIGINATION_IDENTITY",
     "AWS_SMS_ENDPOINT",
+    "APP_SESSION_SECRET",
+    "APP_FRAME_ANCESTORS",
+    "APP_BX24_JS",
 )
 
 

@@ -17,7 +17,7 @@ def send_sms(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     logger.append_keys(member_id=portal.member_id)
     form = http.form_body(event.raw_event)
     messages.check_auth_block(portal, form)
-    sms = messages.parse_outgoing(form)
+    sms = messages.parse_outgoing(form, portal.senders)
     logger.set_correlation_id(sms.message_id)
     result = messages.accept(portal, sms)
     return {"result": True, "message_id": result.message_id, "duplicate": result.duplicate}

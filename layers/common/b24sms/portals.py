@@ -117,6 +117,7 @@ def install(request: InstallRequest) -> Portal:
         updated_at=now,
         carrier_config=existing.carrier_config if existing else {},  # set by an operator: survives re-installs
         openlines=existing.openlines if existing else {},
+        senders=existing.senders if existing else {},  # added on the application's page
     )
     storage.put_portal(portal)
     client = client_for(portal)
