@@ -47,7 +47,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 def shot(page: Any, request: pytest.FixtureRequest) -> Any:
     """Save a screenshot of the page as a test artifact: artifacts/browser/<test>[-<name>].png."""
 
-    def take(name: str = "") -> Path:
+    def take(name: str = "") -> Any:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / (request.node.name + (f"-{name}" if name else "") + ".png")
         page.screenshot(path=str(path), full_page=True)

@@ -81,7 +81,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "AppFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
-        ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY), ("MessagesTable/index/by-portal-created", QUERY),
+        ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY),
+        ("MessagesTable/index/by-portal-created", QUERY),
         ("ChatsTable", PUT), ("ChatsTable", DELETE), ("ChatsTable", QUERY), ("OutboundQueue", SEND),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("secretsmanager", "secretsmanager:CreateSecret"),
         ("secretsmanager", "secretsmanager:DeleteSecret"),
@@ -96,7 +97,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
 }  # fmt: skip
 
 PUBLIC = {
-    "InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction", "AppFunction"
+    "InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction",
+    "AppFunction",
 }  # fmt: skip
 
 
