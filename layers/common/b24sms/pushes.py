@@ -162,14 +162,14 @@ def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], repo
 
 def _done(message: Message, report: PushReport) -> None:
     storage.mark_pushed(message.member_id, message.message_id, message.status_rank)
-    if message.status in statuses.FINAL and message.pushed_rank < message.status_rank:
+    if message.status in statuses.FINAL:  # pending only holds statuses the portal has not seen: once each
         report.finals.append(message)
     report.pushed.append((message.member_id, message.message_id))
 
 
 def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
     storage.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
-    if message.status in statuses.FINAL and message.pushed_rank < message.status_rank:
+    if message.status in statuses.FINAL:
         report.finals.append(message)
     report.dropped.append((message.member_id, message.message_id))
     logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})
