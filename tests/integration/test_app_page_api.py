@@ -123,3 +123,15 @@ def test_the_sender_sync_keeps_the_senders_added_on_the_page(stack: LocalStack, 
     assert portal.senders["b24sms_2"]["NAME"]["en"] == "Second"
     again = senders.sync_portal(client_for(record), storage.get_portal(portal.member_id))  # type: ignore[arg-type]
     assert "b24sms_2" in again.unchanged and not again.deleted
+
+
+def test_an_open_post_at_the_install_url_goes_to_the_page_only_for_an_installed_portal(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    install_url = f"{stack.base_url}/bitrix/install"
+    opened = emulator.open_app(portal, url=install_url)
+    assert opened.status_code == 200 and f'action="{stack.base_url}/bitrix/app?' in opened.text
+    assert "REFRESH_ID" not in opened.text  # only what the page needs goes on
+    emulator.uninstall(portal)
+    refused = emulator.open_app(portal, url=install_url)
+    assert "/bitrix/app" not in refused.text and refused.status_code == 400
