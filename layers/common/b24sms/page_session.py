@@ -47,11 +47,20 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(member_id: str, user_id: str, admin: bool, lang: str = "en", ttl: int = TTL_SECONDS, now: float | None = None) -> str:
+def issue(
+    member_id: str,
+    user_id: str,
+    admin: bool,
+    lang: str = "en",
+    ttl: int = TTL_SECONDS,
+    now: float | None = None,
+    key: bytes | None = None,
+) -> str:
+    """A token for this session (``key``: another key than the deployment's, for the event files)."""
     expires = int((time.time() if now is None else now) + min(ttl, TTL_SECONDS))
     claims = {"m": member_id, "u": user_id, "a": bool(admin), "l": lang, "e": expires}
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-    signature = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
+    signature = _b64(hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
 
 
