@@ -352,3 +352,28 @@ def test_an_installed_portal_opening_the_install_url_gets_the_page(
     expect(app.locator("#carrier")).to_be_visible()
     assert len(portal.calls_to("messageservice.sender.add")) == installs  # not installed again
     assert len(portal.calls_to("user.current")) >= 1
+
+
+def test_a_second_sender_gets_its_own_sender_id_and_its_sms_go_out_with_it(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    """Two senders: the main one and an alphanumeric ID; a handler call's CODE picks the settings."""
+    app = open_app(page, emulator, portal)
+    app.locator("#sender-form input[name=name]").fill("Shop")
+    app.locator("#sender-form button[data-action=sender-add]").click()
+    expect(app.locator("tr.sender[data-code=b24sms_2]")).to_have_count(1, timeout=TIMEOUT)
+    form = app.locator("#carrier-form")
+    form.locator("select[name=code]").select_option("b24sms_2")
+    form.locator("select[name=carrier]").select_option("sandbox")
+    form.locator("input[name=sender]").fill("AcmeShop")
+    form.locator("button[data-action=carrier-save]").click()
+    expect(app.locator("tr.sender[data-code=b24sms_2] td.uses")).to_contain_text("AcmeShop", timeout=TIMEOUT)
+    expect(app.locator("tr.sender[data-code=b24sms] td.uses")).not_to_contain_text("AcmeShop")
+    record = storage.get_portal(portal.member_id)
+    assert record is not None and record.carrier_config == {}  # the main sender is untouched
+    assert record.senders["b24sms_2"] == {"name": "Shop", "carrier": "sandbox", "sender": "AcmeShop"}
+    assert record.carrier_for("b24sms_2") == CarrierConfig("sandbox", "AcmeShop")
+    message_id, response = emulator.send_sms(portal, "+15550100031", "from the shop", code="b24sms_2")
+    assert response.status_code == 200 and final_status(portal, message_id) == "delivered"
+    sent = storage.get_message(portal.member_id, message_id)
+    assert sent is not None and sent.carrier_sender == "AcmeShop"  # dispatched with the sender's own settings

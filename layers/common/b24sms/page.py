@@ -194,9 +194,21 @@ def carrier_view(config: CarrierConfig | None) -> dict[str, str]:
 def senders_view(portal: Portal) -> list[dict[str, str]]:
     settings = get_settings()
     main_carrier = portal.carrier.carrier if portal.carrier else settings.carrier
-    rows = [{"code": settings.sender_code, "name": settings.sender_name, "carrier": main_carrier, "main": "1"}]
+    main_sender = portal.carrier.sender if portal.carrier else ""
+    rows = [
+        {"code": settings.sender_code, "name": settings.sender_name, "carrier": main_carrier, "sender": main_sender, "main": "1"}
+    ]
     for code, extra in sorted(portal.senders.items()):
-        rows.append({"code": code, "name": extra.get("name", code), "carrier": extra.get("carrier") or main_carrier, "main": ""})
+        own = bool(extra.get("carrier"))
+        rows.append(
+            {
+                "code": code,
+                "name": extra.get("name", code),
+                "carrier": extra.get("carrier") or main_carrier,
+                "sender": extra.get("sender", "") if own else main_sender,
+                "main": "",
+            }
+        )
     return rows
 
 
