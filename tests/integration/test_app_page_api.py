@@ -135,3 +135,22 @@ def test_an_open_post_at_the_install_url_goes_to_the_page_only_for_an_installed_
     emulator.uninstall(portal)
     refused = emulator.open_app(portal, url=install_url)
     assert "/bitrix/app" not in refused.text and refused.status_code == 400
+
+
+def test_check_asks_vonage_for_the_balance(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch
+):
+    from local.fakes.vonage import VonageFake
+
+    fake = VonageFake().start()
+    try:
+        monkeypatch.setenv("VONAGE_API_BASE", fake.base_url)
+        token = session_of(emulator, portal)
+        wrong = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key, api_secret="nope", sender="Acme")
+        assert wrong.status_code == 400 and "Vonage refused these credentials" in wrong.json()["error_description"]
+        right = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key, api_secret=fake.api_secret)
+        assert right.status_code == 200, right.text
+        missing = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key)
+        assert missing.status_code == 400 and "api_secret" in missing.json()["error_description"]
+    finally:
+        fake.stop()
