@@ -17,6 +17,7 @@ SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/n
 help:
 	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make demo           local stack + portal emulator: install, send three SMS, print their timelines"
+	@echo "                    KEEP=1: keep it running and print the URL of the application's page"
 	@echo "make invoke         EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event"
 	@echo "make sync-senders   run SyncSendersFunction once (make invoke on events/sync_senders.json)"
 	@echo "make sam-local-setup Docker, its daemon, the Lambda base image, the SAM CLI (idempotent; as root)"
@@ -111,7 +112,7 @@ run: run-venv
 	$(PY) -m local.run
 
 demo: run-venv
-	$(PY) -m local.demo
+	$(PY) -m local.demo $(if $(KEEP),--keep,)
 
 bench: run-venv
 	$(PY) -m bench.run

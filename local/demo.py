@@ -1,13 +1,16 @@
 """`make demo`: the local stack and a Bitrix24 portal emulator; install the app on the portal, send
 three SMS (one delivered, one undelivered, one failed) and print each one's status timeline as the
-portal saw it."""
+portal saw it. With ``--keep`` (``make demo KEEP=1``) the stack and the emulated portal keep running,
+with that history, and it prints the URLs that open the application's page in a desktop browser as the
+portal's administrator and as a user without admin rights would see it."""
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
-from local.emulator import PortalEmulator
+from local.emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
 SMS = [
@@ -50,10 +53,28 @@ def main() -> int:
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
         if stack.remote:
             print(f"function calls, each in its Lambda container (sam local start-lambda): {stack.remote.calls}")
+        if "--keep" in sys.argv[1:]:
+            keep(emulator, portal)
         return 0 if ok else 1
     finally:
         stack.stop()
         emulator.stop()
+
+
+def keep(emulator: PortalEmulator, portal: EmulatedPortal) -> None:
+    """Leave everything running with some history, and say where the application's page is."""
+    from b24sms.adapters import store
+
+    store.chats.opt_out(portal.member_id, "+15550107777", "STOP")
+    print("\nthe application's page (open in a browser; Ctrl-C stops everything):")
+    print(f"  as the portal's administrator:   {emulator.app_frame_url(portal, '1')}")
+    print(f"  as a user (read-only):           {emulator.app_frame_url(portal, '2')}")
+    print(f"  in Russian:                      {emulator.app_frame_url(portal, '1', 'ru')}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped")
 
 
 if __name__ == "__main__":

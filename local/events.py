@@ -42,6 +42,8 @@ FUNCTION_OF = {
     "inbound_twilio.json": "InboundFunction",
     "inbound_vonage_part.json": "InboundFunction",
     "connector_placement.json": "ConnectorFunction",
+    "app_open.json": "AppFunction",
+    "app_call.json": "AppFunction",
     "imconnector_message_add.json": "EventsFunction",
     "sns_aws_delivery.json": "SmsEventsFunction",
     "sqs_outbound.json": "DispatchFunction",
@@ -67,6 +69,15 @@ def _auth(**extra: str) -> dict[str, Any]:
     }
     block.update(extra)
     return block
+
+
+def _demo_session() -> str:
+    """The page's session token for the demo portal's admin, signed with the local default key. The
+    files are fixed, so it is made to expire in 2100: valid only with that key, i.e. only locally."""
+    from b24sms.usecases import page_session
+
+    key = LOCAL_DEFAULTS["APP_SESSION_SECRET"].encode()
+    return page_session.issue(fixtures.DEMO_MEMBER_ID, "1", True, now=4102444800 - 3600, key=key)
 
 
 def _http(
@@ -363,6 +374,28 @@ def build() -> dict[str, dict[str, Any]]:
                 }
             ),
             query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "demo"}),
+        ),
+        "app_open.json": _http(
+            t,
+            "/bitrix/app",
+            encode_form(
+                {
+                    "AUTH_ID": fixtures.DEMO_ACCESS_TOKEN,
+                    "AUTH_EXPIRES": "3600",
+                    "REFRESH_ID": fixtures.DEMO_REFRESH_TOKEN,
+                    "member_id": fixtures.DEMO_MEMBER_ID,
+                    "status": "L",
+                    "PLACEMENT": "DEFAULT",
+                    "PLACEMENT_OPTIONS": "{}",
+                }
+            ),
+            query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "demo"}),
+        ),
+        "app_call.json": _http(
+            t,
+            "/bitrix/app/api/optout-add",
+            encode_form({"phone": "+15550001299"}),
+            headers={**FORM, "X-B24sms-Session": _demo_session()},
         ),
         "imconnector_message_add.json": _http(
             t,

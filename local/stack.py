@@ -38,6 +38,10 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "DISPATCH_BACKOFF_BASE": "1",
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF metrics are for CloudWatch; locally they are noise
+    # The application page: its session key, framed by the local emulator, no BX24.js from the internet.
+    "APP_SESSION_SECRET": "local-app-session-secret",
+    "APP_FRAME_ANCESTORS": "'self' http://127.0.0.1:* http://localhost:*",
+    "APP_BX24_JS": "",
 }
 # Settings a user may set in the environment of `make run`: the deployment's, and every carrier's
 # (each carrier module declares its own: b24sms.adapters.carriers).
@@ -62,6 +66,9 @@ OVERRIDABLE = (
     "DEFAULT_COUNTRY",
     "MAX_SEGMENTS",
     *carriers.settings(),
+    "APP_SESSION_SECRET",
+    "APP_FRAME_ANCESTORS",
+    "APP_BX24_JS",
 )
 
 

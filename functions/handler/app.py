@@ -19,7 +19,7 @@ def send_sms(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     logger.append_keys(member_id=portal.member_id)
     form = api.form_body(event.raw_event)
     accept.check_auth_block(portal, form)
-    sms = accept.parse_outgoing(form)
+    sms = accept.parse_outgoing(form, portal.senders)
     logger.set_correlation_id(sms.message_id)
     result = accept.accept(portal, sms)
     return {"result": True, "message_id": result.message_id, "duplicate": result.duplicate}

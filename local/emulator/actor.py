@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from local.emulator import events, server
+from local.emulator import apppage, events, server
 from local.emulator.state import EmulatedChat, EmulatedPortal, EmulatorState, OperatorMessage
 from local.httpserver import LoopbackServer
 
@@ -37,10 +37,23 @@ class PortalEmulator(EmulatorState):
         with self.lock:
             access, refresh = portal.issue_tokens()
             portal.installed = True
+            portal.app_url = install_url.replace("/bitrix/install", "/bitrix/app")
         if via == "page":
             form, query = events.install_page(portal, access, refresh)
             return events.post(install_url, form, params=query)
         return events.post(install_url, events.install_event(portal, access, refresh))
+
+    def open_app(self, portal: EmulatedPortal, user_id: str = "1", url: str = "", lang: str = "en") -> requests.Response:
+        """A user opens the installed app: the portal POSTs the user's AUTH_ID to its page (``url``:
+        another address, e.g. the install URL of an app registered the old way)."""
+        with self.lock:
+            form, query = apppage.open_form(portal, user_id, lang)
+            target = url or portal.app_url
+        return events.post(target, form, params=query)
+
+    def app_frame_url(self, portal: EmulatedPortal, user_id: str = "1", lang: str = "en") -> str:
+        """The portal's page with the app in its iframe, as ``user_id`` sees it (for a browser)."""
+        return f"{self.base_url}/{portal.name}/app?user={user_id}&lang={lang}"
 
     def uninstall(self, portal: EmulatedPortal, clean: bool = False) -> requests.Response | None:
         """Remove the app: its senders and tokens go, and ONAPPUNINSTALL reaches its bound handler."""

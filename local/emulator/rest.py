@@ -114,6 +114,21 @@ def app_info(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
     return {"ID": 1, "CODE": "local.app", "STATUS": "L", "INSTALLED": portal.installed}
 
 
+# -- user.* ----------------------------------------------------------------------------------------
+def _caller(portal: EmulatedPortal, params: dict[str, Any]) -> dict[str, Any]:
+    user_id = portal.token_users.get(str(params.get("_token") or ""), "1")
+    return portal.users.get(user_id) or {"ID": user_id, "ADMIN": False}
+
+
+def user_current(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
+    """Who the access token belongs to (no ADMIN field: that is user.admin's)."""
+    return {k: v for k, v in _caller(portal, params).items() if k != "ADMIN"}
+
+
+def user_admin(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
+    return bool(_caller(portal, params).get("ADMIN"))
+
+
 # Every method a portal answers, by its lower-cased name. ``batch`` is not in it: it is the envelope
 # around these, and inside a batch it is not found.
 METHODS: dict[str, Method] = {
@@ -125,6 +140,8 @@ METHODS: dict[str, Method] = {
     "event.bind": event_bind,
     "event.unbind": event_unbind,
     "app.info": app_info,
+    "user.current": user_current,
+    "user.admin": user_admin,
     **imconnector.METHODS,
 }
 
@@ -200,6 +217,8 @@ def serve(portal: EmulatedPortal, method: str, params: dict[str, Any]) -> Any:
             raise RestError(status, code, description)
         if method == "batch":
             return batch(portal, params)
+        if method.startswith("user."):
+            params["_token"] = token  # whose token it is decides the answer
         return dispatch(portal, method, params)
     except RestError as exc:
         call.status, call.error = exc.status, exc.code

@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.emulator import oauth, rest
+from local.emulator import apppage, oauth, rest
 from local.emulator.forms import decode_form
 from local.emulator.params import RestError
 from local.emulator.state import EmulatorState
@@ -49,6 +49,9 @@ def listen(state: EmulatorState) -> LoopbackServer:
     """Start serving ``state`` on a free loopback port; sets ``state.base_url``."""
 
     def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
+        page = apppage.frame(state, path) if method == "GET" else None
+        if page is not None:
+            return page
         return json_reply(*handle(state, method, path, headers.get("content-type", ""), body.decode("utf-8")))
 
     server = LoopbackServer(respond).start()

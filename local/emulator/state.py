@@ -109,6 +109,16 @@ class EmulatedPortal:
     connector_data: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # connector.data.set DATA
     chats: dict[tuple[str, str, str], EmulatedChat] = field(default_factory=dict)  # (connector, line, ext chat id)
     connector_users: dict[tuple[str, str], int] = field(default_factory=dict)  # (connector, ext user id) -> user id
+    # The portal's people: user id -> user.current's fields and whether user.admin says so; and which
+    # user each access token was issued to (the app's own tokens: user 1, the administrator who installed).
+    users: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "1": {"ID": "1", "NAME": "Anna", "LAST_NAME": "Admin", "ADMIN": True},
+            "2": {"ID": "2", "NAME": "Oleg", "LAST_NAME": "Manager", "ADMIN": False},
+        }
+    )
+    token_users: dict[str, str] = field(default_factory=dict)
+    app_url: str = ""  # the application's page (handler path), set at install
     last_id: int = 1000  # one sequence for im chat, message, session and user ids: a mix-up shows
     # Called with (method, params) before a REST call is served, outside the emulator's lock: a test's
     # way to make something happen while the app waits for the portal (a second request, a race).
@@ -148,9 +158,10 @@ class EmulatedPortal:
         for _ in range(count):
             self.failures.append((status, code, description or code))
 
-    def issue_tokens(self) -> tuple[str, str]:
+    def issue_tokens(self, user_id: str = "1") -> tuple[str, str]:
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
         self.access_tokens[access] = time.time() + self.token_ttl
+        self.token_users[access] = user_id
         self.refresh_tokens.add(refresh)
         return access, refresh
 

@@ -65,6 +65,10 @@ class TwilioFake:
 
     def handle(self, path: str, authorization: str, body: str) -> tuple[int, dict[str, Any], float]:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if path.split("?")[0] == f"/2010-04-01/Accounts/{self.account_sid}.json":  # fetch the account (a credentials check)
+            if authorization != expected:
+                return 401, {"code": 20003, "message": "Authenticate", "status": 401}, 0
+            return 200, {"sid": self.account_sid, "status": "active", "friendly_name": "fake account"}, 0
         if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}, 0
         if authorization != expected:

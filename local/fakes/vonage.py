@@ -70,6 +70,11 @@ class VonageFake:
         self.failures.append((http_status, body, delay))
 
     def handle(self, method: str, path: str, body: str) -> tuple[int, dict[str, Any], float]:
+        if method == "GET" and path.split("?")[0] == "/account/get-balance":  # a credentials check
+            query = dict(parse_qsl(path.partition("?")[2]))
+            if query.get("api_key") != self.api_key or query.get("api_secret") != self.api_secret:
+                return 401, {"type": "https://developer.nexmo.com/api-errors#unauthorized", "title": "Unauthorized"}, 0
+            return 200, {"value": 10.5, "autoReload": False}, 0
         if method != "POST" or path.split("?")[0] != "/sms/json":
             return 404, {"type": "https://developer.nexmo.com/api-errors#not-found", "title": "Not Found"}, 0
         params = dict(parse_qsl(body, keep_blank_values=True))

@@ -29,7 +29,7 @@ from local.stack import LocalStack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "SendMessage", "SendMessageBatch"}
-PAGES = ("/bitrix/install", "/bitrix/connector")
+PAGES = ("/bitrix/install", "/bitrix/connector", "/bitrix/app")
 CARRIERS = ("sandbox", "twilio", "vonage", "aws", "nope")
 SEED = 20261125
 PER_ROUTE = 40
@@ -211,7 +211,7 @@ def test_no_route_answers_5xx_or_writes_on_bad_input(stack: LocalStack, portal: 
             elif response.status_code >= 400:
                 if wrote:
                     failures.append(f"{response.status_code} but wrote {wrote} for {label}")
-                # JSON errors; the two pages a person looks at (install page, connector placement) say it in HTML.
+                # JSON errors; the pages a person looks at (install page, connector placement, the app's page) say it in HTML.
                 kind = response.headers.get("Content-Type", "")
                 if not kind.startswith("application/json") and not (path in PAGES and kind.startswith("text/html")):
                     failures.append(f"{response.status_code} without a JSON error for {label}")

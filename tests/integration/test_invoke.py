@@ -29,6 +29,8 @@ EXPECTED: dict[str, Any] = {
     "inbound_twilio.json": "<Response/>",  # Twilio gets empty TwiML, whatever became of the SMS
     "inbound_vonage_part.json": {"result": "posted"},
     "connector_placement.json": "SMS is connected to Open Line 1",
+    "app_open.json": "SMS provider",
+    "app_call.json": {"ok": True},
     "imconnector_message_add.json": {"result": ["queued"], "event": "ONIMCONNECTORMESSAGEADD"},
     "sns_aws_delivery.json": {"result": ["advanced"]},
     "sqs_outbound.json": {"batchItemFailures": []},

@@ -55,16 +55,16 @@ def refused(portal: EmulatedPortal, method: str, **params: object) -> tuple[int,
 
 
 def test_the_table_lists_exactly_the_methods_the_old_chain_answered():
-    assert set(rest.METHODS) == OLD_CHAIN
+    assert set(rest.METHODS) == OLD_CHAIN | {"user.current", "user.admin"}  # + the application page's
     assert all(name == name.lower() for name in rest.METHODS)  # the server lower-cases the method
     assert set(imconnector.METHODS) <= set(rest.METHODS)
     assert "batch" not in rest.METHODS  # the envelope, not a method: inside a batch it is not found
 
 
 def test_an_unknown_method_is_not_found_alone_and_in_a_batch(portal: EmulatedPortal):
-    assert refused(portal, "user.current") == (404, "ERROR_METHOD_NOT_FOUND")
+    assert refused(portal, "crm.contact.list") == (404, "ERROR_METHOD_NOT_FOUND")
     assert refused(portal, "imopenlines.session.start") == (404, "ERROR_METHOD_NOT_FOUND")
-    answer = serve(portal, "batch", cmd={"a": "user.current", "b": "batch", "c": "app.info"})
+    answer = serve(portal, "batch", cmd={"a": "crm.contact.list", "b": "batch", "c": "app.info"})
     assert isinstance(answer, dict)
     assert {k: v["error"] for k, v in answer["result_error"].items()} == {
         "a": "ERROR_METHOD_NOT_FOUND",
@@ -137,3 +137,15 @@ def test_status_update_keeps_a_timeline_without_repeats(portal: EmulatedPortal):
     assert refused(portal, "messageservice.message.status.update", **update) == (400, "ERROR_MESSAGE_STATUS_INCORRECT")
     update = {"CODE": "b24sms", "MESSAGE_ID": "m2", "STATUS": "sent"}
     assert refused(portal, "messageservice.message.status.update", **update) == (400, "ERROR_MESSAGE_NOT_FOUND")
+
+
+def test_user_current_and_user_admin_answer_for_the_tokens_owner(portal: EmulatedPortal):
+    """The application's page asks who opened it: the answer depends on whose token it is."""
+    admin_token, _ = portal.issue_tokens("1")
+    user_token, _ = portal.issue_tokens("2")
+    assert rest.serve(portal, "user.current", {"auth": admin_token})["ID"] == "1"
+    assert rest.serve(portal, "user.admin", {"auth": admin_token}) is True
+    assert rest.serve(portal, "user.current", {"auth": user_token}) == {"ID": "2", "NAME": "Oleg", "LAST_NAME": "Manager"}
+    assert rest.serve(portal, "user.admin", {"auth": user_token}) is False
+    with pytest.raises(RestError):
+        rest.serve(portal, "user.current", {"auth": "unknown"})

@@ -79,13 +79,27 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "RecoverFunction": grants(
         ("MessagesTable/index/by-pending", QUERY), ("MessagesTable", UPDATE), ("OutboundQueue", SEND)
     ),
+    "AppFunction": grants(
+        ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
+        ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY),
+        ("MessagesTable/index/by-portal-created", QUERY),
+        ("ChatsTable", PUT), ("ChatsTable", DELETE), ("ChatsTable", QUERY), ("OutboundQueue", SEND),
+        ("secretsmanager", "secretsmanager:GetSecretValue"), ("secretsmanager", "secretsmanager:CreateSecret"),
+        ("secretsmanager", "secretsmanager:DeleteSecret"),
+        ("sms-voice", "sms-voice:DescribePhoneNumbers"), ("sms-voice", "sms-voice:DescribeSenderIds"),
+        ("sms-voice", "sms-voice:DescribePools"),
+        params={PUBLIC_URL, CLIENT_SECRET, "ssm:/b24sms/${Stage}/${AppSessionSecretParameter}"},
+    ),
     "SyncSendersFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", SCAN), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
         params={PUBLIC_URL, CLIENT_SECRET},
     ),
 }  # fmt: skip
 
-PUBLIC = {"InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction"}
+PUBLIC = {
+    "InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction",
+    "AppFunction",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +187,14 @@ def test_ssm_grants_are_this_stages_parameters_the_code_is_told_about(template: 
 
 
 @pytest.mark.parametrize(
-    "parameter", ["BitrixClientSecretParameter", "TwilioAuthTokenParameter", "VonageApiSecretParameter", "SandboxSecretParameter"]
+    "parameter",
+    [
+        "BitrixClientSecretParameter",
+        "TwilioAuthTokenParameter",
+        "VonageApiSecretParameter",
+        "SandboxSecretParameter",
+        "AppSessionSecretParameter",
+    ],
 )
 def test_secret_parameter_names_cannot_leave_the_stage(template: Template, parameter: str) -> None:
     spec = template.doc["Parameters"][parameter]

@@ -35,6 +35,9 @@ class Portal:
     carrier_config: dict[str, str] = field(default_factory=dict)
     # Open Lines this portal connected our SMS channel to: line id -> "active".
     openlines: dict[str, str] = field(default_factory=dict)
+    # More senders (set on the application's page): CODE -> name and CarrierConfig fields ("" fields:
+    # the deployment's defaults). The deployment's SENDER_CODE is not in it: it uses ``carrier_config``.
+    senders: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def installed(self) -> bool:
@@ -43,6 +46,13 @@ class Portal:
     @property
     def carrier(self) -> CarrierConfig | None:
         return CarrierConfig.from_item(self.carrier_config) if self.carrier_config else None
+
+    def carrier_for(self, code: str) -> CarrierConfig | None:
+        """The carrier settings of the sender ``code``: an added sender's own, else the portal's."""
+        extra = self.senders.get(code) if code else None
+        if extra and extra.get("carrier"):
+            return CarrierConfig.from_item(extra)
+        return self.carrier
 
     def to_item(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +154,8 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): str(v) for k, v in value.items()}
         elif f.name == "dispatch_state":
             value = DispatchState(value)
+        elif f.name == "senders":
+            value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "history":
             value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]
         out[f.name] = value

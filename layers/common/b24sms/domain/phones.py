@@ -31,3 +31,10 @@ def to_e164(raw: str, default_country: str = "") -> str:
     if not phonenumbers.is_possible_number(number):
         raise InvalidNumber("the number has the wrong length for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_region(code: str) -> bool:
+    """A country (region) code phonenumbers knows, e.g. ``US``, ``DE``: a default country for national numbers."""
+    import phonenumbers  # cold start: only when a country is checked
+
+    return code in phonenumbers.SUPPORTED_REGIONS

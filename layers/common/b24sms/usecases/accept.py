@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +72,9 @@ def check_auth_block(portal: Portal, form: dict[str, Any]) -> None:
         raise Forbidden("auth does not match this portal's application_token")
 
 
-def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
-    """The fields Bitrix24 posts to the HANDLER; ``properties[...]`` stand in for the flat ones."""
+def parse_outgoing(form: dict[str, Any], codes: Collection[str] = ()) -> OutgoingSms:
+    """The fields Bitrix24 posts to the HANDLER; ``properties[...]`` stand in for the flat ones.
+    ``codes``: the portal's added senders, whose CODE picks their own settings."""
     props = form.get("properties") if isinstance(form.get("properties"), dict) else {}
     assert isinstance(props, dict)
     message_id = form.get("message_id")
@@ -94,11 +96,13 @@ def parse_outgoing(form: dict[str, Any]) -> OutgoingSms:
         raise Invalid("missing or invalid: " + ", ".join(problems))
     code = form.get("code")
     expected_code = get_settings().sender_code
-    if code is not None and code != expected_code:
+    if code is not None and code != expected_code and not (isinstance(code, str) and code in codes):
         shown = code[:MAX_NAME] if isinstance(code, str) else "(not text)"
         raise Invalid(f"unknown sender code {shown!r}; this provider is {expected_code!r}")
     assert isinstance(message_id, str) and isinstance(to, str) and isinstance(body, str)
-    return OutgoingSms(message_id, to.strip(), body, expected_code, module_id)
+    return OutgoingSms(
+        message_id, to.strip(), body, code if isinstance(code, str) and code in codes else expected_code, module_id
+    )
 
 
 def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:

@@ -85,7 +85,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         return DispatchResult("failed", "portal uninstalled")
 
     # The portal's own carrier and sender when an operator configured them, else the deployment's.
-    config = portal.carrier
+    config = portal.carrier_for(message.code)
     carrier = get_carrier(config.carrier if config else settings.carrier, config)
     country = (config.default_country if config else "") or settings.default_country
     if settings.carrier_rate > 0:

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from b24sms.adapters import store
 from b24sms.adapters.bitrix import BitrixError, PortalUnavailable
 from b24sms.adapters.bitrix.tokens import client_for, spend_refresh_token
+from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, Invalid
 from b24sms.domain.models import INSTALLED, Portal
 from b24sms.usecases import connector, events, senders
@@ -33,6 +34,21 @@ class InstallRequest:
 
 MAX_FIELD = 512  # member_id (32 hex), tokens (tens of characters)
 MAX_DOMAIN = 253  # a DNS name
+
+
+def page_url() -> str:
+    """The application's page, where an "open" POST that reached the install URL goes on to."""
+    return f"{get_settings().public_base_url}/bitrix/app"
+
+
+def is_open_of_installed(form: dict[str, Any]) -> bool:
+    """A POST to the install URL that opens the application (the user's AUTH_ID, no APPLICATION_TOKEN)
+    on a portal where it is installed: the application's page answers it, the install does not run again."""
+    if "event" in form or "auth" in form or form.get("APPLICATION_TOKEN") or not form.get("AUTH_ID"):
+        return False
+    member_id = str(form.get("member_id") or "")
+    portal = store.portals.get_portal(member_id) if member_id and len(member_id) <= 64 else None
+    return portal is not None and portal.installed
 
 
 def parse_install(form: dict[str, Any], query: dict[str, str]) -> InstallRequest:
@@ -110,6 +126,7 @@ def install(request: InstallRequest) -> Portal:
         updated_at=now,
         carrier_config=existing.carrier_config if existing else {},  # set by an operator: survives re-installs
         openlines=existing.openlines if existing else {},
+        senders=existing.senders if existing else {},  # added on the application's page
     )
     store.portals.put_portal(portal)
     client = client_for(portal)

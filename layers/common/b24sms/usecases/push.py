@@ -24,13 +24,14 @@ from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
-from b24sms.domain import statuses
+from b24sms.domain import stats, statuses
 from b24sms.domain.models import Message
 from b24sms.usecases import replies
 
 logger = Logger(child=True)
 
 METHOD = "messageservice.message.status.update"
+TEST_PREFIX = "test-"  # message ids of the application page's test SMS (page.send_test)
 DROP_CODES = frozenset({"ERROR_MESSAGE_NOT_FOUND"})
 # Portals whose batch refused messageservice methods: single calls from then on (per process).
 _NO_BATCH: set[str] = set()
@@ -44,6 +45,7 @@ class PushReport:
     dropped: list[Key] = field(default_factory=list)
     failed: list[Key] = field(default_factory=list)  # to retry later
     calls: int = 0
+    finals: list[Message] = field(default_factory=list)  # final statuses the portal now has: the day counters
     retry_after: float = 0.0  # the portal said when to come back (OPERATION_TIME_LIMIT), in seconds
 
 
@@ -60,7 +62,16 @@ def push(keys: list[Key]) -> PushReport:
             logger.exception("status push failed", extra={"member_id": member_id})
             done = set(report.pushed) | set(report.dropped) | set(report.failed)
             report.failed.extend(k for k in portal_keys if k not in done)
+    _count(report)
     return report
+
+
+def _count(report: PushReport) -> None:
+    """The batch's final statuses into the day counters: one ADD per portal-day (stats.py)."""
+    try:
+        store.messages.add_day_counts(stats.tally(report.finals))
+    except Exception:  # statistics must never hold back statuses
+        logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
 
 def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], report: PushReport) -> None:
@@ -73,6 +84,11 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
             store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
             report.dropped.append((message.member_id, message.message_id))
         logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
+        return
+    for message in [m for m in pending if m.message_id.startswith(TEST_PREFIX)]:  # the page's test SMS: no portal message
+        _done(message, report)
+    pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
+    if not pending:
         return
     client = client_for(portal)
     operator_replies = [m for m in pending if m.code == replies.OPENLINES_CODE]
@@ -150,11 +166,15 @@ def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], repo
 
 def _done(message: Message, report: PushReport) -> None:
     store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank)
+    if message.status in statuses.FINAL:  # pending only holds statuses the portal has not seen: once each
+        report.finals.append(message)
     report.pushed.append((message.member_id, message.message_id))
 
 
 def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
     store.messages.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
+    if message.status in statuses.FINAL:
+        report.finals.append(message)
     report.dropped.append((message.member_id, message.message_id))
     logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})
 

@@ -45,6 +45,12 @@ def sender_fields(portal: Portal) -> dict[str, Any]:
     }
 
 
+def extra_sender_fields(portal: Portal, code: str, name: str) -> dict[str, Any]:
+    """An added sender: its own CODE and NAME, the same HANDLER (the CODE in each call tells them apart)."""
+    fields = sender_fields(portal)
+    return {**fields, "CODE": code, "NAME": {lang: name for lang in DESCRIPTIONS}}
+
+
 def _fingerprint(fields: dict[str, Any]) -> str:
     return json.dumps({"NAME": fields["NAME"], "DESCRIPTION": fields["DESCRIPTION"]}, sort_keys=True, ensure_ascii=False)
 
@@ -101,8 +107,18 @@ def sync_portal(client: BitrixClient, portal: Portal) -> SyncReport:
             report.updated.append(code)
         else:
             report.unchanged.append(code)
+        for extra, settings in portal.senders.items():  # the senders added on the application's page
+            extra_fields = extra_sender_fields(portal, extra, settings.get("name", ""))
+            if extra not in codes:
+                client.call("messageservice.sender.add", {**extra_fields, "TYPE": "SMS"})
+                report.added.append(extra)
+            elif portal.registered_handler != extra_fields["HANDLER"] or portal.registered_name != _fingerprint(fields):
+                client.call("messageservice.sender.update", extra_fields)
+                report.updated.append(extra)
+            else:
+                report.unchanged.append(extra)
         for old in codes:
-            if old != code:
+            if old != code and old not in portal.senders:
                 client.call("messageservice.sender.delete", {"CODE": old})
                 report.deleted.append(old)
         if report.added or report.updated:  # our URL may have changed: everything bound to it follows

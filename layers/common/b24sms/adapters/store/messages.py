@@ -15,6 +15,7 @@ from b24sms.adapters.store._table import batch_get_item, guarded, now, table
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message
 from b24sms.domain.states import DispatchState
+from b24sms.domain.stats import DAY_PREFIX
 
 
 def _messages() -> Any:
@@ -343,3 +344,22 @@ def touch_pending(member_id: str, message_id: str) -> bool:
         ExpressionAttributeValues={":t": now(), ":accepted": DispatchState.ACCEPTED.value},
     )
     return response is not None
+
+
+# -- day counters (the application page's statistics: domain/stats.py) --------------------------------
+COUNTER_DAYS = 400
+
+
+def add_day_counts(counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    """Add to each portal-day's counters: one ``ADD`` update per portal and day; returns the writes."""
+    for (member_id, day), increments in counts.items():
+        names = {f"#c{i}": name for i, name in enumerate(increments)}
+        values: dict[str, Any] = {f":c{i}": value for i, value in enumerate(increments.values())}
+        values[":e"] = now() + COUNTER_DAYS * 86400
+        _messages().update_item(
+            Key={"member_id": member_id, "message_id": f"{DAY_PREFIX}{day}"},
+            UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(increments))) + " SET expires_at = :e",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    return len(counts)

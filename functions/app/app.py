@@ -1,0 +1,206 @@
+"""POST /bitrix/app: the application's own page in the portal (the portal opens it with AUTH_ID), and
+POST /bitrix/app/api/{action}: the calls the page makes, each carrying the page's session token
+(header ``X-B24sms-Session``). Rendered with Jinja2 (autoescaping on); strings from i18n/<lang>.json."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from b24sms import api
+from b24sms.domain.errors import DomainError, Invalid, NotFound
+from b24sms.usecases import page, page_session
+from b24sms.usecases.page_session import Session
+
+logger = Logger()
+
+HERE = Path(__file__).resolve().parent
+LANGS = ("en", "ru")
+CATALOGUES: dict[str, dict[str, str]] = {
+    lang: json.loads((HERE / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGS
+}
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
+# Bitrix24's cloud portals; APP_FRAME_ANCESTORS replaces the list (a box portal's own domain, or the
+# local emulator's origin).
+DEFAULT_FRAME_ANCESTORS = (
+    "https://*.bitrix24.com https://*.bitrix24.ru https://*.bitrix24.de https://*.bitrix24.eu https://*.bitrix24.es "
+    "https://*.bitrix24.fr https://*.bitrix24.it https://*.bitrix24.pl https://*.bitrix24.kz https://*.bitrix24.by "
+    "https://*.bitrix24.ua https://*.bitrix24.com.br https://*.bitrix24.in https://*.bitrix24.jp https://*.bitrix24.cn"
+)
+BX24_JS = "https://api.bitrix24.com/api/v1/"
+SESSION_HEADER = "x-b24sms-session"
+_nonce: contextvars.ContextVar[str] = contextvars.ContextVar("nonce", default="")
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    return CATALOGUES.get(lang[:2].lower(), CATALOGUES["en"])
+
+
+def translate(lang: str, key: str, **params: str) -> str:
+    text = catalogue(lang).get(key) or CATALOGUES["en"].get(key) or key
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text
+
+
+def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlPage:
+    strings = catalogue(lang)
+
+    def t(key: str, **params: str) -> str:
+        return translate(lang, key, **params)
+
+    bx24 = os.environ.get("APP_BX24_JS", BX24_JS)
+    body = ENV.get_template(name).render(
+        t=t, lang=lang[:2], strings=strings, nonce=_nonce.get(), bx24_js=bx24, fmt_time=fmt_time, **context
+    )
+    return api.HtmlPage(body, status)
+
+
+def fmt_time(at: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
+
+
+# -- the page ------------------------------------------------------------------------------------
+def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
+    query = event.query_string_parameters or {}
+    lang = str(query.get("LANG") or "en")
+    try:
+        form = api.form_body(event.raw_event)
+        token = str(form.get("session") or "")
+        if token:
+            session = page_session.verify(token)
+        else:
+            session, token = page.open_page(form, query)
+        filters, cursor = page.parse_filters(form)
+        data = page.page_data(session, filters, cursor)
+    except DomainError as exc:  # a person is looking: say it in HTML
+        return render("error.html", lang, api.http_status(exc), reason=exc.description)
+    logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
+    return render("page.html", session.lang, data=data, token=token, admin=session.admin)
+
+
+# -- the page's calls ------------------------------------------------------------------------------
+Action = Callable[[Session, dict[str, Any]], dict[str, Any]]
+
+
+def _carrier_check(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.check(session, str(form.get("code") or ""), page.parse_carrier_form(form))
+    return {"ok": True, "message": translate(session.lang, "check.ok")}
+
+
+def _carrier_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.save_carrier(session, page.parse_carrier_form(form), str(form.get("code") or ""))
+    return {"ok": True, "message": translate(session.lang, "saved")}
+
+
+def _test_send(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    message_id = page.send_test(session, form.get("to"), str(form.get("code") or ""))  # type: ignore[arg-type]
+    return {"ok": True, "message_id": message_id}
+
+
+def _test_status(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    result = page.test_status(session, form.get("message_id"))  # type: ignore[arg-type]
+    if result["error_key"]:
+        result["explanation"] = translate(session.lang, result["error_key"])
+    result["status_text"] = translate(session.lang, f"stats.{result['status']}") if result["status"] != "queued" else "queued"
+    return result
+
+
+def _sender_add(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "code": page.add_sender(session, form.get("name"))}
+
+
+def _sender_rename(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.rename_sender(session, form.get("code"), form.get("name"))
+    return {"ok": True}
+
+
+def _sender_delete(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.delete_sender(session, form.get("code"))
+    return {"ok": True}
+
+
+def _optout_add(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.add_opt_out(session, form.get("phone"))
+    return {"ok": True}
+
+
+def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    page.remove_opt_out(session, form.get("ref"))
+    return {"ok": True}
+
+
+ACTIONS: dict[str, Action] = {
+    "carrier-check": _carrier_check,
+    "carrier-save": _carrier_save,
+    "test-send": _test_send,
+    "test-status": _test_status,
+    "sender-add": _sender_add,
+    "sender-rename": _sender_rename,
+    "sender-delete": _sender_delete,
+    "optout-add": _optout_add,
+    "optout-remove": _optout_remove,
+}
+
+
+def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+    action = ACTIONS.get(str((event.path_parameters or {}).get("action") or ""))
+    if action is None:
+        raise NotFound("no such call", "unknown_action")
+    session = page_session.verify(api.headers_of(event.raw_event).get(SESSION_HEADER, ""))
+    form = api.form_body(event.raw_event)
+    logger.append_keys(member_id=session.member_id)
+    try:
+        return action(session, form)
+    except page.PageError as exc:  # the sentence in the user's language
+        raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
+
+
+# -- headers -------------------------------------------------------------------------------------
+def security_headers(nonce: str) -> dict[str, str]:
+    ancestors = os.environ.get("APP_FRAME_ANCESTORS") or DEFAULT_FRAME_ANCESTORS
+    bx24 = os.environ.get("APP_BX24_JS", BX24_JS)
+    script_src = f"'nonce-{nonce}'" + (f" {bx24.split('/api/')[0]}" if bx24 else "")
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src {script_src}; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+            f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+def with_headers(entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    def lambda_entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonce = secrets.token_urlsafe(16)
+        token = _nonce.set(nonce)
+        try:
+            response = entry(event, context)
+        finally:
+            _nonce.reset(token)
+        response.setdefault("headers", {}).update(security_headers(nonce))
+        return response
+
+    return lambda_entry
+
+
+def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
+    if (event.path_parameters or {}).get("action") is not None:
+        return call(event)
+    return open_page(event)
+
+
+lambda_handler = with_headers(logger.inject_lambda_context(api.http_function(route), clear_state=True))

@@ -1,0 +1,85 @@
+"""Delivery statistics per portal and day, pure (no I/O): what a batch of pushed statuses adds to the
+day counters (one ``ADD`` per portal-day per batch, storage.add_day_counts), and the last days' series
+the application's page draws from them.
+
+A message is counted once, on the day it was created (UTC), when its final status (delivered,
+undelivered, failed) reaches the portal: ``sent`` counts every such message, ``parts`` its SMS parts,
+and ``s:<CODE>:<counter>`` the same per sender."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from b24sms.domain.models import Message
+from b24sms.domain.statuses import FINAL
+
+DAY_PREFIX = "~day#"  # the day counters' sort key in MessagesTable (never a message id: "~" is not allowed there)
+COUNTERS = ("sent", "delivered", "undelivered", "failed", "parts")
+Counts = dict[str, int]
+
+
+def day_of(timestamp: int | float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+def tally(messages: Iterable[Message], now: float | None = None) -> dict[tuple[str, str], Counts]:
+    """(member_id, day) -> counter increments for messages that just reached a final status."""
+    out: dict[tuple[str, str], Counts] = {}
+    for message in messages:
+        if message.status not in FINAL:
+            continue
+        counts = out.setdefault((message.member_id, day_of(message.created_at or now or time.time())), {})
+        code = message.code or "-"
+        for name, value in (("sent", 1), (message.status, 1), ("parts", max(message.segments, 0))):
+            if value:
+                counts[name] = counts.get(name, 0) + value
+                counts[f"s:{code}:{name}"] = counts.get(f"s:{code}:{name}", 0) + value
+    return out
+
+
+@dataclass
+class Day:
+    day: str
+    sent: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    failed: int = 0
+    parts: int = 0
+
+
+@dataclass
+class Summary:
+    days: list[Day]
+    totals: Day
+    by_sender: dict[str, Counts] = field(default_factory=dict)
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Delivered out of those with a final status; None without any."""
+        return self.totals.delivered / self.totals.sent if self.totals.sent else None
+
+    @property
+    def peak(self) -> int:
+        return max([d.sent for d in self.days] + [1])
+
+
+def summarise(stored: dict[str, dict[str, int]], days: int = 30, today: float | None = None) -> Summary:
+    """The last ``days`` days (oldest first, empty days included) from stored counters by day."""
+    now = time.time() if today is None else today
+    series = [Day(day_of(now - 86400 * back)) for back in range(days - 1, -1, -1)]
+    totals = Day("total")
+    by_sender: dict[str, Counts] = {}
+    for entry in series:
+        counts = stored.get(entry.day, {})
+        for name in COUNTERS:
+            value = int(counts.get(name, 0))
+            setattr(entry, name, value)
+            setattr(totals, name, getattr(totals, name) + value)
+        for key, value in counts.items():
+            if key.startswith("s:"):
+                _, code, name = key.split(":", 2)
+                sender = by_sender.setdefault(code, {})
+                sender[name] = sender.get(name, 0) + int(value)
+    return Summary(series, totals, by_sender)

@@ -1,0 +1,160 @@
+"""The application page's server side without a browser: the counters written by the push batches
+(one ADD per portal-day per batch, each message counted once), the page's carrier settings being the
+ones `make portal-carrier` shows, and the sender sync keeping the senders added on the page."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from b24sms.adapters import store
+from b24sms.adapters.bitrix.tokens import client_for
+from b24sms.adapters.store import page as page_store
+from b24sms.domain.models import Message
+from b24sms.domain.states import DispatchState
+from b24sms.usecases import push as pushes
+from b24sms.usecases import senders
+from local.portal_emulator import EmulatedPortal, PortalEmulator
+from local.stack import LocalStack
+from tests.integration.test_portal_carrier_cli import NO_CREDENTIALS, portal_carrier
+
+
+def session_of(emulator: PortalEmulator, portal: EmulatedPortal, user: str = "1") -> str:
+    response = emulator.open_app(portal, user)
+    assert response.status_code == 200, response.text
+    return str(re.findall(r'name="session" value="([^"]+)"', response.text)[0])
+
+
+def call(stack: LocalStack, token: str, action: str, **data: str) -> requests.Response:
+    return requests.post(
+        f"{stack.base_url}/bitrix/app/api/{action}", data=data or {"_": "1"}, headers={"X-B24sms-Session": token}, timeout=30
+    )
+
+
+def final_message(member_id: str, message_id: str, status: str, segments: int = 1) -> Message:
+    now = int(time.time())
+    message = Message(
+        member_id=member_id, message_id=message_id, to="+15550100100", code="b24sms", status=status, status_rank=2,
+        dispatch_state=DispatchState.SENT, segments=segments, created_at=now, updated_at=now,
+    )  # fmt: skip
+    assert store.messages.create_message(message)
+    return message
+
+
+def test_a_push_batch_adds_once_per_portal_day_and_counts_each_message_once(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch
+):
+    writes: list[dict[tuple[str, str], dict[str, int]]] = []
+    real = store.messages.add_day_counts
+
+    def counted(counts: dict[tuple[str, str], dict[str, int]]) -> int:
+        writes.append(counts)
+        return real(counts)
+
+    monkeypatch.setattr(store.messages, "add_day_counts", counted)
+    keys = [
+        (m.member_id, m.message_id)
+        for m in (
+            final_message(portal.member_id, "c1", "delivered", 2),
+            final_message(portal.member_id, "c2", "delivered"),
+            final_message(portal.member_id, "c3", "failed"),
+        )
+    ]
+    pushes.push(keys)
+    assert [len(w) for w in writes] == [1]  # one portal, one day: one ADD for the three
+    pushes.push(keys)  # the same statuses again (a redelivered queue message): nothing more counted
+    counters = page_store.day_counters(portal.member_id)
+    (today,) = counters.values()
+    assert {k: today.get(k) for k in ("sent", "delivered", "failed", "parts")} == {
+        "sent": 3,
+        "delivered": 2,
+        "failed": 1,
+        "parts": 4,
+    }
+    assert today["s:b24sms:delivered"] == 2
+
+
+def test_the_page_writes_the_settings_make_portal_carrier_shows(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    token = session_of(emulator, portal)
+    saved = call(stack, token, "carrier-save", carrier="sandbox", sender="Acme", country="de")
+    assert saved.status_code == 200, saved.text
+    aws = {"AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    shown = portal_carrier(
+        "--table", stack.table_name("PortalsTable"), "--member-id", portal.member_id, "--show", env={**NO_CREDENTIALS, **aws}
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {"carrier": "sandbox", "sender": "Acme", "default_country": "DE"}
+
+
+def test_bad_input_is_a_json_4xx_and_writes_nothing(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
+    token = session_of(emulator, portal)
+    before = store.portals.get_portal(portal.member_id)
+    cases: list[tuple[str, dict[str, Any], int]] = [
+        ("carrier-save", {"carrier": "nope"}, 400),
+        ("carrier-save", {"carrier": "twilio", "account_sid": "AC1", "auth_token": "x"}, 400),
+        ("carrier-save", {"carrier": "sandbox", "country": "ZZ"}, 400),
+        ("test-send", {"to": "abc"}, 400),
+        ("sender-add", {"name": "x" * 51}, 400),
+        ("sender-delete", {"code": "b24sms"}, 400),
+        ("optout-remove", {"ref": "nope"}, 404),
+        ("no-such-action", {"a": "1"}, 404),
+    ]
+    for action, data, status in cases:
+        response = call(stack, token, action, **data)
+        assert response.status_code == status, (action, response.text)
+        assert response.headers["Content-Type"].startswith("application/json") and "error" in response.json()
+    after = store.portals.get_portal(portal.member_id)
+    assert before and after and before.carrier_config == after.carrier_config and before.senders == after.senders
+    assert page_store.audit_log(portal.member_id) == []
+
+
+def test_the_sender_sync_keeps_the_senders_added_on_the_page(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
+    token = session_of(emulator, portal)
+    assert call(stack, token, "sender-add", name="Second").status_code == 200
+    with emulator.lock:
+        del portal.senders["b24sms_2"]  # lost on the portal (e.g. removed by hand)
+    record = store.portals.get_portal(portal.member_id)
+    assert record is not None
+    report = senders.sync_portal(client_for(record), record)
+    assert report.added == ["b24sms_2"] and report.deleted == [] and not report.error
+    assert portal.senders["b24sms_2"]["NAME"]["en"] == "Second"
+    again = senders.sync_portal(client_for(record), store.portals.get_portal(portal.member_id))  # type: ignore[arg-type]
+    assert "b24sms_2" in again.unchanged and not again.deleted
+
+
+def test_an_open_post_at_the_install_url_goes_to_the_page_only_for_an_installed_portal(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    install_url = f"{stack.base_url}/bitrix/install"
+    opened = emulator.open_app(portal, url=install_url)
+    assert opened.status_code == 200 and f'action="{stack.base_url}/bitrix/app?' in opened.text
+    assert "REFRESH_ID" not in opened.text  # only what the page needs goes on
+    emulator.uninstall(portal)
+    refused = emulator.open_app(portal, url=install_url)
+    assert "/bitrix/app" not in refused.text and refused.status_code == 400
+
+
+def test_check_asks_vonage_for_the_balance(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch
+):
+    from local.fakes.vonage import VonageFake
+
+    fake = VonageFake().start()
+    try:
+        monkeypatch.setenv("VONAGE_API_BASE", fake.base_url)
+        token = session_of(emulator, portal)
+        wrong = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key, api_secret="nope", sender="Acme")
+        assert wrong.status_code == 400 and "Vonage refused these credentials" in wrong.json()["error_description"]
+        right = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key, api_secret=fake.api_secret)
+        assert right.status_code == 200, right.text
+        missing = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key)
+        assert missing.status_code == 400 and "api_secret" in missing.json()["error_description"]
+    finally:
+        fake.stop()
