@@ -20,7 +20,6 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import store
 from b24sms.adapters.bitrix import BitrixError
-from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.bitrix.users import NotConfirmed, call_as_user
 from b24sms.adapters.carriers import checks
 from b24sms.adapters.config import get_settings
@@ -29,7 +28,7 @@ from b24sms.domain import phones, stats
 from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.privacy import mask_phone
-from b24sms.usecases import accept, page_session, portal_carriers, senders
+from b24sms.usecases import accept, page_session, portal_carriers
 from b24sms.usecases.page_session import Session
 from b24sms.usecases.replies import OPENLINES_CODE
 
@@ -388,6 +387,9 @@ def add_sender(session: Session, name: Any) -> str:
     while f"{base}_{number}" in portal.senders:
         number += 1
     code = f"{base}_{number}"
+    from b24sms.adapters.bitrix.tokens import client_for  # cold start: the REST client (requests), for admins' changes
+    from b24sms.usecases import senders  # cold start: as above
+
     client = client_for(portal)
     client.call("messageservice.sender.add", {**senders.extra_sender_fields(portal, code, label), "TYPE": "SMS"})
     page_store.save_senders(portal.member_id, {**portal.senders, code: {"name": label}})
@@ -401,6 +403,9 @@ def rename_sender(session: Session, code: Any, name: Any) -> None:
     if not isinstance(code, str) or code not in portal.senders:
         raise PageError("no_sender")
     label = _name(name)
+    from b24sms.adapters.bitrix.tokens import client_for  # cold start: the REST client (requests), for admins' changes
+    from b24sms.usecases import senders  # cold start: as above
+
     fields = senders.extra_sender_fields(portal, code, label)
     client_for(portal).call("messageservice.sender.update", {"CODE": code, "NAME": fields["NAME"]})
     page_store.save_senders(portal.member_id, {**portal.senders, code: {**portal.senders[code], "name": label}})
@@ -413,6 +418,8 @@ def delete_sender(session: Session, code: Any) -> None:
     if not isinstance(code, str) or code not in portal.senders:
         raise PageError("no_sender")
     try:
+        from b24sms.adapters.bitrix.tokens import client_for  # cold start: the REST client (requests), for admins' changes
+
         client_for(portal).call("messageservice.sender.delete", {"CODE": code})
     except BitrixError as exc:
         if exc.code != "ERROR_SENDER_NOT_FOUND":
