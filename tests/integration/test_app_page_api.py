@@ -158,3 +158,23 @@ def test_check_asks_vonage_for_the_balance(
         assert missing.status_code == 400 and "api_secret" in missing.json()["error_description"]
     finally:
         fake.stop()
+
+
+def test_the_page_believes_an_auth_id_only_when_the_portal_stored_at_install_confirms_it(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    """Never trust what the POST says: a made-up AUTH_ID, or a real one of another portal posted with this
+    portal's member_id (asked at this portal's stored endpoint, which does not know it), gets no session."""
+    from local.emulator import apppage, events
+
+    other = emulator.add_portal()
+    assert emulator.install(other, f"{stack.base_url}/bitrix/install").status_code == 200
+    forged, query = apppage.open_form(portal)
+    forged["AUTH_ID"] = "forged-token"
+    others_token = apppage.open_form(other)[0]["AUTH_ID"]
+    borrowed = {**apppage.open_form(portal)[0], "AUTH_ID": others_token}
+    for form in (forged, borrowed):
+        response = events.post(f"{stack.base_url}/bitrix/app", form, params=query)
+        assert response.status_code == 401, response.text[:300]
+        assert 'name="session"' not in response.text
+    assert session_of(emulator, portal)  # the portal's own user, with the portal's own token, gets one
