@@ -88,6 +88,19 @@ class SyncReport:
         return asdict(self)
 
 
+def _reconcile(client: BitrixClient, codes: list[str], fields: dict[str, Any], changed: bool, report: SyncReport) -> None:
+    """One sender: added when the portal lacks it, updated when this deployment's URL or name changed."""
+    code = str(fields["CODE"])
+    if code not in codes:
+        client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
+        report.added.append(code)
+    elif changed:
+        client.call("messageservice.sender.update", fields)
+        report.updated.append(code)
+    else:
+        report.unchanged.append(code)
+
+
 def sync_portal(client: BitrixClient, portal: Portal) -> SyncReport:
     """Make the portal's senders match this deployment: add ours if missing, update it if its HANDLER
     or name changed since we registered it, delete codes of ours no longer used; after an add or an
@@ -99,24 +112,12 @@ def sync_portal(client: BitrixClient, portal: Portal) -> SyncReport:
     try:
         codes = client.call("messageservice.sender.list")
         codes = [str(c) for c in (codes.values() if isinstance(codes, dict) else codes or [])]
-        if code not in codes:
-            client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
-            report.added.append(code)
-        elif portal.registered_handler != fields["HANDLER"] or portal.registered_name != _fingerprint(fields):
-            client.call("messageservice.sender.update", fields)
-            report.updated.append(code)
-        else:
-            report.unchanged.append(code)
+        # Every sender shares the main one's HANDLER and is named after this deployment's sender: a new
+        # URL or name updates them all.
+        changed = portal.registered_handler != fields["HANDLER"] or portal.registered_name != _fingerprint(fields)
+        _reconcile(client, codes, fields, changed, report)
         for extra, settings in portal.senders.items():  # the senders added on the application's page
-            extra_fields = extra_sender_fields(portal, extra, settings.get("name", ""))
-            if extra not in codes:
-                client.call("messageservice.sender.add", {**extra_fields, "TYPE": "SMS"})
-                report.added.append(extra)
-            elif portal.registered_handler != extra_fields["HANDLER"] or portal.registered_name != _fingerprint(fields):
-                client.call("messageservice.sender.update", extra_fields)
-                report.updated.append(extra)
-            else:
-                report.unchanged.append(extra)
+            _reconcile(client, codes, extra_sender_fields(portal, extra, settings.get("name", "")), changed, report)
         for old in codes:
             if old != code and old not in portal.senders:
                 client.call("messageservice.sender.delete", {"CODE": old})
