@@ -100,6 +100,17 @@ def local_env(function: str, emulator: PortalEmulator, event: dict[str, Any]) ->
     return env
 
 
+def start_seeded(stack: LocalStack, emulator: PortalEmulator, function: str) -> bool:
+    """Start the stack and seed what the event files name; False (said on stdout) for a function the
+    template does not have."""
+    stack.start()
+    if function not in stack.handlers:
+        print(f"unknown function {function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
+        return False
+    seed(stack, emulator, with_message=function != "HandlerFunction")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -131,11 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Logs go to stderr, so stdout holds just the function's answer (JSON).
         with contextlib.redirect_stdout(sys.stderr):
-            stack.start()
-            if function not in stack.handlers:
-                print(f"unknown function {function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
+            if not start_seeded(stack, emulator, function):
                 return 2
-            seed(stack, emulator, with_message=function != "HandlerFunction")
             result = stack.invoke(function, event)
         print(json.dumps(result, indent=2, ensure_ascii=False), file=real_stdout)
         return 0

@@ -333,11 +333,8 @@ def _invoke_main(function_and_event: list[str], rebuild: bool = True) -> int:
     env_file: Path | None = None
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            stack.start()
-            if function not in stack.handlers:
-                print(f"unknown function {function}; template.yaml has: {', '.join(sorted(stack.handlers))}")
+            if not local_invoke.start_seeded(stack, emulator, function):
                 return 2
-            local_invoke.seed(stack, emulator, with_message=function != "HandlerFunction")
             if rebuild or not (BUILD_DIR / "template.yaml").exists():
                 build()
             env_file = write_env_file(stack)
