@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.carriers import CallbackRequest, StatusReport, UnknownCarrier, callback_key, get_carrier, known
+from b24sms.adapters.carriers import CallbackRequest, StatusReport, callback_key, get_carrier, spec
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message, split_key
 from b24sms.domain.privacy import mask_carrier_text
@@ -18,8 +18,7 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     """A status callback over HTTP: verified with the credentials the message was sent with (a
     portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
     ValueError, UnknownCarrier."""
-    if carrier_name not in known():  # before anything of the request is read
-        raise UnknownCarrier(f"unknown carrier {carrier_name[:40]!r}")
+    spec(carrier_name)  # UnknownCarrier before anything of the request is read
     config = None
     key = split_key(callback_key(carrier_name, request))
     message = store.messages.get_message(*key) if key else None
