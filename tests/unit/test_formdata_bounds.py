@@ -125,3 +125,10 @@ def test_json_bounds():
 def test_round_trip_of_nested_data():
     data = {"CODE": "b24sms", "L": [{"a": "1"}, {"a": "x&y=z"}], "M": {"k": ["1", "2"]}}
     assert decode_form(encode_form(data)) == data
+
+
+def test_over_long_keys_are_refused_by_every_form_decoder():
+    for decode in (decode_form, decode_flat):
+        with pytest.raises(FormError, match="key longer"):
+            decode("k" * 513 + "=1")
+        assert decode("k" * 512 + "=1") == {"k" * 512: "1"}

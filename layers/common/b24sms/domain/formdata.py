@@ -65,23 +65,23 @@ def _text(body: str | bytes, limits: Limits) -> str:
 
 
 def decode_pairs(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
-    """A form body as its (key, value) pairs, in order, keys not interpreted: bounded in size and count."""
+    """A form body as its (key, value) pairs, in order, keys not interpreted: bounded in size, count and
+    key length."""
     text = _text(body, limits)
     if text.count("&") >= limits.max_fields:
         raise FormError(f"more than {limits.max_fields} form fields")
     try:
-        return parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=limits.max_fields)
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=limits.max_fields)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormError("body is not form-encoded") from exc
+    if any(len(key) > limits.max_key_chars for key, _ in pairs):
+        raise FormError(f"a form key longer than {limits.max_key_chars} characters")
+    return pairs
 
 
 def decode_flat(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
     """A flat form body (carriers' webhooks) as a dict; a repeated key keeps its last value."""
-    pairs = decode_pairs(body, limits)
-    for key, _ in pairs:
-        if len(key) > limits.max_key_chars:
-            raise FormError(f"a form key longer than {limits.max_key_chars} characters")
-    return dict(pairs)
+    return dict(decode_pairs(body, limits))
 
 
 class _Node(dict[str, Any]):
@@ -108,8 +108,6 @@ def decode_form(body: str | bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str,
     """
     root = _Node()
     for key, value in decode_pairs(body, limits):
-        if len(key) > limits.max_key_chars:
-            raise FormError(f"a form key longer than {limits.max_key_chars} characters")
         match = _KEY.match(key)
         if not match:
             root[key] = value  # PHP keeps odd keys verbatim; so do we.
