@@ -54,6 +54,14 @@ def translate(lang: str, key: str, **params: str) -> str:
         return text
 
 
+def explain(lang: str, exc: DomainError) -> str:
+    """A refusal in the page's language: a PageError's sentence, else the error code's."""
+    if isinstance(exc, page.PageError):
+        return translate(lang, exc.key, **exc.params)
+    key = f"error.{exc.code}"
+    return translate(lang, key) if key in CATALOGUES["en"] else exc.description
+
+
 def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlPage:
     strings = catalogue(lang)
 
@@ -84,8 +92,8 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
             session, token = page.open_page(form, query)
         filters, cursor = page.parse_filters(form)
         data = page.page_data(session, filters, cursor)
-    except DomainError as exc:  # a person is looking: say it in HTML
-        return render("error.html", lang, api.http_status(exc), reason=exc.description)
+    except DomainError as exc:  # a person is looking: say it in HTML, in their language
+        return render("error.html", lang, api.http_status(exc), reason=explain(lang, exc))
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
     return render("page.html", session.lang, data=data, token=token, admin=session.admin)
 

@@ -178,3 +178,14 @@ def test_the_page_believes_an_auth_id_only_when_the_portal_stored_at_install_con
         assert response.status_code == 401, response.text[:300]
         assert 'name="session"' not in response.text
     assert session_of(emulator, portal)  # the portal's own user, with the portal's own token, gets one
+
+
+def test_a_malformed_log_cursor_is_a_400_never_a_500(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
+    """A number DynamoDB cannot hold (46 digits) made boto3 raise decimal.Rounded: any user could get a 500."""
+    token = session_of(emulator, portal)
+    for cursor in ("1" * 46 + ":x", "1" * 13 + ":x", "12:", ":x", "x:y", "12:" + "a" * 200, "12:a\nb"):
+        response = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token, "cursor": cursor}, timeout=30)
+        assert response.status_code == 400, (cursor, response.status_code, response.text[:200])
+        assert "no longer exists" in response.text
+    fine = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token, "cursor": "1700000000:m1"}, timeout=30)
+    assert fine.status_code == 200, fine.text[:300]

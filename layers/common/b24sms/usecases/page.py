@@ -137,10 +137,11 @@ def parse_filters(form: dict[str, Any]) -> tuple[page_store.LogFilter, str]:
         status = ""
     digits = "".join(ch for ch in text("digits") if ch.isdigit())[:15]
     since, until = _day(text("since")), _day(text("until"))
-    return (
-        page_store.LogFilter(status, digits, text("sender", 128), since, until + 86399 if until else 0),
-        text("cursor", 100),
-    )
+    cursor = form.get("cursor")
+    cursor = cursor.strip() if isinstance(cursor, str) else ""
+    if cursor and not page_store.is_cursor(cursor):
+        raise PageError("bad_cursor")
+    return page_store.LogFilter(status, digits, text("sender", 128), since, until + 86399 if until else 0), cursor
 
 
 def _day(value: str) -> int:
@@ -157,8 +158,8 @@ def page_data(session: Session, filters: page_store.LogFilter, cursor: str = "")
     portal = portal_of(session)
     try:
         log = page_store.message_log(portal.member_id, filters, cursor=cursor)
-    except ValueError:
-        log = page_store.message_log(portal.member_id, filters)
+    except ValueError as exc:
+        raise PageError("bad_cursor") from exc
     return PageData(
         session=session,
         portal=portal,

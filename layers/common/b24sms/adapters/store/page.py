@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets as _secrets
 from dataclasses import dataclass
 from typing import Any
@@ -93,15 +94,24 @@ def _digits(message: Message) -> str:
     return "".join(ch for ch in (message.sent_to or message.to) if ch.isdigit())
 
 
+# "<created_at>:<message_id>": a time in seconds (12 digits reach the year 33658; a longer number is
+# one DynamoDB cannot hold, and boto3 raised decimal.Rounded on it) and a message id without controls.
+CURSOR = re.compile(r"(\d{1,12}):([^\x00-\x1f\x7f]{1,100})")
+
+
+def is_cursor(cursor: str) -> bool:
+    return CURSOR.fullmatch(cursor) is not None
+
+
 def _encode_cursor(key: dict[str, Any]) -> str:
     return f"{int(key['created_at'])}:{key['message_id']}"
 
 
 def _decode_cursor(member_id: str, cursor: str) -> dict[str, Any]:
-    created, _, message_id = cursor.partition(":")
-    if not created.isdigit() or not message_id or len(cursor) > 100:
+    match = CURSOR.fullmatch(cursor)
+    if match is None:
         raise ValueError("not a log cursor")
-    return {"member_id": member_id, "message_id": message_id, "created_at": int(created)}
+    return {"member_id": member_id, "message_id": match.group(2), "created_at": int(match.group(1))}
 
 
 def get_message(member_id: str, message_id: str) -> Message | None:
