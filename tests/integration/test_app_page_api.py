@@ -189,3 +189,20 @@ def test_a_malformed_log_cursor_is_a_400_never_a_500(stack: LocalStack, emulator
         assert "no longer exists" in response.text
     fine = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token, "cursor": "1700000000:m1"}, timeout=30)
     assert fine.status_code == 200, fine.text[:300]
+
+
+def test_a_removed_senders_code_is_never_handed_out_again(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
+    """The log and the statistics name senders by CODE: a reused one would mix two senders' histories."""
+    token = session_of(emulator, portal)
+    codes = []
+    for name, remove in (("Second", True), ("Third", False), ("Fourth", True), ("Fifth", False)):
+        added = call(stack, token, "sender-add", name=name)
+        assert added.status_code == 200, added.text
+        codes.append(added.json()["code"])
+        if remove:
+            assert call(stack, token, "sender-delete", code=codes[-1]).status_code == 200
+    assert codes == ["b24sms_2", "b24sms_3", "b24sms_4", "b24sms_5"]
+    record = store.portals.get_portal(portal.member_id)
+    assert record is not None and sorted(record.senders) == ["b24sms_3", "b24sms_5"]
+    emulator.install(portal, f"{stack.base_url}/bitrix/install")  # a re-install keeps the count
+    assert call(stack, session_of(emulator, portal), "sender-add", name="Sixth").json()["code"] == "b24sms_6"

@@ -38,6 +38,9 @@ class Portal:
     # More senders (set on the application's page): CODE -> name and CarrierConfig fields ("" fields:
     # the deployment's defaults). The deployment's SENDER_CODE is not in it: it uses ``carrier_config``.
     senders: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The number of the last sender added on the page (CODE ``<SENDER_CODE>_<n>``): it only rises, so a
+    # removed sender's CODE is never handed out again (the log and statistics name senders by CODE).
+    sender_seq: int = 0
 
     @property
     def installed(self) -> bool:

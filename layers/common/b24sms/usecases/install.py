@@ -127,6 +127,7 @@ def install(request: InstallRequest) -> Portal:
         carrier_config=existing.carrier_config if existing else {},  # set by an operator: survives re-installs
         openlines=existing.openlines if existing else {},
         senders=existing.senders if existing else {},  # added on the application's page
+        sender_seq=existing.sender_seq if existing else 0,  # a removed sender's CODE stays used
     )
     store.portals.put_portal(portal)
     client = client_for(portal)

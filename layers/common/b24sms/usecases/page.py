@@ -25,7 +25,7 @@ from b24sms.adapters.carriers import checks
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store import page as page_store
 from b24sms.domain import phones, stats
-from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated, NotFound, TryLater
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.privacy import mask_phone
 from b24sms.usecases import accept, page_session, portal_carriers
@@ -383,11 +383,7 @@ def add_sender(session: Session, name: Any) -> str:
     session.require_admin()
     portal = portal_of(session)
     label = _name(name)
-    base = get_settings().sender_code
-    number = 2
-    while f"{base}_{number}" in portal.senders:
-        number += 1
-    code = f"{base}_{number}"
+    code = _new_sender_code(session, portal)
     from b24sms.adapters.bitrix.tokens import client_for  # cold start: the REST client (requests), for admins' changes
     from b24sms.usecases import senders  # cold start: as above
 
@@ -396,6 +392,20 @@ def add_sender(session: Session, name: Any) -> str:
     page_store.save_senders(portal.member_id, {**portal.senders, code: {"name": label}})
     page_store.record_audit(portal.member_id, session.user_id, "sender added", {"code": code, "name": label})
     return code
+
+
+def _new_sender_code(session: Session, portal: Portal) -> str:
+    """``<SENDER_CODE>_<n>`` with n above every number handed out before (``sender_seq``, and the senders
+    of a record older than that counter): taken with a conditional write, re-read when another took it."""
+    base = get_settings().sender_code
+    for _ in range(5):
+        pattern = re.compile(rf"{re.escape(base)}_(\d{{1,9}})")
+        in_use = [int(m.group(1)) for m in map(pattern.fullmatch, portal.senders) if m]
+        number = max([portal.sender_seq, 1, *in_use]) + 1
+        if page_store.take_sender_number(portal.member_id, number):
+            return f"{base}_{number}"
+        portal = portal_of(session)
+    raise TryLater("senders are being changed right now: try again", "busy")
 
 
 def rename_sender(session: Session, code: Any, name: Any) -> None:

@@ -184,6 +184,20 @@ def save_senders(member_id: str, senders: dict[str, dict[str, str]]) -> bool:
     return response is not None
 
 
+def take_sender_number(member_id: str, number: int) -> bool:
+    """Take ``number`` for a new sender: ``sender_seq`` only rises, so a removed sender's CODE is never
+    handed out again. False when another call took it first (or the portal is not installed)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET sender_seq = :n, updated_at = :t",
+        ConditionExpression="#st = :installed AND (attribute_not_exists(sender_seq) OR sender_seq < :n)",
+        ExpressionAttributeNames={"#st": "status"},
+        ExpressionAttributeValues={":n": number, ":t": now(), ":installed": "installed"},
+    )
+    return response is not None
+
+
 # -- credentials ---------------------------------------------------------------------------------
 def secrets_prefix() -> str:
     """Where per-portal credentials live (the functions may read only secrets under it)."""
