@@ -24,6 +24,7 @@ MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_BODY = 10_000
 MAX_PHONE = 32  # E.164 has at most 15 digits; room for spaces, dashes, brackets and a "+"
 MAX_NAME = 64  # module_id, code: short identifiers
+SENDER_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")  # what a CODE we register looks like
 MAX_MEMBER_ID, MAX_KEY = 64, 128  # the HANDLER URL's portal and key
 
 
@@ -97,8 +98,10 @@ def parse_outgoing(form: dict[str, Any], codes: Collection[str] = ()) -> Outgoin
     code = form.get("code")
     expected_code = get_settings().sender_code
     if code is not None and code != expected_code and not (isinstance(code, str) and code in codes):
-        shown = code[:MAX_NAME] if isinstance(code, str) else "(not text)"
-        raise Invalid(f"unknown sender code {shown!r}; this provider is {expected_code!r}")
+        # Named only when it looks like a sender CODE: the refusal is logged, and ``code`` could be
+        # anything (a phone number, a message, a forged log line).
+        shown = repr(code) if isinstance(code, str) and SENDER_CODE.fullmatch(code) else "(not a sender code)"
+        raise Invalid(f"unknown sender code {shown}; this provider is {expected_code!r}")
     assert isinstance(message_id, str) and isinstance(to, str) and isinstance(body, str)
     return OutgoingSms(
         message_id, to.strip(), body, code if isinstance(code, str) and code in codes else expected_code, module_id
