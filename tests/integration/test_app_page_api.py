@@ -206,3 +206,22 @@ def test_a_removed_senders_code_is_never_handed_out_again(stack: LocalStack, emu
     assert record is not None and sorted(record.senders) == ["b24sms_3", "b24sms_5"]
     emulator.install(portal, f"{stack.base_url}/bitrix/install")  # a re-install keeps the count
     assert call(stack, session_of(emulator, portal), "sender-add", name="Sixth").json()["code"] == "b24sms_6"
+
+
+def test_a_sender_name_with_control_or_direction_override_characters_is_refused(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    """A NUL or a right-to-left override (U+202E) in a name would be registered on the portal and shown
+    to every CRM user, reversed or cut: refused with a 400 naming the field, nothing registered."""
+    token = session_of(emulator, portal)
+    assert call(stack, token, "sender-add", name="Second").status_code == 200
+    registered = dict(portal.senders)
+    for bad in ("Ac\x00me", "Acme\u202etxt.exe", "Acme\u2066x\u2069", "Ac\nme", "Acme\u200f", "Ac\u2028me"):
+        for action, data in (("sender-add", {"name": bad}), ("sender-rename", {"code": "b24sms_2", "name": bad})):
+            response = call(stack, token, action, **data)
+            assert response.status_code == 400, (action, bad, response.text)
+            assert "name" in response.json()["error_description"], response.text
+    assert portal.senders == registered
+    record = store.portals.get_portal(portal.member_id)
+    assert record is not None and record.senders == {"b24sms_2": {"name": "Second"}}
+    assert call(stack, token, "sender-rename", code="b24sms_2", name="Поддержка 👩‍💻").status_code == 200  # letters, emoji: fine

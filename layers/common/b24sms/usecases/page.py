@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,10 +372,18 @@ def test_status(session: Session, message_id: str) -> dict[str, Any]:
 
 
 # -- senders ---------------------------------------------------------------------------------------
+# Joiners that emoji and some scripts need; every other format character (bidi overrides and isolates,
+# marks, invisible separators) and every control, surrogate or line/paragraph separator is refused.
+NAME_JOINERS = frozenset("\u200c\u200d")
+NAME_REFUSED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def _name(value: Any) -> str:
     name = value.strip() if isinstance(value, str) else ""
     if not name or len(name) > MAX_NAME:
         raise PageError("bad_name")
+    if any(unicodedata.category(ch) in NAME_REFUSED and ch not in NAME_JOINERS for ch in name):
+        raise PageError("bad_name_chars")
     return name
 
 
