@@ -225,3 +225,13 @@ def test_a_sender_name_with_control_or_direction_override_characters_is_refused(
     record = store.portals.get_portal(portal.member_id)
     assert record is not None and record.senders == {"b24sms_2": {"name": "Second"}}
     assert call(stack, token, "sender-rename", code="b24sms_2", name="Поддержка 👩‍💻").status_code == 200  # letters, emoji: fine
+
+
+def test_a_test_sms_from_the_page_is_not_counted_in_the_statistics(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    """The docs promise it: the page's test SMS (``test-`` ids) never reach the day counters."""
+    keys = [(m.member_id, m.message_id) for m in (final_message(portal.member_id, "test-00aa11bb22cc33dd", "delivered"),)]
+    report = pushes.push(keys)
+    assert report.pushed == keys  # done with: never pushed to the portal, never retried
+    assert page_store.day_counters(portal.member_id) == {}

@@ -74,3 +74,11 @@ def test_summary_covers_thirty_days_with_empty_ones_and_a_delivery_rate():
     assert summary.totals.sent == 4 and summary.delivery_rate == 0.75
     assert summary.by_sender == {"b24sms": {"sent": 4}}
     assert stats.summarise({}, 30, today).delivery_rate is None
+
+
+def test_the_pages_test_sms_never_reach_the_day_counters():
+    day = 1_700_000_000
+    test_sms = Message(member_id="a", message_id="test-0123456789abcdef", status="delivered", created_at=day, code="b24sms")
+    assert stats.tally([test_sms]) == {}
+    counted = stats.tally([test_sms, message("a", "failed", day)])
+    assert counted[("a", stats.day_of(day))]["sent"] == 1 and "delivered" not in counted[("a", stats.day_of(day))]

@@ -4,7 +4,8 @@ the application's page draws from them.
 
 A message is counted once, on the day it was created (UTC), when its final status (delivered,
 undelivered, failed) reaches the portal: ``sent`` counts every such message, ``parts`` its SMS parts,
-and ``s:<CODE>:<counter>`` the same per sender."""
+and ``s:<CODE>:<counter>`` the same per sender. The application page's test SMS (``test-`` ids) are
+never counted."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from b24sms.domain.models import Message
 from b24sms.domain.statuses import FINAL
 
+TEST_PREFIX = "test-"  # message ids of the application page's test SMS: never counted
 DAY_PREFIX = "~day#"  # the day counters' sort key in MessagesTable (never a message id: "~" is not allowed there)
 COUNTERS = ("sent", "delivered", "undelivered", "failed", "parts")
 Counts = dict[str, int]
@@ -28,7 +30,7 @@ def tally(messages: Iterable[Message], now: float | None = None) -> dict[tuple[s
     """(member_id, day) -> counter increments for messages that just reached a final status."""
     out: dict[tuple[str, str], Counts] = {}
     for message in messages:
-        if message.status not in FINAL:
+        if message.status not in FINAL or message.message_id.startswith(TEST_PREFIX):
             continue
         counts = out.setdefault((message.member_id, day_of(message.created_at or now or time.time())), {})
         code = message.code or "-"
