@@ -47,11 +47,42 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def translate(lang: str, key: str, **params: str) -> str:
-    text = catalogue(lang).get(key) or CATALOGUES["en"].get(key) or key
+    text = catalogue(lang).get(key) or CATALOGUES["en"].get(key)
+    if text is None:
+        if key.startswith("err."):  # an error code without a sentence yet: "error <code>", never the raw key
+            return translate(lang, "err.fallback", code=key[4:])
+        return key.removeprefix("status.")
     try:
         return text.format(**params)
     except (KeyError, IndexError):
         return text
+
+
+# What the audit log's actions (stored in English, usecases/page.py) read as on the page.
+AUDIT_ACTIONS = {
+    "test SMS": "test_sms",
+    "sender added": "sender_added",
+    "sender renamed": "sender_renamed",
+    "sender removed": "sender_removed",
+    "opt-out added": "optout_added",
+    "opt-out removed": "optout_removed",
+}
+
+
+def audit_text(lang: str, action: str) -> str:
+    if action.startswith("carrier "):
+        return translate(lang, "audit.carrier", code=action.removeprefix("carrier "))
+    key = AUDIT_ACTIONS.get(action)
+    return translate(lang, f"audit.{key}") if key else action
+
+
+def optout_source(lang: str, source: str) -> str:
+    """How a number opted out: on this page, by replying STOP (``<carrier>:STOP``), or a carrier's refusal code."""
+    if source == "page":
+        return translate(lang, "optouts.by_page")
+    if source.endswith(":STOP"):
+        return translate(lang, "optouts.by_stop")
+    return translate(lang, "optouts.by_carrier", code=source) if source else ""
 
 
 def explain(lang: str, exc: DomainError) -> str:
@@ -70,7 +101,15 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
 
     bx24 = os.environ.get("APP_BX24_JS", BX24_JS)
     body = ENV.get_template(name).render(
-        t=t, lang=lang[:2], strings=strings, nonce=_nonce.get(), bx24_js=bx24, fmt_time=fmt_time, **context
+        t=t,
+        lang=lang[:2],
+        strings=strings,
+        nonce=_nonce.get(),
+        bx24_js=bx24,
+        fmt_time=fmt_time,
+        audit_text=lambda action: audit_text(lang, action),
+        optout_source=lambda source: optout_source(lang, source),
+        **context,
     )
     return api.HtmlPage(body, status)
 
@@ -121,7 +160,9 @@ def _test_status(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     result = page.test_status(session, form.get("message_id"))  # type: ignore[arg-type]
     if result["error_key"]:
         result["explanation"] = translate(session.lang, result["error_key"])
-    result["status_text"] = translate(session.lang, f"stats.{result['status']}") if result["status"] != "queued" else "queued"
+    result["status_text"] = translate(session.lang, f"status.{result['status']}")
+    for step in result["timeline"]:
+        step["text"] = translate(session.lang, f"status.{step['status']}")
     return result
 
 
@@ -173,6 +214,9 @@ def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
         return action(session, form)
     except page.PageError as exc:  # the sentence in the user's language
         raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
+    except DomainError as exc:  # the same for the other refusals that have a sentence (same kind, same status)
+        exc.description = explain(session.lang, exc)
+        raise
 
 
 # -- headers -------------------------------------------------------------------------------------

@@ -331,6 +331,26 @@ def test_the_page_speaks_russian_when_the_portal_does(page: Page, emulator: Port
     app = open_app(page, emulator, portal, lang="ru")
     expect(app.locator("h1")).to_have_text("SMS-провайдер")
     expect(app.locator("#openlines-state")).to_contain_text("Канал SMS")
+    expect(app.locator("#log-form select[name=status] option[value=undelivered]")).to_have_text("не доставлено")
+    # A test SMS the sandbox reports undelivered with a code no catalogue explains: statuses and the
+    # code read in Russian, never a raw key (err.SANDBOX_UNREACHABLE).
+    test = app.locator("#test-form")
+    test.locator("input[name=to]").fill("+15550100013")
+    test.locator("button[data-action=test-send]").click()
+    status = app.locator("#test-status")
+    expect(status).to_have_attribute("data-status", "undelivered", timeout=TIMEOUT)
+    expect(status).to_have_text("в очереди → не доставлено — Ошибка SANDBOX_UNREACHABLE")
+    # A refusal in Russian.
+    form = app.locator("#sender-form")
+    form.locator("input[name=name]").fill("Acme\u202etxt")
+    form.locator("button[data-action=sender-add]").click()
+    expect(form.locator(".msg")).to_have_text(re.compile("не должно содержать управляющих"), timeout=TIMEOUT)
+    page.reload()
+    app = open_app(page, emulator, portal, lang="ru")
+    row = app.locator("tr.msg-row").first
+    expect(row.locator(".badge")).to_have_text("не доставлено", timeout=TIMEOUT)
+    expect(row.locator(".timeline")).to_contain_text("в очереди")
+    expect(app.locator("#audit-table")).to_contain_text("тестовое SMS")
     shot()
 
 
