@@ -345,6 +345,10 @@ def test_the_page_speaks_russian_when_the_portal_does(page: Page, emulator: Port
     form.locator("input[name=name]").fill("Acme\u202etxt")
     form.locator("button[data-action=sender-add]").click()
     expect(form.locator(".msg")).to_have_text(re.compile("не должно содержать управляющих"), timeout=TIMEOUT)
+    portal.fail_next(1, 403, "ACCESS_DENIED", "Access denied")  # the portal refuses: its code, in Russian words
+    form.locator("input[name=name]").fill("Acme")
+    form.locator("button[data-action=sender-add]").click()
+    expect(form.locator(".msg")).to_have_text("Портал отказал в изменении (ACCESS_DENIED): попробуйте позже.", timeout=TIMEOUT)
     page.reload()
     app = open_app(page, emulator, portal, lang="ru")
     row = app.locator("tr.msg-row").first
