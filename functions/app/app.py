@@ -129,6 +129,7 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
             session = page_session.verify(token)
         else:
             session, token = page.open_page(form, query)
+        lang = session.lang  # what follows is refused in the session's language
         filters, cursor = page.parse_filters(form)
         data = page.page_data(session, filters, cursor)
     except DomainError as exc:  # a person is looking: say it in HTML, in their language

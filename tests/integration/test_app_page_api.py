@@ -189,6 +189,10 @@ def test_a_malformed_log_cursor_is_a_400_never_a_500(stack: LocalStack, emulator
         assert "no longer exists" in response.text
     fine = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token, "cursor": "1700000000:m1"}, timeout=30)
     assert fine.status_code == 200, fine.text[:300]
+    opened = emulator.open_app(portal, lang="ru")  # the refusal in the session's language
+    ru_token = re.findall(r'name="session" value="([^"]+)"', opened.text)[0]
+    refused = requests.post(f"{stack.base_url}/bitrix/app", data={"session": ru_token, "cursor": "x"}, timeout=30)
+    assert refused.status_code == 400 and "Такой страницы журнала нет" in refused.text
 
 
 def test_a_removed_senders_code_is_never_handed_out_again(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
