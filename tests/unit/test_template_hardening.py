@@ -51,9 +51,9 @@ def alarms_on(template: Template, namespace: str, metric: str, name: str, value:
     found = []
     for alarm in template.of_type("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        if props.get("Namespace") == namespace and props.get("MetricName") == metric:
-            if {"Name": name, "Value": value} in props.get("Dimensions", []):
-                found.append(props)
+        dimension = {"Name": name, "Value": value}
+        if (props.get("Namespace"), props.get("MetricName")) == (namespace, metric) and dimension in props["Dimensions"]:
+            found.append(props)
     return found
 
 
