@@ -45,6 +45,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = dict(process_partial_response(event=event, record_handler=send_one, processor=processor, context=context))
     errors = [value for _, value, _ in processor.exceptions if not isinstance(value, dispatch.RetryLater)]
     telemetry.count("DispatchErrors", len(errors))
-    if errors and len(response["batchItemFailures"]) == len(event.get("Records", [])):
+    if errors and len(processor.fail_messages) == len(event.get("Records", [])):
         raise BatchProcessingError(f"every record failed, {len(errors)} of them with an error", list(processor.exceptions))
     return response
