@@ -193,3 +193,19 @@ def test_the_happy_path_costs_no_extra_write(
     # put (accept), claim, advance (the carrier's callback), record the carrier's id, mark pushed
     assert sorted(writes) == ["put_item"] + ["update_item"] * 4, writes
     assert not pending(portal.member_id, message_id)
+
+
+def test_two_racing_pushes_of_one_status_count_it_once(stack: LocalStack, member: str):
+    """A status queued again by the sweep while its first push is still in flight: both pushes read
+    it unpushed; only the one whose write raises pushed_rank counts it in the day counters."""
+    from b24sms.usecases import push
+
+    message_id = advanced(member)
+    stale = store.messages.get_message(member, message_id)
+    assert stale
+    first, second = push.PushReport(), push.PushReport()
+    push._done(stale, first)
+    push._done(stale, second)  # read before the first one's write landed
+    assert len(first.finals) + len(second.finals) == 1
+    stored = store.messages.get_message(member, message_id)
+    assert stored and stored.pushed_rank == stored.status_rank

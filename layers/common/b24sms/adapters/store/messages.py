@@ -296,11 +296,11 @@ def advance_status(
     return Message.from_item(response["Attributes"]) if response is not None else None
 
 
-def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> None:
-    """Remember that the portal has seen this rank (or that it never will: ``note`` says why).
-    ``pushed_rank`` only rises. When it reaches the stored status the message leaves
-    ``by-push-pending`` in the same write; if the status moved on meanwhile, it stays pending (a
-    second, rare write)."""
+def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> bool:
+    """Remember that the portal has seen this rank (or that it never will: ``note`` says why); False
+    when it had already (a racing push won). ``pushed_rank`` only rises. When it reaches the stored
+    status the message leaves ``by-push-pending`` in the same write; if the status moved on
+    meanwhile, it stays pending (a second, rare write)."""
     values: dict[str, Any] = {":r": pushed_rank, ":t": now()}
     expression = "SET pushed_rank = :r, pushed_at = :t"
     if note:
@@ -314,7 +314,9 @@ def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "
         ConditionExpression="pushed_rank < :r AND status_rank <= :r",
         ExpressionAttributeValues=values,
     )
-    if caught_up is None:
+    if caught_up is not None:
+        return True
+    return (
         guarded(
             _messages().update_item,
             Key=key,
@@ -322,6 +324,8 @@ def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "
             ConditionExpression="pushed_rank < :r",
             ExpressionAttributeValues=values,
         )
+        is not None
+    )
 
 
 def delete_portal_messages(member_id: str) -> int:
