@@ -1,4 +1,5 @@
-"""Every few minutes: queue again the messages that waited too long to be sent (a lost queue entry)."""
+"""Every few minutes: queue again the messages that waited too long to be sent, and the status pushes
+that waited too long to reach their portal (a lost queue entry either way)."""
 
 from __future__ import annotations
 
@@ -18,5 +19,7 @@ logger = Logger()
 @telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requeued = recovery.requeue_stale(int(os.environ.get("RECOVER_AFTER", "1200")))
+    statuses = recovery.requeue_unpushed(int(os.environ.get("PUSH_RECOVER_AFTER", "300")))
     telemetry.count("MessagesRequeued", requeued)
-    return {"requeued": requeued}
+    telemetry.count("StatusesRequeued", statuses)
+    return {"requeued": requeued, "statuses_requeued": statuses}

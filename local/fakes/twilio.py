@@ -5,19 +5,22 @@ callbacks POSTed to ``StatusCallback`` signed exactly as Twilio signs them (comp
 Outcome by recipient: ...0099 is refused at send (21612, cannot route), ...0610 is unsubscribed
 (21610), ...0013 ends ``undelivered`` (30003), others ``sent`` then ``delivered``. ``inbound`` plays a
 customer's SMS to our number: Twilio's inbound webhook, signed the same way.
+
+Status callbacks honour Twilio's connection overrides in the URL's fragment as Twilio documents them
+(``rc`` retries, default 1; ``rp`` policy: ``ct`` connect failures by default, ``5xx``, ``4xx``, ``all``);
+the fragment is signed with the URL and never sent.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -40,6 +43,7 @@ class TwilioFake:
     sent: list[Sent] = field(default_factory=list)
     failures: deque[tuple[int, dict[str, Any], float]] = field(default_factory=deque)  # status, body, delay
     callback_statuses: tuple[str, ...] = ("sent", "delivered")
+    retried: int = 0  # status callbacks posted again after an error answer (connection overrides)
     base_url: str = ""
 
     def __post_init__(self) -> None:
@@ -155,6 +159,17 @@ class TwilioFake:
 
     def _callbacks(self, url: str, sid: str, to: str, sender: str, statuses: tuple[str, ...]) -> None:
         time.sleep(0.05)
+        overrides = dict(parse_qsl(urlsplit(url).fragment))
+        retries, policy = int(overrides.get("rc", "1")), set(overrides.get("rp", "ct").split(","))
         for status in statuses:
-            with contextlib.suppress(requests.RequestException):  # a real callback can be lost too
-                self.callback(url, sid, status, to, "30003" if status == "undelivered" else "")
+            for _ in range(1 + retries):
+                try:
+                    answer = self.callback(url, sid, status, to, "30003" if status == "undelivered" else "")
+                except requests.RequestException:  # a real callback can be lost too
+                    if policy & {"ct", "all"}:
+                        continue
+                    break
+                kind = f"{answer.status_code // 100}xx"
+                if answer.status_code < 400 or not policy & {kind, "all"}:
+                    break
+                self.retried += 1

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from b24sms.adapters import config, store
+from b24sms.adapters.carriers.twilio import CALLBACK_OVERRIDES
 from b24sms.domain.privacy import mask_phone
 from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -47,7 +48,10 @@ def test_delivered_through_twilio(portal: EmulatedPortal, emulator: PortalEmulat
     assert sent_to(twilio, "+15550110001") == 1
     sent = next(s for s in twilio.sent if s.to == "+15550110001")
     assert sent.params["From"] == "+15005550006" and sent.body == "Hello from Twilio"
-    assert sent.params["StatusCallback"] == f"{stack.base_url}/carriers/twilio/status?ref={portal.member_id}.{message_id}"
+    assert (
+        sent.params["StatusCallback"]
+        == f"{stack.base_url}/carriers/twilio/status?ref={portal.member_id}.{message_id}#{CALLBACK_OVERRIDES}"
+    )
     stored = store.messages.get_message(portal.member_id, message_id)
     assert (
         stored and stored.carrier == "twilio" and stored.carrier_message_id == sent.sid and stored.carrier_status == "delivered"

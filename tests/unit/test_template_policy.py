@@ -77,7 +77,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(
-        ("MessagesTable/index/by-pending", QUERY), ("MessagesTable", UPDATE), ("OutboundQueue", SEND)
+        ("MessagesTable/index/by-pending", QUERY), ("MessagesTable/index/by-push-pending", QUERY),
+        ("MessagesTable", UPDATE), ("OutboundQueue", SEND), ("StatusQueue", SEND),
     ),
     "AppFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,

@@ -165,15 +165,19 @@ def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], repo
 
 
 def _done(message: Message, report: PushReport) -> None:
-    store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank)
-    if message.status in statuses.FINAL:  # pending only holds statuses the portal has not seen: once each
+    # Counted once: only the push whose conditional write raised pushed_rank (a duplicate queue
+    # entry, e.g. one the recovery sweep added, may be pushing the same status at the same time).
+    if (
+        store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank)
+        and message.status in statuses.FINAL
+    ):
         report.finals.append(message)
     report.pushed.append((message.member_id, message.message_id))
 
 
 def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
-    store.messages.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
-    if message.status in statuses.FINAL:
+    won = store.messages.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
+    if won and message.status in statuses.FINAL:
         report.finals.append(message)
     report.dropped.append((message.member_id, message.message_id))
     logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})

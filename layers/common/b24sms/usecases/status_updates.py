@@ -3,11 +3,14 @@ forward only, and a push queued when the portal has something new to see."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
 from b24sms.adapters.carriers import CallbackRequest, StatusReport, callback_key, get_carrier, spec
-from b24sms.domain import statuses
+from b24sms.domain import errors, statuses
 from b24sms.domain.models import CarrierConfig, Message, split_key
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -17,15 +20,31 @@ logger = Logger(child=True)
 def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     """A status callback over HTTP: verified with the credentials the message was sent with (a
     portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
-    ValueError, UnknownCarrier."""
+    ValueError (a malformed callback), UnknownCarrier; TryLater when our own records could not be
+    read or written, so the carrier retries."""
     spec(carrier_name)  # UnknownCarrier before anything of the request is read
     config = None
     key = split_key(callback_key(carrier_name, request))
-    message = store.messages.get_message(*key) if key else None
+    with _ours():
+        message = store.messages.get_message(*key) if key else None
     if message is not None and message.carrier == carrier_name and (message.carrier_sender or message.carrier_credentials):
         config = CarrierConfig(carrier_name, message.carrier_sender, credentials=message.carrier_credentials)
     carrier = get_carrier(carrier_name, config)
-    return [apply_report(carrier.name, report) for report in carrier.parse_status(request)]
+    reports = carrier.parse_status(request)
+    with _ours():
+        return [apply_report(carrier.name, report) for report in reports]
+
+
+@contextmanager
+def _ours() -> Iterator[None]:
+    """A ValueError from our store (a record it cannot read) is ours, not the caller's: the edge
+    would answer it 400 and the carrier would not call again, so it is a TryLater (503). Other store
+    errors (a DynamoDB ClientError) fail the function: a 5xx too."""
+    try:
+        yield
+    except ValueError as exc:
+        logger.exception("status not recorded")
+        raise errors.TryLater("the status could not be recorded; try again", "store_error") from exc
 
 
 def _locate(carrier: str, report: StatusReport) -> tuple[str, str] | None:

@@ -2,7 +2,8 @@
 
 - send: ``POST {api}/2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP Basic), ``From`` or
   ``MessagingServiceSid``, and a ``StatusCallback`` that carries our key (``?ref=``), so a callback
-  finds its message even before the Twilio SID is recorded;
+  finds its message even before the Twilio SID is recorded, and Twilio's connection overrides
+  (``#rc=5&rp=all``), without which Twilio does not retry a callback we answered 5xx;
 - errors: Twilio's error codes decide permanent vs transient; 429 slows us down; a read timeout means
   Twilio may have the message, so it is never sent again;
 - callbacks (status and inbound SMS): ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + sorted
@@ -77,6 +78,12 @@ PERMANENT_CODES = frozenset(
 )
 
 
+# Twilio's webhook connection overrides, a URL fragment Twilio reads and never sends: retry a callback
+# up to 5 times (its maximum) on any failure, within Twilio's total time of 15 s. By default Twilio
+# retries once, on a connect timeout only, so a status we answered 5xx (store busy) would be lost.
+CALLBACK_OVERRIDES = "rc=5&rp=all"
+
+
 def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
     return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
@@ -118,7 +125,8 @@ class TwilioCarrier:
         self.timeout = timeout
 
     def send(self, sms: OutboundSms) -> SendResult:
-        form = {"To": sms.to, "Body": sms.body, "StatusCallback": f"{sms.status_callback_url}?ref={sms.key}"}
+        callback = f"{sms.status_callback_url}?ref={sms.key}#{CALLBACK_OVERRIDES}"
+        form = {"To": sms.to, "Body": sms.body, "StatusCallback": callback}
         if self.messaging_service_sid:
             form["MessagingServiceSid"] = self.messaging_service_sid
         else:
@@ -155,9 +163,10 @@ class TwilioCarrier:
         """The callback's form fields, once its signature and account are checked (else SignatureError)."""
         params = decode_flat(request.body)
         given = request.headers.get("x-twilio-signature", "")
-        if not given or not any(
-            hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in _url_variants(request.url)
-        ):
+        # Twilio's docs do not say whether the signed URL keeps the overrides' fragment (which never
+        # reaches us): either is our URL signed with our token.
+        urls = _url_variants(request.url) + _url_variants(f"{request.url}#{CALLBACK_OVERRIDES}")
+        if not given or not any(hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in urls):
             raise SignatureError("missing or wrong X-Twilio-Signature")
         if params.get("AccountSid") and params["AccountSid"] != self.account_sid:
             raise SignatureError("callback for another Twilio account")

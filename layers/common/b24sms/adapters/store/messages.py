@@ -1,14 +1,17 @@
 """Messages in the ``MessagesTable``: recorded once, claimed by one dispatcher, moved forward only.
 
 While a message waits to be sent it is also in the sparse index ``by-pending`` (shard, since), so a
-message whose queue entry was lost can be found and queued again (usecases/recovery.py).
+message whose queue entry was lost can be found and queued again (usecases/recovery.py). Likewise,
+while it holds a status the portal has not been given it is in the sparse index ``by-push-pending``
+(``push_shard``, ``push_since``): the write that advances the status puts it there, the write that
+records the push takes it out, so a push whose queue entry was lost is found and queued again.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store._table import batch_get_item, guarded, now, table
@@ -27,6 +30,17 @@ PENDING_SHARDS = 8
 
 def _pending_shard(message_id: str) -> str:
     return f"p{zlib.crc32(message_id.encode()) % PENDING_SHARDS}"
+
+
+# Sharded by message, not portal: a busy portal's statuses spread over the index's partitions.
+PUSH_SHARDS = 8
+# Every message starts with the portal at `sent` (Message.pushed_rank): a status ranked no higher
+# never needs a push, so it never enters ``by-push-pending`` (and costs no cleanup).
+PUSHED_AT_START = statuses.rank(statuses.SENT)
+
+
+def _push_shard(message_id: str) -> str:
+    return f"q{zlib.crc32(message_id.encode()) % PUSH_SHARDS}"
 
 
 def create_message(message: Message) -> bool:
@@ -260,7 +274,12 @@ def advance_status(
         if value:
             sets.append(f"{attr} = :{attr}")
             values[f":{attr}"] = value
-    remove = " REMOVE body, lease_until, pending_shard, pending_since" if dispatch_state else ""
+    if status_rank > PUSHED_AT_START:  # the portal must be told: pending until mark_pushed catches up
+        sets += ["push_shard = :pshard", "push_since = :t"]
+        values[":pshard"] = _push_shard(message_id)
+    remove = ["push_tries"] if status_rank > PUSHED_AT_START else []
+    if dispatch_state:
+        remove += ["body", "lease_until", "pending_shard", "pending_since"]
     condition = "attribute_exists(member_id) AND status_rank < :r"
     if carrier_message_id:
         condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"
@@ -268,7 +287,7 @@ def advance_status(
     response = guarded(
         _messages().update_item,
         Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="SET " + ", ".join(sets) + remove,
+        UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else ""),
         ConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
@@ -277,19 +296,35 @@ def advance_status(
     return Message.from_item(response["Attributes"]) if response is not None else None
 
 
-def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> None:
-    """Remember that the portal has seen this rank (or that it never will: ``note`` says why)."""
+def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> bool:
+    """Remember that the portal has seen this rank (or that it never will: ``note`` says why); False
+    when it had already (a racing push won). ``pushed_rank`` only rises. When it reaches the stored
+    status the message leaves ``by-push-pending`` in the same write; if the status moved on
+    meanwhile, it stays pending (a second, rare write)."""
     values: dict[str, Any] = {":r": pushed_rank, ":t": now()}
     expression = "SET pushed_rank = :r, pushed_at = :t"
     if note:
         expression += ", push_note = :n"
         values[":n"] = note
-    guarded(
+    key = {"member_id": member_id, "message_id": message_id}
+    caught_up = guarded(
         _messages().update_item,
-        Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression=expression,
-        ConditionExpression="pushed_rank < :r",
+        Key=key,
+        UpdateExpression=expression + " REMOVE push_shard, push_since, push_tries",
+        ConditionExpression="pushed_rank < :r AND status_rank <= :r",
         ExpressionAttributeValues=values,
+    )
+    if caught_up is not None:
+        return True
+    return (
+        guarded(
+            _messages().update_item,
+            Key=key,
+            UpdateExpression=expression,
+            ConditionExpression="pushed_rank < :r",
+            ExpressionAttributeValues=values,
+        )
+        is not None
     )
 
 
@@ -342,6 +377,76 @@ def touch_pending(member_id: str, message_id: str) -> bool:
         UpdateExpression="SET pending_since = :t",
         ConditionExpression="dispatch_state = :accepted AND attribute_exists(pending_shard)",
         ExpressionAttributeValues={":t": now(), ":accepted": DispatchState.ACCEPTED.value},
+    )
+    return response is not None
+
+
+class PushPending(NamedTuple):
+    """A message in ``by-push-pending``: when it is due (``since``), how often it was queued again."""
+
+    member_id: str
+    message_id: str
+    since: int
+    tries: int
+    status_rank: int
+    pushed_rank: int
+
+
+def unpushed(older_than: int, limit: int = 400, due_by: int | None = None) -> list[PushPending]:
+    """Messages holding a status the portal has not been given for ``older_than`` seconds (due by
+    ``due_by``, default now minus ``older_than``): at most ``limit``, shared between the shards."""
+    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
+
+    cutoff = (now() - older_than) if due_by is None else due_by
+    per_shard = max(1, -(-limit // PUSH_SHARDS))
+    found: list[PushPending] = []
+    for shard in range(PUSH_SHARDS):
+        kwargs: dict[str, Any] = {
+            "IndexName": "by-push-pending",
+            "KeyConditionExpression": Key("push_shard").eq(f"q{shard}") & Key("push_since").lte(cutoff),
+            "Limit": per_shard,
+        }
+        taken = 0
+        while taken < per_shard:
+            page = _messages().query(**kwargs)
+            for item in page.get("Items", [])[: per_shard - taken]:
+                found.append(
+                    PushPending(
+                        str(item["member_id"]),
+                        str(item["message_id"]),
+                        int(item["push_since"]),
+                        int(item.get("push_tries", 0)),
+                        int(item.get("status_rank", 0)),
+                        int(item.get("pushed_rank", PUSHED_AT_START)),
+                    )
+                )
+                taken += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found[:limit]
+
+
+def retry_push_later(member_id: str, message_id: str, seen_since: int, next_due: int) -> bool:
+    """Take a pending push for queueing again: due next at ``next_due``, one try more. False when
+    another sweep took it, its status moved on, or the portal has it now."""
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET push_since = :next ADD push_tries :one",
+        ConditionExpression="push_since = :seen AND pushed_rank < status_rank",
+        ExpressionAttributeValues={":next": next_due, ":seen": seen_since, ":one": 1},
+    )
+    return response is not None
+
+
+def clear_push_pending(member_id: str, message_id: str) -> bool:
+    """Take out of ``by-push-pending`` a message whose status the portal has (or was dropped)."""
+    response = guarded(
+        _messages().update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="REMOVE push_shard, push_since, push_tries",
+        ConditionExpression="attribute_exists(push_shard) AND pushed_rank >= status_rank",
     )
     return response is not None
 
