@@ -26,7 +26,6 @@ from collections.abc import Mapping
 
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
-    CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
     InboundSms,
@@ -36,6 +35,7 @@ from b24sms.adapters.carriers.base import (
     SignatureError,
     StatusReport,
     TransientCarrierError,
+    post_once,
 )
 from b24sms.adapters.config import get_settings, optional_secret
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
@@ -124,14 +124,8 @@ class VonageCarrier:
         }
         if sms.encoding == "UCS-2":
             form["type"] = "unicode"
-        import requests  # cold start: loaded when a function sends, not when it reads this carrier's SPEC
-
-        try:
-            response = requests.post(f"{self.api_base}/sms/json", data=form, timeout=self.timeout)
-        except requests.ConnectionError as exc:
-            raise TransientCarrierError("VONAGE_UNREACHABLE", type(exc).__name__) from exc
-        except requests.RequestException as exc:  # the request went out: Vonage may have taken it
-            raise CarrierOutcomeUnknown("VONAGE_TIMEOUT", f"no answer from Vonage: {type(exc).__name__}") from exc
+        # at most once: retried only if the request never left (post_once), else Vonage may have it
+        response = post_once("Vonage", f"{self.api_base}/sms/json", data=form, timeout=self.timeout)
         if response.status_code == 429:
             raise CarrierThrottled("VONAGE_429", "too many requests", float(response.headers.get("Retry-After") or 1))
         if response.status_code >= 500:
