@@ -9,6 +9,7 @@ needs to know about the carrier, readable without loading its HTTP stack or SDK.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -95,6 +96,13 @@ class CarrierThrottled(TransientCarrierError):
 
 class SignatureError(Exception):
     """A callback whose signature is missing or wrong: refused, nothing changes."""
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """A signature as a caller sent it (any text: a header, a parameter) against ours, in constant
+    time over their UTF-8 bytes: ``hmac.compare_digest`` refuses non-ASCII ``str``, which would be a
+    500 where a forged signature must be a 403."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 class Carrier(Protocol):

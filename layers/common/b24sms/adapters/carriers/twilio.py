@@ -32,6 +32,7 @@ from b24sms.adapters.carriers.base import (
     StatusReport,
     TransientCarrierError,
     post_once,
+    same_signature,
 )
 from b24sms.adapters.config import get_settings, secret
 from b24sms.domain.formdata import decode_flat
@@ -151,7 +152,7 @@ class TwilioCarrier:
         params = decode_flat(request.body)
         given = request.headers.get("x-twilio-signature", "")
         if not given or not any(
-            hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in _url_variants(request.url)
+            same_signature(given, signature(self.auth_token, url, params)) for url in _url_variants(request.url)
         ):
             raise SignatureError("missing or wrong X-Twilio-Signature")
         if params.get("AccountSid") and params["AccountSid"] != self.account_sid:

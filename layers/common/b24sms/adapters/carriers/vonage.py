@@ -36,6 +36,7 @@ from b24sms.adapters.carriers.base import (
     StatusReport,
     TransientCarrierError,
     post_once,
+    same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
@@ -155,7 +156,7 @@ class VonageCarrier:
         params = receipt_params(request)
         if self.signature_secret:
             given = params.pop("sig", "").lower()
-            if not given or not hmac.compare_digest(given, sign(params, self.signature_secret, self.signature_method)):
+            if not given or not same_signature(given, sign(params, self.signature_secret, self.signature_method)):
                 raise SignatureError("missing or wrong Vonage sig")
         if params.get("api-key") and params["api-key"] != self.api_key:
             raise SignatureError("callback for another Vonage account")
