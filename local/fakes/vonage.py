@@ -46,6 +46,7 @@ class VonageFake:
     signature_secret: str = ""
     signature_method: str = "md5hash"  # or md5 / sha1 / sha256 / sha512 (HMAC)
     receipt_format: str = "json"  # json | form | get
+    receipts: bool = True  # False: accepted sends get no receipts (a test sends its own)
     sent: list[Sent] = field(default_factory=list)
     failures: deque[tuple[int, dict[str, Any], float]] = field(default_factory=deque)  # http status, body, delay
     base_url: str = ""
@@ -116,7 +117,7 @@ class VonageFake:
         size = segments.count(params["text"])
         parts = [secrets.token_hex(8).upper() for _ in range(size.segments)]
         self.sent.append(Sent(parts, to, params["text"], params))
-        if params.get("callback"):
+        if params.get("callback") and self.receipts:
             threading.Thread(target=self._receipts, args=(params, parts), daemon=True).start()
         entries = [
             {
