@@ -53,6 +53,7 @@ __all__ = [
     "UnknownCarrier",
     "callback_key",
     "get_carrier",
+    "inbound_to",
     "known",
     "spec",
     "specs",
@@ -158,6 +159,12 @@ def callback_key(name: str, request: CallbackRequest) -> str:
     """Our message key as a callback to carrier ``name`` carries it (unverified: it only chooses whose
     credentials verify the callback)."""
     return spec(name).callback_key(request)
+
+
+def inbound_to(name: str, request: CallbackRequest) -> str:
+    """Our number as an inbound webhook to carrier ``name`` gives it (unverified: it only chooses whose
+    credentials verify the webhook)."""
+    return spec(name).inbound_to(request)
 
 
 def _build(name: str, config: CarrierConfig) -> Carrier:

@@ -132,6 +132,9 @@ class CarrierSpec:
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""
+    # Our number an inbound SMS webhook says it was sent to (unverified: it only chooses whose
+    # credentials verify the webhook: the account that owns that number); "" when it says none.
+    inbound_to: Callable[[CallbackRequest], str] = lambda request: ""
     # A secret that only verifies callbacks, when the API credentials do not (Vonage's signature secret):
     # the credentials' key that holds a portal's own, and the deployment's setting that is used when a
     # portal has none. A setup with neither is refused (``carriers.unverifiable``): never unsigned.

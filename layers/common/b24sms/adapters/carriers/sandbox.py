@@ -149,4 +149,5 @@ SPEC = CarrierSpec(
     secret_keys=("secret",),
     # in the callback URL, like Twilio's: the body is read only once it is verified
     callback_key=lambda request: request.query.get("ref", ""),
+    inbound_to=lambda request: str(decode_form(request.body).get("to", "")),
 )

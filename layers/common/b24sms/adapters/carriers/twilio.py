@@ -212,4 +212,5 @@ SPEC = CarrierSpec(
     default_sender="TWILIO_FROM",
     opt_out_codes=frozenset({"TWILIO_21610"}),
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
+    inbound_to=lambda request: decode_flat(request.body).get("To", ""),
 )
