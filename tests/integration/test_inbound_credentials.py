@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -24,30 +25,31 @@ from tests.integration.test_openlines import CONNECTOR, connected, texted
 DEPLOYMENT_NUMBER = "+15005550006"
 
 
+@dataclass
+class Accounts:
+    deployment: TwilioFake  # the deployment's own Twilio account
+    own: TwilioFake  # a portal's own Twilio account
+    vonage: VonageFake  # a portal's own Vonage account
+
+
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[dict[str, TwilioFake | VonageFake]]:
-    started = {
-        "deployment": TwilioFake().start(),  # the deployment's own Twilio account
-        "own": TwilioFake().start(),  # a portal's own Twilio account
-        "vonage": VonageFake(signature_secret=secrets.token_hex(8), signature_method="sha512").start(),  # a portal's Vonage
-    }
+def fakes() -> Iterator[Accounts]:
+    vonage = VonageFake(signature_secret=secrets.token_hex(8), signature_method="sha512")
+    started = Accounts(TwilioFake().start(), TwilioFake().start(), vonage.start())
     yield started
-    for fake in started.values():
+    for fake in (started.deployment, started.own, started.vonage):
         fake.stop()
 
 
 @pytest.fixture
-def deployment(
-    fakes: dict[str, TwilioFake | VonageFake], stack: LocalStack, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TwilioFake]:
-    fake = fakes["deployment"]
-    assert isinstance(fake, TwilioFake)
+def deployment(fakes: Accounts, stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioFake]:
+    fake = fakes.deployment
     monkeypatch.setenv("CARRIER", "twilio")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", fake.account_sid)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", fake.auth_token)
     monkeypatch.setenv("TWILIO_FROM", DEPLOYMENT_NUMBER)
     monkeypatch.setenv("TWILIO_API_BASE", fake.base_url)
-    monkeypatch.setenv("VONAGE_API_BASE", fakes["vonage"].base_url)
+    monkeypatch.setenv("VONAGE_API_BASE", fakes.vonage.base_url)
     monkeypatch.delenv("VONAGE_SIGNATURE_SECRET", raising=False)
     monkeypatch.delenv("VONAGE_SIGNATURE_SECRET_PARAM", raising=False)
     config.reset_settings()
@@ -72,9 +74,9 @@ def with_own_twilio(stack: LocalStack, portal: EmulatedPortal, fake: TwilioFake,
 
 
 def test_a_reply_to_a_portals_own_twilio_number_is_verified_with_its_token(
-    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: dict
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: Accounts
 ):
-    own, number = fakes["own"], own_number()
+    own, number = fakes.own, own_number()
     with_own_twilio(stack, portal, own, number)
     connected(emulator, portal)
     url = f"{stack.base_url}/carriers/twilio/inbound"
@@ -90,7 +92,7 @@ def test_a_reply_to_a_portals_own_twilio_number_is_verified_with_its_token(
 
 
 def test_a_portals_account_cannot_post_to_the_deployments_number(
-    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: dict
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: Accounts
 ):
     """The portal's own token verifies only SMS to its own number: to the deployment's number (routed
     to whichever portal last texted the customer), only the deployment's token does."""
@@ -99,9 +101,9 @@ def test_a_portals_account_cannot_post_to_the_deployments_number(
     connected(emulator, other)
     customer = "+15550210002"
     texted(emulator, other, customer)  # through the deployment's account: the customer's replies are the other portal's
-    with_own_twilio(stack, portal, fakes["own"], own_number())
+    with_own_twilio(stack, portal, fakes.own, own_number())
     url = f"{stack.base_url}/carriers/twilio/inbound"
-    refused = fakes["own"].inbound(url, customer, DEPLOYMENT_NUMBER, "injected by another portal's account")
+    refused = fakes.own.inbound(url, customer, DEPLOYMENT_NUMBER, "injected by another portal's account")
     assert refused.status_code == 403, refused.text
     assert emulator.chat_for(other, CONNECTOR, "1", "15550210002") is None
 
@@ -112,9 +114,9 @@ def test_a_portals_account_cannot_post_to_the_deployments_number(
 
 
 def test_a_reply_to_a_portals_own_vonage_number_is_verified_with_its_signature_secret(
-    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: dict
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, deployment: TwilioFake, fakes: Accounts
 ):
-    vonage, number = fakes["vonage"], own_number()
+    vonage, number = fakes.vonage, own_number()
     name = put_secret(
         stack,
         f"b24sms/{portal.name}-own-vonage",
