@@ -277,9 +277,6 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
         raise PageError("check.missing", fields=", ".join(missing))
     if creds.get("signature_method", SIGNATURE_METHODS[0]) not in SIGNATURE_METHODS:
         raise PageError("check.signature_method", methods=", ".join(SIGNATURE_METHODS))
-    unverifiable = carriers.unverifiable(form.carrier, creds)
-    if unverifiable:  # its receipts could never be verified: refused, never taken unsigned
-        raise PageError("check.signature_secret", field=unverifiable)
     if form.carrier == "twilio":
         if not TWILIO_SID.match(creds["account_sid"]):
             raise PageError("check.bad_sid")
@@ -288,6 +285,9 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
         _checked(checks.vonage, creds["api_key"], creds["api_secret"])
     elif form.carrier == "aws" and form.sender:
         _checked(checks.aws, form.sender)
+    unverifiable = carriers.unverifiable(form.carrier, creds)
+    if unverifiable:  # the account is right, but its receipts could never be verified: never taken unsigned
+        raise PageError("check.signature_secret", field=unverifiable)
     return {k: creds[k] for k in (*needed, *OPTIONAL_FIELDS.get(form.carrier, ()), "secret") if creds.get(k)}
 
 
