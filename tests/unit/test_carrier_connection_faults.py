@@ -142,3 +142,53 @@ def test_the_fakes_refuse_then_listen_again(twilio: TwilioFake):
 def test_botocore_makes_one_attempt():
     client = _client("us-east-1", "http://127.0.0.1:1", 1.0)
     assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_a_certificate_refused_at_the_handshake_is_retried_later(tmp_path, twilio: TwilioFake):
+    """A TLS certificate is verified before any byte of the request is sent: the carrier cannot have
+    it (a carrier's own TLS trouble, or a man in the middle), so it is retried, never 'unknown'."""
+    import datetime
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    requests_read: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                requests_read.append(tls.recv(65536))
+        except (ssl.SSLError, OSError):
+            pass  # the client refused our certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    base = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with pytest.raises(TransientCarrierError) as raised:
+            twilio_carrier(twilio, base).send(sms("m.tls"))
+        assert not isinstance(raised.value, CarrierOutcomeUnknown)
+        assert raised.value.code == "TWILIO_UNREACHABLE" and not requests_read
+    finally:
+        listener.close()

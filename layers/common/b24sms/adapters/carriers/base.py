@@ -10,6 +10,7 @@ needs to know about the carrier, readable without loading its HTTP stack or SDK.
 from __future__ import annotations
 
 import hmac
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -145,14 +146,17 @@ class CarrierSpec:
 def request_written(exc: BaseException) -> bool:
     """Whether a failed HTTP request may have reached the other end (``requests``' exceptions): False
     only when it provably did not: the name did not resolve, the connection was refused, the connect
-    timed out. Anything later (the connection closed, reset or timed out once the request was being
-    written or answered: "Connection aborted", RemoteDisconnected, ProtocolError, ReadTimeout,
-    ChunkedEncodingError) may have been read, and so is True."""
+    timed out, the server's certificate was refused at the handshake. Anything later (the connection
+    closed, reset or timed out once the request was being written or answered: "Connection aborted",
+    RemoteDisconnected, ProtocolError, ReadTimeout, ChunkedEncodingError, other TLS errors) may have
+    been read, and so is True."""
     import requests  # cold start: loaded when a function sends, not when it reads a carrier's SPEC
     from urllib3.exceptions import ConnectTimeoutError, MaxRetryError  # cold start: as requests
 
     if isinstance(exc, requests.ConnectTimeout):  # connect timed out (requests raises it only then)
         return False
+    if isinstance(exc, requests.exceptions.SSLError):  # verified before a byte of the request is sent
+        return not any(isinstance(e, ssl.SSLCertVerificationError) for e in _causes(exc))
     if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.exceptions.SSLError):
         reason = exc.args[0] if exc.args else None
         if isinstance(reason, MaxRetryError):
@@ -161,6 +165,19 @@ def request_written(exc: BaseException) -> bool:
         if isinstance(reason, ConnectTimeoutError):
             return False
     return True
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """An exception and what it wraps (requests and urllib3 keep the cause in ``args[0]`` or ``reason``)."""
+    found: list[BaseException] = []
+    current: object = exc
+    while isinstance(current, BaseException) and current not in found and len(found) < 10:
+        found.append(current)
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = current.args[0] if current.args and isinstance(current.args[0], BaseException) else current.__cause__
+        current = inner
+    return found
 
 
 def post_once(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
