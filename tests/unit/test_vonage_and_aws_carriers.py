@@ -4,6 +4,8 @@ tables, and how segment receipts combine into one message status."""
 from __future__ import annotations
 
 import json
+import os
+from typing import Any
 
 import pytest
 from vonage_http_client.auth import Auth
@@ -245,3 +247,31 @@ def test_a_portals_vonage_verifies_with_its_own_secret_else_the_deployments(monk
     fallback = vonage.build(config, account)
     assert (fallback.signature_secret, fallback.signature_method) == ("deployment's", "sha512")
     assert carriers.unverifiable("vonage", account) == "" and carriers.unverifiable("twilio", {}) == ""
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expected"), [("vonage-signature-secret", "/b24sms/prod/vonage-signature-secret"), ("", None)]
+)
+def test_the_cli_learns_the_deployments_vonage_signature_secret_from_the_stack(
+    monkeypatch: pytest.MonkeyPatch, parameter: str, expected: str | None
+):
+    """make portal-carrier runs on an operator's machine: whether the deployment verifies Vonage with
+    its own secret (so a portal's secret may lack one) comes from the stack's parameters."""
+    import boto3
+
+    from tools import portal_carrier
+
+    class CloudFormation:
+        def describe_stacks(self, **kwargs: str) -> dict[str, Any]:
+            values = {"Stage": "prod", "VonageSignatureSecretParameter": parameter}
+            return {"Stacks": [{"Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]}
+
+    monkeypatch.setattr(boto3, "client", lambda name, **kwargs: CloudFormation())
+    for name in ("VONAGE_SIGNATURE_SECRET_PARAM", "VONAGE_SIGNATURE_SECRET"):
+        monkeypatch.setenv(name, "")  # so that the test's end restores it, whatever the CLI sets
+        monkeypatch.delenv(name)
+    portal_carrier._deployment_settings("b24sms-prod")
+    assert os.environ.get("VONAGE_SIGNATURE_SECRET_PARAM") == expected
+    from b24sms.adapters import carriers
+
+    assert carriers.unverifiable("vonage", {"api_key": "k", "api_secret": "s"}) == ("" if expected else "signature_secret")
