@@ -4,6 +4,8 @@ threaded HTTP/1.1 on loopback, quiet, handing each request to a plain function."
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +14,16 @@ from typing import Any
 Reply = tuple[int, dict[str, str], bytes]
 # (method, raw path with query, lower-cased headers, body, client address) -> (status, headers, body)
 Responder = Callable[[str, str, dict[str, str], bytes, str], Reply]
+
+
+class Hangup(Exception):
+    """Raised by a responder to drop the connection instead of answering: ``partial`` (raw bytes, maybe
+    none) is written first; ``reset`` closes abortively (SO_LINGER 0: the peer gets an RST, not a FIN)."""
+
+    def __init__(self, partial: bytes = b"", reset: bool = False) -> None:
+        super().__init__("hang up")
+        self.partial = partial
+        self.reset = reset
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -30,13 +42,26 @@ class LoopbackServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, reply_headers, payload = respond(self.command, self.path, headers, body, self.client_address[0])
+                try:
+                    status, reply_headers, payload = respond(self.command, self.path, headers, body, self.client_address[0])
+                except Hangup as hangup:
+                    self._hang_up(hangup)
+                    return
                 self.send_response(status)
                 for name, value in reply_headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _hang_up(self, hangup: Hangup) -> None:
+                self.close_connection = True
+                if hangup.partial:
+                    self.wfile.write(hangup.partial)
+                if hangup.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.rfile.close()  # the last reference besides the socket's own: close() now sends the RST
+                    self.connection.close()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

@@ -8,6 +8,10 @@
 Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecretsPrefix, b24sms/<Stage>/
 by default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
 read once here to check it. Runs with your AWS credentials; the change applies within seconds.
+
+Vonage needs a signature secret to verify its receipts: ``signature_secret`` (and ``signature_method``)
+in the portal's secret, or the deployment's (read from the stack's VonageSignatureSecretParameter with
+--stack; with --table, export VONAGE_SIGNATURE_SECRET_PARAM). A setup with neither is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +33,19 @@ def _table_from_stack(stack: str) -> str:
 
     resource = boto3.client("cloudformation").describe_stack_resource(StackName=stack, LogicalResourceId="PortalsTable")
     return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+
+
+def _deployment_settings(stack: str) -> None:
+    """What a save checks about the deployment itself, from the stack's parameters (this runs on an
+    operator's machine, not in the stack): whether it has a Vonage signature secret, the one a portal's
+    Vonage without its own is verified with (else such a setup is refused)."""
+    import boto3
+
+    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    name, stage = parameters.get("VonageSignatureSecretParameter", ""), parameters.get("Stage", "")
+    if name:  # as the template sets it for the functions
+        os.environ.setdefault("VONAGE_SIGNATURE_SECRET_PARAM", f"/b24sms/{stage}/{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     table = args.table or _table_from_stack(args.stack)
+    if args.stack and not args.show:
+        _deployment_settings(args.stack)
     os.environ.update({"PORTALS_TABLE": table, "MESSAGES_TABLE": "-", "LIMITS_TABLE": "-"})
     os.environ.update({"OUTBOUND_QUEUE_URL": "-", "STATUS_QUEUE_URL": "-", "BITRIX_CLIENT_ID": "-"})
     from b24sms.adapters import store

@@ -1,5 +1,6 @@
 """POST (or GET, for Vonage) /carriers/{carrier}/inbound: a customer's SMS to our number. Verify the
-carrier's signature, then post it into the customer's Open Lines chat. An SMS no portal takes is
+carrier's signature (with the credentials of the account that owns the number: a portal's own, else
+the deployment's), then post it into the customer's Open Lines chat. An SMS no portal takes is
 answered 200 all the same (a carrier retries anything else for up to a day). Twilio gets the empty
 TwiML it expects from an SMS webhook (``<Response/>``: no auto-reply); the others get JSON."""
 
@@ -12,7 +13,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
 from b24sms.adapters import telemetry
-from b24sms.adapters.carriers import get_carrier
 from b24sms.usecases import inbound
 
 logger = Logger()
@@ -22,9 +22,9 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 def inbound_sms(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     name = (event.path_parameters or {}).get("carrier", "")
-    with api.carrier_errors():
-        sms = get_carrier(name).parse_inbound(api.carrier_request(event))
-    result = inbound.receive_inbound(name, sms)
+    with api.carrier_errors():  # with the credentials of the account that owns the number it was sent to
+        sms, owner = inbound.verified(name, api.carrier_request(event))
+    result = inbound.receive_inbound(name, sms, owner)
     if name == "twilio":
         return api.XmlResponse(EMPTY_TWIML)
     return {"result": result}

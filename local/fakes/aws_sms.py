@@ -7,6 +7,9 @@ hands them on (the local stack's ``publish`` invokes the subscribed function).
 Outcome by recipient: ...0099 is refused (ValidationException), ...0610 has opted out
 (ConflictException DESTINATION_PHONE_NUMBER_OPTED_OUT), ...0013 ends UNREACHABLE; others go
 SUCCESSFUL (not final) then DELIVERED.
+
+Connection faults (``faults.next("close")``, ``refuse_for(seconds)``: see ``local.fakes.faults``) play on
+the next sends; ``received`` keeps every send request read, faulted or not, to count them per message.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.httpserver import LoopbackServer, Reply
+from local.fakes.faults import Faults, FaultyServer
+from local.httpserver import Reply
 
 
 @dataclass
@@ -36,9 +40,11 @@ class AwsSmsFake:
     failures: deque[tuple[int, str, str, str]] = field(default_factory=deque)  # http status, type, message, reason
     final_statuses: tuple[tuple[str, bool], ...] = (("SUCCESSFUL", False), ("DELIVERED", True))
     base_url: str = ""
+    faults: Faults = field(default_factory=Faults)
+    received: list[dict[str, Any]] = field(default_factory=list)  # every send request read, faulted or not
 
     def __post_init__(self) -> None:
-        self._server: LoopbackServer | None = None
+        self._server: FaultyServer | None = None
 
     def start(self) -> AwsSmsFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -49,13 +55,18 @@ class AwsSmsFake:
                 json.dumps(payload).encode(),
             )
 
-        self._server = LoopbackServer(respond).start()
+        self._server = FaultyServer(respond)
         self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         if self._server:
             self._server.stop()
+
+    def refuse_for(self, seconds: float) -> None:
+        """Refuse connections (nothing listens) for ``seconds``."""
+        if self._server:
+            self._server.refuse_for(seconds)
 
     def fail_next(self, http_status: int, error_type: str, message: str, reason: str = "") -> None:
         self.failures.append((http_status, error_type, message, reason))
@@ -66,9 +77,11 @@ class AwsSmsFake:
             return _error(403, "AccessDeniedException", "Missing Authentication Token")
         if target != "PinpointSMSVoiceV2.SendTextMessage":
             return _error(400, "UnknownOperationException", f"unknown operation {target}")
+        request = json.loads(body)
+        self.received.append(request)
+        self.faults.play()  # a connection fault instead of an answer, when one is pending
         if self.failures:
             return _error(*self.failures.popleft())
-        request = json.loads(body)
         to = str(request.get("DestinationPhoneNumber", ""))
         if not to.startswith("+") or not request.get("OriginationIdentity"):
             return _error(400, "ValidationException", "1 validation error detected", "INVALID_PARAMETER")

@@ -9,6 +9,9 @@ customer's SMS to our number: Twilio's inbound webhook, signed the same way.
 Status callbacks honour Twilio's connection overrides in the URL's fragment as Twilio documents them
 (``rc`` retries, default 1; ``rp`` policy: ``ct`` connect failures by default, ``5xx``, ``4xx``, ``all``);
 the fragment is signed with the URL and never sent.
+
+Connection faults (``faults.next("close")``, ``refuse_for(seconds)``: see ``local.fakes.faults``) play on
+the next sends; ``received`` keeps every send request read, faulted or not, to count them per message.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import requests
 
 from b24sms.domain import segments
-from local.httpserver import LoopbackServer, Reply, json_reply
+from local.fakes.faults import Faults, FaultyServer
+from local.httpserver import Reply, json_reply
 
 
 @dataclass
@@ -45,9 +49,11 @@ class TwilioFake:
     callback_statuses: tuple[str, ...] = ("sent", "delivered")
     retried: int = 0  # status callbacks posted again after an error answer (connection overrides)
     base_url: str = ""
+    faults: Faults = field(default_factory=Faults)
+    received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
 
     def __post_init__(self) -> None:
-        self._server: LoopbackServer | None = None
+        self._server: FaultyServer | None = None
 
     def start(self) -> TwilioFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -56,13 +62,22 @@ class TwilioFake:
                 time.sleep(delay)
             return json_reply(status, payload, {"Retry-After": "1"} if status == 429 else None)
 
-        self._server = LoopbackServer(respond).start()
+        self._server = FaultyServer(respond)
         self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         if self._server:
             self._server.stop()
+
+    def refuse_for(self, seconds: float) -> None:
+        """Refuse connections (nothing listens) for ``seconds``."""
+        if self._server:
+            self._server.refuse_for(seconds)
+
+    def received_for(self, key: str) -> int:
+        """How many send requests for our message ``key`` (``member_id.message_id``) reached the fake."""
+        return sum(1 for p in self.received if parse_qs(urlsplit(p.get("StatusCallback", "")).query).get("ref") == [key])
 
     def fail_next(self, status: int, code: int, message: str, delay: float = 0.0) -> None:
         self.failures.append((status, {"code": code, "message": message, "more_info": "", "status": status}, delay))
@@ -77,6 +92,8 @@ class TwilioFake:
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}, 0
         if authorization != expected:
             return 401, {"code": 20003, "message": "Authenticate", "status": 401}, 0
+        self.received.append(dict(parse_qsl(body)))
+        self.faults.play()  # a connection fault instead of an answer, when one is pending
         if self.failures:
             status, payload, delay = self.failures.popleft()
             if status == 200:  # accepted, but slow to answer

@@ -7,6 +7,9 @@ Outcome by recipient: ...0099 is refused at send (status 3), ...0013 gets ``fail
 segment (err-code 3) and ``delivered`` for the others; others are ``delivered``. Receipts for a long
 message arrive last segment first, as they may in life. ``inbound`` plays a customer's SMS (or one part
 of a long one) to our number, in the same format and signed the same way as receipts.
+
+Connection faults (``faults.next("close")``, ``refuse_for(seconds)``: see ``local.fakes.faults``) play on
+the next sends; ``received`` keeps every send request read, faulted or not, to count them per message.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from urllib.parse import parse_qsl
 import requests
 
 from b24sms.domain import segments
-from local.httpserver import LoopbackServer, Reply, json_reply
+from local.fakes.faults import Faults, FaultyServer
+from local.httpserver import Reply, json_reply
 
 
 @dataclass
@@ -42,12 +46,15 @@ class VonageFake:
     signature_secret: str = ""
     signature_method: str = "md5hash"  # or md5 / sha1 / sha256 / sha512 (HMAC)
     receipt_format: str = "json"  # json | form | get
+    receipts: bool = True  # False: accepted sends get no receipts (a test sends its own)
     sent: list[Sent] = field(default_factory=list)
     failures: deque[tuple[int, dict[str, Any], float]] = field(default_factory=deque)  # http status, body, delay
     base_url: str = ""
+    faults: Faults = field(default_factory=Faults)
+    received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
 
     def __post_init__(self) -> None:
-        self._server: LoopbackServer | None = None
+        self._server: FaultyServer | None = None
 
     def start(self) -> VonageFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -56,13 +63,22 @@ class VonageFake:
                 time.sleep(delay)
             return json_reply(status, payload)
 
-        self._server = LoopbackServer(respond).start()
+        self._server = FaultyServer(respond)
         self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         if self._server:
             self._server.stop()
+
+    def refuse_for(self, seconds: float) -> None:
+        """Refuse connections (nothing listens) for ``seconds``."""
+        if self._server:
+            self._server.refuse_for(seconds)
+
+    def received_for(self, key: str) -> int:
+        """How many send requests for our message ``key`` (``member_id.message_id``) reached the fake."""
+        return sum(1 for p in self.received if p.get("client-ref") == key)
 
     def fail_next(self, vonage_status: str, text: str, http_status: int = 200, delay: float = 0.0) -> None:
         """The next send is refused with ``messages[0].status = vonage_status`` (or an HTTP error)."""
@@ -80,6 +96,8 @@ class VonageFake:
         params = dict(parse_qsl(body, keep_blank_values=True))
         if params.get("api_key") != self.api_key or params.get("api_secret") != self.api_secret:
             return 200, {"message-count": "1", "messages": [{"status": "4", "error-text": "Bad Credentials"}]}, 0
+        self.received.append(params)
+        self.faults.play()  # a connection fault instead of an answer, when one is pending
         if self.failures:
             status, payload, delay = self.failures.popleft()
             if status == 200 and payload["messages"][0]["status"] == "0":
@@ -99,7 +117,7 @@ class VonageFake:
         size = segments.count(params["text"])
         parts = [secrets.token_hex(8).upper() for _ in range(size.segments)]
         self.sent.append(Sent(parts, to, params["text"], params))
-        if params.get("callback"):
+        if params.get("callback") and self.receipts:
             threading.Thread(target=self._receipts, args=(params, parts), daemon=True).start()
         entries = [
             {

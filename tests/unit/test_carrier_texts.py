@@ -57,7 +57,7 @@ class Answer:
 
 def test_twilios_21211_text_is_masked(monkeypatch: pytest.MonkeyPatch):
     answer = Answer(400, {"code": 21211, "message": TWILIO_21211, "status": 400})
-    monkeypatch.setattr(requests, "post", lambda *a, **k: answer)
+    monkeypatch.setattr(requests.Session, "post", lambda *a, **k: answer)
     with pytest.raises(PermanentCarrierError) as info:
         TwilioCarrier("AC" + "1" * 32, "token", sender="+15005550006").send(SMS)
     assert info.value.code == "TWILIO_21211"
@@ -66,7 +66,7 @@ def test_twilios_21211_text_is_masked(monkeypatch: pytest.MonkeyPatch):
 
 def test_twilios_server_error_text_is_masked(monkeypatch: pytest.MonkeyPatch):
     answer = Answer(503, {"code": 20500, "message": "Internal error sending to +16178679194"})
-    monkeypatch.setattr(requests, "post", lambda *a, **k: answer)
+    monkeypatch.setattr(requests.Session, "post", lambda *a, **k: answer)
     with pytest.raises(TransientCarrierError) as info:
         TwilioCarrier("AC" + "1" * 32, "token", sender="+15005550006").send(SMS)
     assert no_number(str(info.value))
@@ -74,7 +74,7 @@ def test_twilios_server_error_text_is_masked(monkeypatch: pytest.MonkeyPatch):
 
 def test_vonages_error_text_is_masked(monkeypatch: pytest.MonkeyPatch):
     answer = Answer(200, {"message-count": "1", "messages": [{"status": "3", "error-text": "Invalid to address 16178679194"}]})
-    monkeypatch.setattr(requests, "post", lambda *a, **k: answer)
+    monkeypatch.setattr(requests.Session, "post", lambda *a, **k: answer)
     with pytest.raises(PermanentCarrierError) as info:
         VonageCarrier("key", "secret", sender="AcmeInc").send(SMS)
     assert info.value.code == "VONAGE_3"

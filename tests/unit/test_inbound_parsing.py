@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -16,7 +17,7 @@ from vonage_http_client.auth import Auth
 from b24sms.adapters.carriers import CallbackRequest, InboundSms, SignatureError
 from b24sms.adapters.carriers.sandbox import SandboxCarrier, inbound_form
 from b24sms.adapters.carriers.twilio import TwilioCarrier
-from b24sms.adapters.carriers.vonage import VonageCarrier, receipt_params
+from b24sms.adapters.carriers.vonage import VonageCarrier, receipt_params, sign
 from b24sms.domain.formdata import encode_form
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
@@ -155,8 +156,9 @@ def test_vonage_signed_inbound_part_is_read_in_every_shape(shape: str):
 
 
 def test_vonage_json_inbound_with_json_typed_concat_fields_is_read():
-    body = {**VONAGE_INBOUND, "concat": True, "concat-ref": "08B5", "concat-total": 2, "concat-part": 1}
-    sms = vonage(secret="").parse_inbound(CallbackRequest(VONAGE_URL, {}, json.dumps(body)))
+    body: dict[str, Any] = {**VONAGE_INBOUND, "concat": True, "concat-ref": "08B5", "concat-total": 2, "concat-part": 1}
+    body["sig"] = sign(receipt_params(CallbackRequest(VONAGE_URL, {}, json.dumps(body))), SECRET, "sha256")
+    sms = vonage().parse_inbound(CallbackRequest(VONAGE_URL, {}, json.dumps(body)))
     assert (sms.concat_ref, sms.concat_total, sms.concat_part) == ("08B5", 2, 1)
 
 
@@ -166,7 +168,7 @@ def test_vonage_inbound_is_verified_with_every_hmac_method(method: str):
 
 
 def test_vonage_an_alphanumeric_to_is_kept_as_given():
-    sms = vonage(secret="").parse_inbound(vonage_request(dict(VONAGE_INBOUND, to="AcmeInc")))
+    sms = vonage().parse_inbound(vonage_request(signed(dict(VONAGE_INBOUND, to="AcmeInc"))))
     assert (sms.from_number, sms.to_number) == ("+447700900001", "AcmeInc")
 
 
@@ -182,12 +184,13 @@ def test_vonage_tampered_or_unsigned_inbound_is_refused(change: dict[str, str]):
 
 
 def test_vonage_inbound_for_another_account_is_refused():
-    with pytest.raises(SignatureError):
-        vonage(secret="").parse_inbound(vonage_request(dict(VONAGE_INBOUND, **{"api-key": "other"})))
+    with pytest.raises(SignatureError, match="another Vonage account"):
+        vonage().parse_inbound(vonage_request(signed(dict(VONAGE_INBOUND, **{"api-key": "other"}))))
 
 
-def test_vonage_without_a_signature_secret_inbound_is_taken_as_it_comes():
-    assert vonage(secret="").parse_inbound(vonage_request(VONAGE_INBOUND)).carrier_message_id == "0A0000000123ABCD1"
+def test_vonage_without_a_signature_secret_inbound_is_refused():
+    with pytest.raises(SignatureError, match="no Vonage signature secret"):
+        vonage(secret="").parse_inbound(vonage_request(VONAGE_INBOUND))
 
 
 @pytest.mark.parametrize("missing", ["messageId", "msisdn"])
@@ -286,10 +289,10 @@ def test_twilio_fake_inbound_is_read(receiver: tuple[str, list[CallbackRequest]]
     assert first.carrier_message_id.startswith("SM") and first.carrier_message_id != second.carrier_message_id
 
 
-@pytest.mark.parametrize(("shape", "method"), [("json", "sha256"), ("form", "md5hash"), ("get", "sha512"), ("json", "")])
+@pytest.mark.parametrize(("shape", "method"), [("json", "sha256"), ("form", "md5hash"), ("get", "sha512"), ("json", "md5")])
 def test_vonage_fake_inbound_is_read(receiver: tuple[str, list[CallbackRequest]], shape: str, method: str):
     url, received = receiver
-    fake = VonageFake(signature_secret=SECRET if method else "", signature_method=method or "md5hash", receipt_format=shape)
+    fake = VonageFake(signature_secret=SECRET, signature_method=method, receipt_format=shape)
     fake.inbound(url, "447700900001", "447700900000", "Привет & hello", concat=("08B5", 2, 2), message_id="0A01")
     fake.inbound(url, "447700900001", "447700900000", "stop now")
     carrier = VonageCarrier(

@@ -61,6 +61,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "InboundFunction": grants(
         ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE), ("ChatsTable", QUERY),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
+        ("secretsmanager", "secretsmanager:GetSecretValue"),  # a portal's own account verifies SMS to its number
         params={PUBLIC_URL, CLIENT_SECRET} | CARRIER_PARAMS,
     ),
     "ConnectorFunction": grants(("PortalsTable", GET), ("PortalsTable", UPDATE), ("ChatsTable", PUT), params={PUBLIC_URL}),

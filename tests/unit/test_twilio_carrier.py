@@ -77,3 +77,19 @@ def test_every_status_twilio_documents_is_in_the_map():
         "canceled", "partially_delivered", "receiving", "received",
     }  # fmt: skip
     assert set(STATUS_MAP) == documented
+
+
+@pytest.mark.parametrize("route", ["parse_status", "parse_inbound"])
+def test_a_rightly_signed_callback_for_another_account_is_refused(route: str):
+    """Signed with our auth token over the exact URL, but naming another AccountSid (a token shared
+    by two accounts, or a subaccount's callback): not ours, refused."""
+    other = {**PARAMS, "AccountSid": "AC" + "9" * 32, "From": "+15550001111"}
+    with pytest.raises(SignatureError, match="another Twilio account"):
+        getattr(carrier(), route)(request(params=other))
+    assert getattr(carrier(), route)(request(params={**PARAMS, "From": "+15550001111"}))  # ours is read
+
+
+@pytest.mark.parametrize("given", ["é", "\u202e" * 28, "\ud800"])
+def test_a_non_ascii_signature_is_refused_as_a_bad_signature(given: str):
+    with pytest.raises(SignatureError):
+        carrier().parse_status(request(sig=given))

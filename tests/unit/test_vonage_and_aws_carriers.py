@@ -4,6 +4,8 @@ tables, and how segment receipts combine into one message status."""
 from __future__ import annotations
 
 import json
+import os
+from typing import Any
 
 import pytest
 from vonage_http_client.auth import Auth
@@ -113,16 +115,17 @@ def test_with_a_signature_secret_a_signed_inbound_message_is_read_and_a_wrong_si
         carrier().parse_inbound(shaped(dict(INBOUND, sig=sig[::-1]), "json"))
 
 
-def test_without_a_signature_secret_inbound_messages_are_taken_as_they_come():
-    sms = carrier(secret="").parse_inbound(shaped(INBOUND, "form"))
-    assert (sms.carrier_message_id, sms.from_number, sms.to_number, sms.text) == (
-        "0A0000000123ABCD1",
-        "+447700900001",
-        "+447700900000",
-        "hello",
-    )
-    with pytest.raises(SignatureError):  # still only for our account
-        carrier(secret="").parse_inbound(shaped(dict(INBOUND, **{"api-key": "other"}), "form"))
+def test_without_a_signature_secret_inbound_messages_are_refused_signed_or_not():
+    """Issue 17, defect 5: never taken as they come; a setup without a secret is refused at save."""
+    for sms in (INBOUND, dict(INBOUND, sig=oracle_sig(INBOUND, "sha256"))):
+        with pytest.raises(SignatureError, match="no Vonage signature secret"):
+            carrier(secret="").parse_inbound(shaped(sms, "form"))
+
+
+def test_a_signed_inbound_message_for_another_account_is_refused():
+    other = dict(INBOUND, **{"api-key": "other"})
+    with pytest.raises(SignatureError, match="another Vonage account"):
+        carrier().parse_inbound(shaped(dict(other, sig=oracle_sig(other, "sha256")), "form"))
 
 
 def test_the_md5hash_method_is_md5_over_the_string_and_secret():
@@ -134,14 +137,16 @@ def test_the_md5hash_method_is_md5_over_the_string_and_secret():
     assert carrier("md5hash").parse_status(CallbackRequest("https://x", {}, json.dumps(dict(RECEIPT, sig=expected))))
 
 
-def test_without_a_signature_secret_receipts_are_taken_as_they_come():
-    assert carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(RECEIPT)))
+def test_without_a_signature_secret_receipts_are_refused_signed_or_not():
+    for receipt in (RECEIPT, dict(RECEIPT, sig=oracle_sig(RECEIPT, "sha256"))):
+        with pytest.raises(SignatureError, match="no Vonage signature secret"):
+            carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(receipt)))
 
 
-def test_a_receipt_for_another_account_is_refused():
+def test_a_signed_receipt_for_another_account_is_refused():
     other = dict(RECEIPT, **{"api-key": "other"})
-    with pytest.raises(SignatureError):
-        carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(other)))
+    with pytest.raises(SignatureError, match="another Vonage account"):
+        carrier().parse_status(CallbackRequest("https://x", {}, json.dumps(dict(other, sig=oracle_sig(other, "sha256")))))
 
 
 # Every status each carrier documents, and the Bitrix24 status we push (docs/carriers.md).
@@ -176,7 +181,8 @@ AWS_TABLE = {
 @pytest.mark.parametrize(("status", "expected"), VONAGE_TABLE.items())
 def test_vonage_status_table(status: str, expected: str | None):
     receipt = dict(RECEIPT, status=status)
-    [report] = carrier(secret="").parse_status(CallbackRequest("https://x", {}, json.dumps(receipt)))
+    receipt["sig"] = oracle_sig(receipt, "sha256")
+    [report] = carrier().parse_status(CallbackRequest("https://x", {}, json.dumps(receipt)))
     assert report.bitrix_status == expected
 
 
@@ -219,3 +225,53 @@ def test_vonage_refuses_unknown_signature_methods_and_missing_settings():
         vonage.VonageCarrier("k", "s", sender="")
     with pytest.raises(ValueError):
         aws.AwsSmsCarrier(origination_identity="", configuration_set="cs")
+
+
+def test_a_portals_vonage_verifies_with_its_own_secret_else_the_deployments(monkeypatch: pytest.MonkeyPatch):
+    from types import SimpleNamespace
+
+    from b24sms.adapters import carriers
+    from b24sms.domain.models import CarrierConfig
+
+    monkeypatch.setattr(vonage, "get_settings", lambda: SimpleNamespace(http_timeout=1.0))
+    monkeypatch.delenv("VONAGE_SIGNATURE_SECRET", raising=False)
+    monkeypatch.delenv("VONAGE_SIGNATURE_SECRET_PARAM", raising=False)
+    account = {"api_key": "abcd1234", "api_secret": "s3cr3t"}
+    config = CarrierConfig("vonage", "AcmeInc", credentials="b24sms/x")
+    assert vonage.build(config, account).signature_secret == ""  # and so it refuses every callback
+    assert carriers.unverifiable("vonage", account) == "signature_secret"  # which is why a save refuses it
+    own = vonage.build(config, {**account, "signature_secret": "own", "signature_method": "sha1"})
+    assert (own.signature_secret, own.signature_method) == ("own", "sha1")
+    monkeypatch.setenv("VONAGE_SIGNATURE_SECRET", "deployment's")
+    monkeypatch.setenv("VONAGE_SIGNATURE_METHOD", "sha512")
+    fallback = vonage.build(config, account)
+    assert (fallback.signature_secret, fallback.signature_method) == ("deployment's", "sha512")
+    assert carriers.unverifiable("vonage", account) == "" and carriers.unverifiable("twilio", {}) == ""
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expected"), [("vonage-signature-secret", "/b24sms/prod/vonage-signature-secret"), ("", None)]
+)
+def test_the_cli_learns_the_deployments_vonage_signature_secret_from_the_stack(
+    monkeypatch: pytest.MonkeyPatch, parameter: str, expected: str | None
+):
+    """make portal-carrier runs on an operator's machine: whether the deployment verifies Vonage with
+    its own secret (so a portal's secret may lack one) comes from the stack's parameters."""
+    import boto3
+
+    from tools import portal_carrier
+
+    class CloudFormation:
+        def describe_stacks(self, **kwargs: str) -> dict[str, Any]:
+            values = {"Stage": "prod", "VonageSignatureSecretParameter": parameter}
+            return {"Stacks": [{"Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]}
+
+    monkeypatch.setattr(boto3, "client", lambda name, **kwargs: CloudFormation())
+    for name in ("VONAGE_SIGNATURE_SECRET_PARAM", "VONAGE_SIGNATURE_SECRET"):
+        monkeypatch.setenv(name, "")  # so that the test's end restores it, whatever the CLI sets
+        monkeypatch.delenv(name)
+    portal_carrier._deployment_settings("b24sms-prod")
+    assert os.environ.get("VONAGE_SIGNATURE_SECRET_PARAM") == expected
+    from b24sms.adapters import carriers
+
+    assert carriers.unverifiable("vonage", {"api_key": "k", "api_secret": "s"}) == ("" if expected else "signature_secret")

@@ -1,5 +1,9 @@
 """An inbound SMS (a customer's SMS to our number) into the customer's Open Lines chat.
 
+- trust: the webhook is verified, before anything is written, with the credentials of the account
+  that owns the number it was sent to: a portal's own carrier account (that portal alone then takes
+  the SMS) or else the deployment's; a number a portal's own account owns is never verified with
+  another account's credentials;
 - routing: the portal that last texted this customer, else the only portal with a connected line that
   sends from the number the SMS was sent to (``route#`` items: PortalsTable is never scanned);
 - one chat per number per line, ``imconnector.send.messages``; a long Vonage SMS arriving in parts is
@@ -10,17 +14,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
-from b24sms.adapters import store, telemetry
+from b24sms.adapters import carriers, store, telemetry
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.carriers import InboundSms
+from b24sms.adapters.carriers import CallbackRequest, InboundSms, SignatureError, UnknownCarrier, get_carrier
 from b24sms.domain import phones
 from b24sms.domain.errors import Invalid, TryLater
-from b24sms.domain.models import Portal
+from b24sms.domain.models import CarrierConfig, Portal
 from b24sms.domain.openlines import START_WORDS, STOP_WORDS, chat_id
 from b24sms.domain.privacy import mask_phone
 from b24sms.usecases import connector
@@ -47,6 +52,42 @@ def _route(sender: str, to_number: str) -> Portal | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+def verified(carrier_name: str, request: CallbackRequest) -> tuple[InboundSms, Portal | None]:
+    """An inbound SMS webhook, verified (else SignatureError, ValueError, UnknownCarrier), and the portal
+    whose own account verified it (None: the deployment's did). The number it says it was sent to
+    (unverified) only chooses whose credentials verify it: the portals whose own account sends from
+    that number, else the deployment. Nothing is written."""
+    carriers.spec(carrier_name)  # UnknownCarrier before anything of the request is read
+    number = as_number(carriers.inbound_to(carrier_name, request))
+    owners = _own_accounts(carrier_name, number)
+    for portal, config in owners:
+        try:
+            return get_carrier(carrier_name, config).parse_inbound(request), portal
+        except (SignatureError, UnknownCarrier):  # not this account's (or its secret is gone)
+            continue
+    if owners and number != _deployment_number(carrier_name):
+        raise SignatureError(f"not signed by the {carrier_name} account that owns this number")
+    return get_carrier(carrier_name).parse_inbound(request), None
+
+
+def _own_accounts(carrier: str, number: str) -> list[tuple[Portal, CarrierConfig]]:
+    """The installed portals whose own account of ``carrier`` sends from ``number``, with that config."""
+    found: list[tuple[Portal, CarrierConfig]] = []
+    for member_id in store.chats.route_portals(number) if number else []:
+        portal = store.portals.get_portal(member_id)
+        if portal is None or not portal.installed:
+            continue
+        configs = [portal.carrier, *(portal.carrier_for(code) for code in sorted(portal.senders))]
+        own = [c for c in configs if c and c.carrier == carrier and c.credentials and as_number(c.sender) == number]
+        if own:
+            found.append((portal, own[0]))
+    return found
+
+
+def _deployment_number(carrier: str) -> str:
+    return as_number(os.environ.get(carriers.default_sender_env(carrier), ""))
+
+
 def _unrouted(carrier: str, sender: str, sms: InboundSms) -> str:
     """Nowhere to post it (no line, no portal for the number): the carrier gets 2xx all the same, or
     it would retry for up to a day. We keep a log line and a metric."""
@@ -58,15 +99,17 @@ def _unrouted(carrier: str, sender: str, sms: InboundSms) -> str:
     return "unrouted"
 
 
-def receive_inbound(carrier: str, sms: InboundSms) -> str:
-    """Post an inbound SMS into its Open Lines chat (STOP/START also opt the number out/in). Returns
-    posted, updated (a later part of a long SMS), pending (a part another call is posting with the
-    rest), duplicate (the carrier sent it before) or unrouted (no portal takes it)."""
+def receive_inbound(carrier: str, sms: InboundSms, owner: Portal | None = None) -> str:
+    """Post an inbound SMS into its Open Lines chat (STOP/START also opt the number out/in): the
+    ``owner``'s when its own account verified it, else the routed portal's. Returns posted, updated
+    (a later part of a long SMS), pending (a part another call is posting with the rest), duplicate
+    (the carrier sent it before) or unrouted (no portal takes it)."""
     try:
         sender = phones.to_e164(sms.from_number)
     except phones.InvalidNumber as exc:
         raise Invalid(f"inbound SMS from an impossible number: {exc}") from exc
-    portal = _route(sender, sms.to_number)
+    # verified by the owner's own account: the owner's alone, never another portal's
+    portal = _route(sender, sms.to_number) if owner is None else owner if _usable(owner) else None
     if portal is None:
         return _unrouted(carrier, sender, sms)
     line = sorted(portal.openlines)[0]

@@ -19,10 +19,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms.adapters import store
+from b24sms.adapters import carriers, store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.users import NotConfirmed, call_as_user
 from b24sms.adapters.carriers import checks
+from b24sms.adapters.carriers.vonage import SIGNATURE_METHODS
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store import page as page_store
 from b24sms.domain import phones, stats
@@ -42,7 +43,10 @@ CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
     "vonage": ("api_key", "api_secret"),
     "aws": (),
 }
-SECRET_FIELDS = frozenset({"auth_token", "api_secret", "secret"})
+SECRET_FIELDS = frozenset({"auth_token", "api_secret", "secret", "signature_secret"})
+# Kept with the credentials when given, never required by themselves: Vonage's signature secret is
+# required only where the deployment has none (carriers.unverifiable).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"vonage": ("signature_secret", "signature_method")}
 TWILIO_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 SENDER = re.compile(r"^(\+[1-9]\d{6,14}|[A-Za-z0-9][A-Za-z0-9 ]{0,10}|MG[0-9a-fA-F]{32}|[\w:/.+-]{1,256})$")
 ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
@@ -250,7 +254,8 @@ def parse_carrier_form(form: dict[str, Any]) -> CarrierForm:
     carrier = text("carrier")
     if carrier not in allowed_carriers():
         raise PageError("check.unknown_carrier")
-    fields = {k: text(k) for k in ("account_sid", "auth_token", "api_key", "api_secret", "secret") if text(k)}
+    names = ("account_sid", "auth_token", "api_key", "api_secret", "secret", "signature_secret", "signature_method")
+    fields = {k: text(k) for k in names if text(k)}
     return CarrierForm(carrier, text("sender"), text("country").upper(), fields)
 
 
@@ -272,6 +277,8 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
     missing = [k for k in needed if not creds.get(k)]
     if missing:
         raise PageError("check.missing", fields=", ".join(missing))
+    if creds.get("signature_method", SIGNATURE_METHODS[0]) not in SIGNATURE_METHODS:
+        raise PageError("check.signature_method", methods=", ".join(SIGNATURE_METHODS))
     if form.carrier == "twilio":
         if not TWILIO_SID.match(creds["account_sid"]):
             raise PageError("check.bad_sid")
@@ -280,7 +287,10 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
         _checked(checks.vonage, creds["api_key"], creds["api_secret"])
     elif form.carrier == "aws" and form.sender:
         _checked(checks.aws, form.sender)
-    return {k: creds[k] for k in (*needed, "secret") if creds.get(k)}
+    unverifiable = carriers.unverifiable(form.carrier, creds)
+    if unverifiable:  # the account is right, but its receipts could never be verified: never taken unsigned
+        raise PageError("check.signature_secret", field=unverifiable)
+    return {k: creds[k] for k in (*needed, *OPTIONAL_FIELDS.get(form.carrier, ()), "secret") if creds.get(k)}
 
 
 def _checked(check: Any, *args: str) -> None:

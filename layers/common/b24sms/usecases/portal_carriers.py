@@ -28,6 +28,7 @@ def validate(config: CarrierConfig, check_secret: bool = True) -> CarrierConfig:
         raise InvalidCarrierConfig("credentials must be the name or ARN of a Secrets Manager secret, never the credentials")
     if reference and not spec.own_credentials:
         raise InvalidCarrierConfig(f"{config.carrier} uses the deployment's IAM role: no credentials to reference")
+    values: dict[str, str] = {}
     if reference and check_secret:
         try:
             values = secret_json(reference)
@@ -36,6 +37,13 @@ def validate(config: CarrierConfig, check_secret: bool = True) -> CarrierConfig:
         missing = [k for k in spec.secret_keys if not values.get(k)]
         if missing:
             raise InvalidCarrierConfig(f"secret {reference!r} lacks {', '.join(missing)} for {config.carrier}")
+    unverifiable = carriers.unverifiable(config.carrier, values) if check_secret or not reference else ""
+    if unverifiable:  # its callbacks could never be verified: refused rather than taken unsigned
+        where = f"secret {reference!r}" if reference else "the portal's configuration"
+        raise InvalidCarrierConfig(
+            f"{where} lacks {unverifiable} for {config.carrier}, and the deployment has no "
+            f"{spec.callback_secret_setting}: its callbacks could not be verified"
+        )
     return CarrierConfig(config.carrier, config.sender.strip(), country, reference)
 
 

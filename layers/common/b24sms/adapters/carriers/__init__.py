@@ -11,7 +11,9 @@ Adding a carrier: one module here (its adapter and ``SPEC``), its name in ``MODU
 from __future__ import annotations
 
 import importlib
+import os
 import time
+from collections.abc import Mapping
 from functools import cache
 
 from b24sms.adapters.carriers.base import (
@@ -51,9 +53,11 @@ __all__ = [
     "UnknownCarrier",
     "callback_key",
     "get_carrier",
+    "inbound_to",
     "known",
     "spec",
     "specs",
+    "unverifiable",
 ]
 
 
@@ -85,6 +89,19 @@ def default_sender_env(name: str) -> str:
     """The setting naming the deployment's default sender of carrier ``name`` ("" if none or unknown)."""
     found = specs().get(name)
     return found.default_sender if found else ""
+
+
+def unverifiable(name: str, creds: Mapping[str, str]) -> str:
+    """The credential a setup of carrier ``name`` lacks to verify its callbacks, "" when none: a
+    carrier with a ``callback_secret`` needs it in the portal's credentials ``creds`` or, failing
+    that, the deployment's ``callback_secret_setting`` (the value or its ``_PARAM``; not read here)."""
+    found = spec(name)
+    if not found.callback_secret or creds.get(found.callback_secret):
+        return ""
+    setting = found.callback_secret_setting
+    if setting and (os.environ.get(setting) or os.environ.get(f"{setting}_PARAM")):
+        return ""
+    return found.callback_secret
 
 
 def opt_out_codes() -> frozenset[str]:
@@ -142,6 +159,12 @@ def callback_key(name: str, request: CallbackRequest) -> str:
     """Our message key as a callback to carrier ``name`` carries it (unverified: it only chooses whose
     credentials verify the callback)."""
     return spec(name).callback_key(request)
+
+
+def inbound_to(name: str, request: CallbackRequest) -> str:
+    """Our number as an inbound webhook to carrier ``name`` gives it (unverified: it only chooses whose
+    credentials verify the webhook)."""
+    return spec(name).inbound_to(request)
 
 
 def _build(name: str, config: CarrierConfig) -> Carrier:

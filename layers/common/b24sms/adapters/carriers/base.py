@@ -9,9 +9,11 @@ needs to know about the carrier, readable without loading its HTTP stack or SDK.
 
 from __future__ import annotations
 
+import hmac
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from b24sms.domain.models import CarrierConfig
 
@@ -74,12 +76,14 @@ class PermanentCarrierError(CarrierError):
 
 
 class TransientCarrierError(CarrierError):
-    """Not sent; try again later (connection refused or timed out before the request went out, 5xx)."""
+    """Not sent; try again later (the connection refused, a name that did not resolve, a connect
+    timeout: nothing of the request went out; or an answer saying so: 5xx, 429)."""
 
 
 class CarrierOutcomeUnknown(CarrierError):
-    """The request reached the carrier but no answer came back (a read timeout): it may have taken
-    the SMS. Sending again could send it twice, so we don't."""
+    """The request may have reached the carrier but no (whole) answer came back: a read timeout, the
+    connection closed or reset after the request was written. It may have taken the SMS: sending
+    again could send it twice, so we don't."""
 
 
 class CarrierThrottled(TransientCarrierError):
@@ -93,6 +97,13 @@ class CarrierThrottled(TransientCarrierError):
 
 class SignatureError(Exception):
     """A callback whose signature is missing or wrong: refused, nothing changes."""
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """A signature as a caller sent it (any text: a header, a parameter) against ours, in constant
+    time over their UTF-8 bytes: ``hmac.compare_digest`` refuses non-ASCII ``str``, which would be a
+    500 where a forged signature must be a 403."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 class Carrier(Protocol):
@@ -122,3 +133,70 @@ class CarrierSpec:
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""
+    # Our number an inbound SMS webhook says it was sent to (unverified: it only chooses whose
+    # credentials verify the webhook: the account that owns that number); "" when it says none.
+    inbound_to: Callable[[CallbackRequest], str] = lambda request: ""
+    # A secret that only verifies callbacks, when the API credentials do not (Vonage's signature secret):
+    # the credentials' key that holds a portal's own, and the deployment's setting that is used when a
+    # portal has none. A setup with neither is refused (``carriers.unverifiable``): never unsigned.
+    callback_secret: str = ""
+    callback_secret_setting: str = ""
+
+
+def request_written(exc: BaseException) -> bool:
+    """Whether a failed HTTP request may have reached the other end (``requests``' exceptions): False
+    only when it provably did not: the name did not resolve, the connection was refused, the connect
+    timed out, the server's certificate was refused at the handshake. Anything later (the connection
+    closed, reset or timed out once the request was being written or answered: "Connection aborted",
+    RemoteDisconnected, ProtocolError, ReadTimeout, ChunkedEncodingError, other TLS errors) may have
+    been read, and so is True."""
+    import requests  # cold start: loaded when a function sends, not when it reads a carrier's SPEC
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError  # cold start: as requests
+
+    if isinstance(exc, requests.ConnectTimeout):  # connect timed out (requests raises it only then)
+        return False
+    if isinstance(exc, requests.exceptions.SSLError):  # verified before a byte of the request is sent
+        return not any(isinstance(e, ssl.SSLCertVerificationError) for e in _causes(exc))
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.exceptions.SSLError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        # NewConnectionError (refused, unreachable) and NameResolutionError are ConnectTimeoutErrors
+        if isinstance(reason, ConnectTimeoutError):
+            return False
+    return True
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """An exception and what it wraps (requests and urllib3 keep the cause in ``args[0]`` or ``reason``)."""
+    found: list[BaseException] = []
+    current: object = exc
+    while isinstance(current, BaseException) and current not in found and len(found) < 10:
+        found.append(current)
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = current.args[0] if current.args and isinstance(current.args[0], BaseException) else current.__cause__
+        current = inner
+    return found
+
+
+def post_once(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
+    """POST one send to an HTTP carrier, at most once: no retry of requests or urllib3 (nor a
+    redirect) ever repeats it. The ``requests.Response``, whatever its status; else
+    ``TransientCarrierError`` (``<CARRIER>_UNREACHABLE``) when the request provably never left
+    (``request_written``), or ``CarrierOutcomeUnknown`` (``<CARRIER>_NO_ANSWER``) when it may have."""
+    import requests  # cold start: loaded when a function sends, not when it reads a carrier's SPEC
+    from requests.adapters import HTTPAdapter  # cold start: as requests
+    from urllib3.util.retry import Retry  # cold start: as requests
+
+    code = carrier.upper()
+    try:
+        with requests.Session() as session:
+            never_again = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=False))
+            session.mount("http://", never_again)
+            session.mount("https://", never_again)
+            return session.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.RequestException as exc:
+        if not request_written(exc):
+            raise TransientCarrierError(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
+        raise CarrierOutcomeUnknown(f"{code}_NO_ANSWER", f"no answer from {carrier}: {type(exc).__name__}") from exc

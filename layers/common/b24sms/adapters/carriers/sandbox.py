@@ -31,6 +31,7 @@ from b24sms.adapters.carriers.base import (
     SendResult,
     SignatureError,
     StatusReport,
+    same_signature,
 )
 from b24sms.adapters.config import get_settings
 from b24sms.domain.formdata import decode_form, encode_form
@@ -105,7 +106,7 @@ class SandboxCarrier:
     def _verified_form(self, request: CallbackRequest) -> dict[str, Any]:
         """The callback's form fields, once its signature is checked (else SignatureError)."""
         given = request.headers.get(SIGNATURE_HEADER, "")
-        if not given or not hmac.compare_digest(given, sign(self.secret, request.body)):
+        if not given or not same_signature(given, sign(self.secret, request.body)):
             raise SignatureError("missing or wrong X-Sandbox-Signature")
         return decode_form(request.body)
 
@@ -148,4 +149,5 @@ SPEC = CarrierSpec(
     secret_keys=("secret",),
     # in the callback URL, like Twilio's: the body is read only once it is verified
     callback_key=lambda request: request.query.get("ref", ""),
+    inbound_to=lambda request: str(decode_form(request.body).get("to", "")),
 )

@@ -4,8 +4,9 @@
   ``MessagingServiceSid``, and a ``StatusCallback`` that carries our key (``?ref=``), so a callback
   finds its message even before the Twilio SID is recorded, and Twilio's connection overrides
   (``#rc=5&rp=all``), without which Twilio does not retry a callback we answered 5xx;
-- errors: Twilio's error codes decide permanent vs transient; 429 slows us down; a read timeout means
-  Twilio may have the message, so it is never sent again;
+- errors: Twilio's error codes decide permanent vs transient; 429 slows us down; a connection lost
+  once the request may have been written (closed, reset, read timeout) means Twilio may have the
+  message, so it is never sent again (``base.post_once``);
 - callbacks (status and inbound SMS): ``X-Twilio-Signature`` = base64(HMAC-SHA1(auth token, URL + sorted
   key/value pairs)), over the exact public URL Twilio called (the official validator also tries it with
   and without the port). Twilio reassembles long inbound messages: one webhook per message.
@@ -22,7 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
-    CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
     InboundSms,
@@ -32,6 +32,8 @@ from b24sms.adapters.carriers.base import (
     SignatureError,
     StatusReport,
     TransientCarrierError,
+    post_once,
+    same_signature,
 )
 from b24sms.adapters.config import get_settings, secret
 from b24sms.domain.formdata import decode_flat
@@ -132,14 +134,8 @@ class TwilioCarrier:
         else:
             form["From"] = self.sender
         url = f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
-        import requests  # cold start: loaded when a function sends, not when it reads this carrier's SPEC
-
-        try:
-            response = requests.post(url, data=form, auth=(self.account_sid, self.auth_token), timeout=self.timeout)
-        except requests.ConnectionError as exc:  # never reached Twilio (connect timeouts included)
-            raise TransientCarrierError("TWILIO_UNREACHABLE", type(exc).__name__) from exc
-        except requests.RequestException as exc:  # sent, but no (whole) answer: Twilio may have it
-            raise CarrierOutcomeUnknown("TWILIO_TIMEOUT", f"no answer from Twilio: {type(exc).__name__}") from exc
+        # at most once: retried only if the request never left (post_once), else Twilio may have it
+        response = post_once("Twilio", url, data=form, auth=(self.account_sid, self.auth_token), timeout=self.timeout)
         try:
             body = response.json()
         except ValueError:
@@ -166,7 +162,7 @@ class TwilioCarrier:
         # Twilio's docs do not say whether the signed URL keeps the overrides' fragment (which never
         # reaches us): either is our URL signed with our token.
         urls = _url_variants(request.url) + _url_variants(f"{request.url}#{CALLBACK_OVERRIDES}")
-        if not given or not any(hmac.compare_digest(given, signature(self.auth_token, url, params)) for url in urls):
+        if not given or not any(same_signature(given, signature(self.auth_token, url, params)) for url in urls):
             raise SignatureError("missing or wrong X-Twilio-Signature")
         if params.get("AccountSid") and params["AccountSid"] != self.account_sid:
             raise SignatureError("callback for another Twilio account")
@@ -225,4 +221,5 @@ SPEC = CarrierSpec(
     default_sender="TWILIO_FROM",
     opt_out_codes=frozenset({"TWILIO_21610"}),
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
+    inbound_to=lambda request: decode_flat(request.body).get("To", ""),
 )

@@ -11,10 +11,12 @@
 - inbound SMS: ``msisdn`` (the customer), ``to`` (our number), ``messageId``, ``text``; a long message
   arrives as parts (``concat=true``, ``concat-ref``, ``concat-total``, ``concat-part``) in any order,
   which the caller joins;
-- signed receipts and inbound messages: when a signature secret is configured, ``sig`` must be the hex
-  digest over ``&key=value`` of the other parameters sorted by key (``&`` and ``=`` in values replaced
-  by ``_``): HMAC-MD5/SHA1/SHA256/SHA512 with the secret, or ``md5hash``, MD5 of that string followed
-  by the secret. Without a secret, they are taken as they come (Vonage's default): say so in the docs.
+- signed receipts and inbound messages: ``sig`` must be the hex digest over ``&key=value`` of the
+  other parameters sorted by key (``&`` and ``=`` in values replaced by ``_``): HMAC-MD5/SHA1/SHA256/
+  SHA512 with the signature secret, or ``md5hash``, MD5 of that string followed by the secret. The
+  secret is the portal's own (``signature_secret`` in its credentials) or else the deployment's
+  (``VONAGE_SIGNATURE_SECRET``); with neither, every receipt and inbound SMS is refused (a setup
+  without one is refused at save: ``carriers.unverifiable``). Never taken unsigned.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from collections.abc import Mapping
 
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
-    CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
     InboundSms,
@@ -36,6 +37,8 @@ from b24sms.adapters.carriers.base import (
     SignatureError,
     StatusReport,
     TransientCarrierError,
+    post_once,
+    same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
@@ -124,14 +127,8 @@ class VonageCarrier:
         }
         if sms.encoding == "UCS-2":
             form["type"] = "unicode"
-        import requests  # cold start: loaded when a function sends, not when it reads this carrier's SPEC
-
-        try:
-            response = requests.post(f"{self.api_base}/sms/json", data=form, timeout=self.timeout)
-        except requests.ConnectionError as exc:
-            raise TransientCarrierError("VONAGE_UNREACHABLE", type(exc).__name__) from exc
-        except requests.RequestException as exc:  # the request went out: Vonage may have taken it
-            raise CarrierOutcomeUnknown("VONAGE_TIMEOUT", f"no answer from Vonage: {type(exc).__name__}") from exc
+        # at most once: retried only if the request never left (post_once), else Vonage may have it
+        response = post_once("Vonage", f"{self.api_base}/sms/json", data=form, timeout=self.timeout)
         if response.status_code == 429:
             raise CarrierThrottled("VONAGE_429", "too many requests", float(response.headers.get("Retry-After") or 1))
         if response.status_code >= 500:
@@ -156,13 +153,13 @@ class VonageCarrier:
         raise PermanentCarrierError(code, text)
 
     def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
-        """The callback's fields, once its ``sig`` (when a secret is set) and account are checked (else
-        SignatureError)."""
+        """The callback's fields, once its ``sig`` and account are checked (else SignatureError)."""
         params = receipt_params(request)
-        if self.signature_secret:
-            given = params.pop("sig", "").lower()
-            if not given or not hmac.compare_digest(given, sign(params, self.signature_secret, self.signature_method)):
-                raise SignatureError("missing or wrong Vonage sig")
+        if not self.signature_secret:  # never taken unsigned (Vonage's default): nothing to verify with
+            raise SignatureError("no Vonage signature secret (the portal's or VONAGE_SIGNATURE_SECRET): refused")
+        given = params.pop("sig", "").lower()
+        if not given or not same_signature(given, sign(params, self.signature_secret, self.signature_method)):
+            raise SignatureError("missing or wrong Vonage sig")
         if params.get("api-key") and params["api-key"] != self.api_key:
             raise SignatureError("callback for another Vonage account")
         return params
@@ -252,9 +249,9 @@ _ERR_TEXT = {
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> VonageCarrier:
     """The adapter with a portal's own account (``creds``, ``config.sender``), else the deployment's."""
     env = os.environ.get
-    if creds:  # a portal's own account: its signature settings come with it
-        signature_secret, method = creds.get("signature_secret", ""), creds.get("signature_method", "md5hash")
-    else:
+    if creds.get("signature_secret"):  # a portal's own signature settings come with its account
+        signature_secret, method = creds["signature_secret"], creds.get("signature_method", "md5hash")
+    else:  # else the deployment's (a portal whose account signs with the same secret)
         signature_secret, method = optional_secret("VONAGE_SIGNATURE_SECRET"), env("VONAGE_SIGNATURE_METHOD", "md5hash")
     return VonageCarrier(
         creds.get("api_key") or env("VONAGE_API_KEY", ""),
@@ -278,7 +275,10 @@ SPEC = CarrierSpec(
         "VONAGE_API_BASE",
     ),
     build=build,
-    secret_keys=("api_key", "api_secret"),  # + signature_secret, signature_method for signed receipts
+    secret_keys=("api_key", "api_secret"),  # + signature_secret, signature_method: its own signed receipts
     default_sender="VONAGE_FROM",
+    callback_secret="signature_secret",  # noqa: S106 (a key's name, not a secret)
+    callback_secret_setting="VONAGE_SIGNATURE_SECRET",  # noqa: S106
     callback_key=lambda request: receipt_params(request).get("client-ref", ""),
+    inbound_to=lambda request: receipt_params(request).get("to", ""),
 )
