@@ -32,11 +32,11 @@ class Answer:
 def test_the_status_callback_url_asks_twilio_to_retry(monkeypatch: pytest.MonkeyPatch):
     posted: list[dict[str, str]] = []
 
-    def post(url: str, data: dict[str, str], **kwargs: Any) -> Answer:
+    def post(session: requests.Session, url: str, data: dict[str, str], **kwargs: Any) -> Answer:
         posted.append(data)
         return Answer()
 
-    monkeypatch.setattr(requests, "post", post)
+    monkeypatch.setattr(requests.Session, "post", post)  # carriers send through base.post_once's session
     TwilioCarrier(SID, TOKEN, sender="+15005550006").send(OutboundSms("m1.abc", "+15550001234", "hi", BASE))
     [form] = posted
     assert form["StatusCallback"] == f"{BASE}?ref=m1.abc#{CALLBACK_OVERRIDES}"
