@@ -1,5 +1,5 @@
 """``PortalEmulator``: what tests and the demo drive. It starts the server, adds portals, and acts as
-the portal's users: install and uninstall the app, send an SMS, open the connector's settings, answer
+the portal's users: install, update and uninstall the app, send an SMS, open the connector's settings, answer
 as an Open Lines operator, delete a line or a connector's status. Each helper changes the state under
 the lock, then POSTs what events.py builds, outside it."""
 
@@ -70,6 +70,34 @@ class PortalEmulator(EmulatorState):
         if not handler:
             return None
         return events.post(handler, events.uninstall_event(portal, clean))
+
+    def update_app(
+        self, portal: EmulatedPortal, *, drop_bindings: bool = False, drop_connector: bool = False
+    ) -> requests.Response | None:
+        """A new version of the app reaches the portal, as Bitrix24's core handles it: every
+        messageservice sender of the app is deleted (``RestService::onRestAppUpdate`` calls
+        ``onRestAppDelete``) and so are its installer-only event handlers (``ONAPPINSTALL``); then
+        ONAPPUPDATE (a fresh token pair in ``auth``, ``data[VERSION]``, ``data[PREVIOUS_VERSION]``)
+        goes to the handler bound for it when the update began. Whether the other ``event.bind``
+        bindings and the Open Lines connector (with its placement and line activations) survive is
+        not documented: ``drop_bindings`` / ``drop_connector`` remove them too."""
+        with self.lock:
+            handler = portal.events.get("ONAPPUPDATE")
+            previous = portal.app_version
+            portal.app_version += 1
+            access, refresh = portal.issue_tokens()
+            form = events.update_event(portal, access, refresh, previous)
+            portal.senders.clear()
+            portal.events.pop("ONAPPINSTALL", None)
+            if drop_bindings:
+                portal.events.clear()
+            if drop_connector:
+                portal.connectors.clear()
+                portal.active.clear()
+                portal.connector_data.clear()
+        if not handler:
+            return None
+        return events.post(handler, form)
 
     def send_sms(
         self,
