@@ -26,7 +26,7 @@ from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, TryLater
 from b24sms.domain.models import Portal
-from b24sms.usecases import connector, replies, senders
+from b24sms.usecases import connector, replies, routes, senders
 
 if TYPE_CHECKING:
     from b24sms.adapters.bitrix.client import BitrixClient
@@ -47,10 +47,18 @@ class Event:
 
 
 def uninstall(portal: Portal, clean: bool) -> int:
-    """Lock the portal out (tokens and secrets erased); with ``clean`` also erase its messages."""
+    """Lock the portal out: tokens, HANDLER secret and settings erased (a tombstone is left), and the
+    carrier credentials the page stored for it deleted (after a recovery window; at once with
+    ``clean``). With ``clean`` also its messages (and day counters), opt-outs, audit log and number
+    routes. The record read before the lockout names the credentials."""
     store.portals.mark_uninstalled(portal.member_id)
-    deleted = store.messages.delete_portal_messages(portal.member_id) if clean else 0
-    logger.info("portal uninstalled", extra={"member_id": portal.member_id, "clean": clean, "messages_deleted": deleted})
+    references = [portal.carrier_config.get("credentials", ""), *(s.get("credentials", "") for s in portal.senders.values())]
+    extra: dict[str, Any] = {"secrets_deleted": len(store.erase.carrier_secrets(portal.member_id, references, force=clean))}
+    deleted = 0
+    if clean:
+        extra["chats_items_deleted"] = store.erase.chats_items(portal.member_id, [routes.our_number(portal)])
+        deleted = extra["messages_deleted"] = store.messages.delete_portal_messages(portal.member_id)
+    logger.info("portal uninstalled", extra={"member_id": portal.member_id, "clean": clean, **extra})
     return deleted
 
 
