@@ -12,12 +12,17 @@ from typing import Any
 import requests
 
 from local.emulator import apppage, events, server
+from local.emulator.endpoint import PortalEndpoint
 from local.emulator.state import EmulatedChat, EmulatedPortal, EmulatorState, OperatorMessage
 from local.httpserver import LoopbackServer
 
 
 class PortalEmulator(EmulatorState):
     _server: LoopbackServer | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._endpoints: dict[str, PortalEndpoint] = {}  # portal name -> its own endpoint (own_endpoint)
 
     def start(self) -> PortalEmulator:
         self._server = server.listen(self)
@@ -26,6 +31,25 @@ class PortalEmulator(EmulatorState):
     def stop(self) -> None:
         if self._server:
             self._server.stop()
+        for own in self._endpoints.values():
+            own.close()
+
+    # -- a portal that refuses connections ---------------------------------------------------------
+    def own_endpoint(self, portal: EmulatedPortal) -> EmulatedPortal:
+        """Serve this portal's REST API on a socket of its own (before install: the app keeps the
+        ``client_endpoint`` it learns then), so that it can refuse connections."""
+        own = self._endpoints.setdefault(portal.name, PortalEndpoint(self))
+        with self.lock:
+            portal.client_endpoint = f"{own.open()}/{portal.name}/rest/"
+        return portal
+
+    def refuse_connections(self, portal: EmulatedPortal) -> None:
+        """The portal's endpoint stops answering: connections refused, open ones reset."""
+        self._endpoints[portal.name].close()
+
+    def accept_connections(self, portal: EmulatedPortal) -> None:
+        """The portal's endpoint listens again, at the same address."""
+        self._endpoints[portal.name].open()
 
     def handle(self, verb: str, raw_path: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
         """One request, as the server answers it: (status, JSON answer)."""

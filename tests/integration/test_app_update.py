@@ -1,11 +1,14 @@
 """Issue #17, defect 4: an application update removes every messageservice sender of the app (Bitrix24's
 core: ``RestService::onRestAppUpdate`` calls ``onRestAppDelete``), and may drop its event bindings
-and Open Lines connector. On ONAPPUPDATE the app restores all of it, and SMS go out again."""
+and Open Lines connector. On ONAPPUPDATE the app restores all of it, and SMS go out again. And the
+emulator's other lifecycle fault: a portal that refuses connections for a while."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from b24sms.adapters import store
@@ -13,7 +16,7 @@ from b24sms.adapters.store import page as page_store
 from b24sms.usecases import connector, events
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
-from tests.conftest import final_status
+from tests.conftest import final_status, wait_until
 
 CONNECTOR = "b24sms_sms"
 
@@ -88,3 +91,22 @@ def test_the_sender_sync_binds_onappupdate_on_a_portal_installed_before_it_exist
     report = next(r for r in result["reports"] if r["member_id"] == portal.member_id)
     assert report["restored"] == ["event ONAPPUPDATE"] and report["unchanged"] == ["b24sms"]
     assert portal.events["ONAPPUPDATE"] == events.events_url()
+
+
+def test_a_portal_that_refuses_connections_gets_its_status_once_it_accepts_again(emulator: PortalEmulator, stack: LocalStack):
+    p = emulator.own_endpoint(emulator.add_portal())
+    assert emulator.install(p, f"{stack.base_url}/bitrix/install").status_code == 200
+    assert store.portals.get_portal(p.member_id).client_endpoint == p.client_endpoint  # type: ignore[union-attr]
+    emulator.refuse_connections(p)
+    try:
+        message_id, sent = emulator.send_sms(p, "+15550001236", "while the portal refuses connections")
+        assert sent.status_code == 200  # the HANDLER call comes from the portal's side: it still reaches us
+        wait_until(lambda: (m := store.messages.get_message(p.member_id, message_id)) and m.status == "delivered")
+        time.sleep(2)  # pushes tried and deferred meanwhile (connection refused)
+        stored = store.messages.get_message(p.member_id, message_id)
+        assert stored and stored.pushed_rank < stored.status_rank and p.timeline(message_id) == ["sent"]
+        with pytest.raises(requests.ConnectionError):
+            requests.post(f"{p.client_endpoint}app.info", timeout=2)
+    finally:
+        emulator.accept_connections(p)
+    assert final_status(p, message_id, timeout=40) == "delivered"

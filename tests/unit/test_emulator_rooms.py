@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from local.emulator import events, imconnector, oauth, rest, server
 from local.emulator.actor import PortalEmulator
@@ -247,3 +248,22 @@ def test_event_get_lists_the_apps_bindings():
     assert rest.serve(portal, "event.get", {"auth": "tok"}) == [
         {"event": "ONAPPUNINSTALL", "handler": "https://app.example.com/bitrix/events", "auth_type": "0", "offline": 0}
     ]
+
+
+def test_a_portal_of_its_own_endpoint_refuses_connections_and_accepts_again():
+    emulator = PortalEmulator().start()
+    try:
+        portal = emulator.own_endpoint(emulator.add_portal())
+        assert not portal.client_endpoint.startswith(emulator.base_url)
+        session = requests.Session()  # a pooled keep-alive connection, as the app's client keeps one
+        url = f"{portal.client_endpoint}app.info"
+        assert session.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"
+        emulator.refuse_connections(portal)
+        with pytest.raises(requests.ConnectionError):
+            session.post(url, timeout=5)  # the open connection was reset, and a new one is refused
+        with pytest.raises(requests.ConnectionError):
+            requests.post(url, timeout=5)
+        emulator.accept_connections(portal)
+        assert session.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"  # same address again
+    finally:
+        emulator.stop()
