@@ -110,3 +110,31 @@ def test_a_portal_that_refuses_connections_gets_its_status_once_it_accepts_again
     finally:
         emulator.accept_connections(p)
     assert final_status(p, message_id, timeout=40) == "delivered"
+
+
+def test_an_update_that_grants_the_open_lines_scopes_registers_the_connector(emulator: PortalEmulator, stack: LocalStack):
+    p = emulator.add_portal()
+    p.scopes = {"messageservice"}
+    assert emulator.install(p, f"{stack.base_url}/bitrix/install").status_code == 200
+    assert not p.connectors and set(p.events) == {"ONAPPUNINSTALL", "ONAPPUPDATE"}
+    p.scopes |= {"imconnector", "imopenlines"}  # the new version asks for them; the admin granted them
+
+    response = emulator.update_app(p)
+    assert response is not None and response.status_code == 200, response and response.text
+    assert CONNECTOR in p.connectors and set(p.events) == set(events.REGISTRY)
+    stored = store.portals.get_portal(p.member_id)
+    assert stored and "imconnector" in stored.scope
+
+
+def test_an_update_the_portal_refuses_to_restore_answers_503_and_the_sync_restores_it(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    portal.fail_next(1, 400, "ACCESS_DENIED", "the portal refused")  # the first REST call of the restore
+    response = emulator.update_app(portal)
+    assert response is not None and response.status_code == 503, response and response.text
+    assert portal.senders == {}  # not restored: Bitrix24 does not send the event again
+
+    result = stack.invoke("SyncSendersFunction", {})
+    report = next(r for r in result["reports"] if r["member_id"] == portal.member_id)
+    assert report["added"] == ["b24sms"] and not report["error"]
+    assert list(portal.senders) == ["b24sms"]

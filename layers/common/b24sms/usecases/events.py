@@ -103,7 +103,7 @@ REGISTRY: dict[str, Event] = {
     event.name: event
     for event in (
         Event("ONAPPUNINSTALL", (), _clean_flag, _on_uninstall),
-        Event("ONAPPUPDATE", (), _a_dict, _on_update, tokens=True),
+        Event("ONAPPUPDATE", (), lambda data: data if isinstance(data, dict) else {}, _on_update, tokens=True),
         Event(
             "ONIMCONNECTORMESSAGEADD",
             connector.SCOPES,
@@ -152,8 +152,12 @@ def handle(portal: Portal, name: str, data: Any, auth: Any = None) -> dict[str, 
 
 def _take_tokens(portal: Portal, auth: Any) -> Portal:
     """Store the token pair an authenticated event brought (as the next ``token_version``: a refresh
-    running meanwhile wins, and its pair is as good); the portal as it is stored afterwards."""
+    running meanwhile wins, and its pair is as good) and the scopes it names (an update may grant
+    more, e.g. the Open Lines channel's); the portal as it is stored afterwards."""
     auth = auth if isinstance(auth, dict) else {}
+    scope = str(auth.get("scope") or "")
+    if scope and scope != portal.scope and len(scope) <= 1024:
+        store.portals.set_scope(portal.member_id, scope)
     access, refresh = str(auth.get("access_token") or ""), str(auth.get("refresh_token") or "")
     try:
         expires = int(auth.get("expires") or 0) or store.now() + int(auth.get("expires_in") or 0)
