@@ -88,9 +88,15 @@ def _reconcile(client: BitrixClient, codes: list[str], fields: dict[str, Any], c
     """One sender: added when the portal lacks it, updated when this deployment's URL or name changed."""
     code = str(fields["CODE"])
     if code not in codes:
-        client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
-        report.added.append(code)
-    elif changed:
+        try:
+            client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
+            report.added.append(code)
+            return
+        except BitrixError as exc:  # added since the list (a sync and ONAPPUPDATE at once): update it
+            if exc.code != "ERROR_SENDER_ALREADY_INSTALLED":
+                raise
+        changed = True
+    if changed:
         client.call("messageservice.sender.update", fields)
         report.updated.append(code)
     else:
