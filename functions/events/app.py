@@ -1,6 +1,6 @@
 """POST /bitrix/events: application events from the portal, authenticated by the application_token
-stored at install and handed to the event registry (``usecases/events.py``: ONAPPUNINSTALL, and the
-Open Lines connector's OnImConnectorMessageAdd / LineDelete / StatusDelete)."""
+stored at install and handed to the event registry (``usecases/events.py``: ONAPPUNINSTALL, ONAPPUPDATE,
+and the Open Lines connector's OnImConnectorMessageAdd / LineDelete / StatusDelete)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def application_event(event: APIGatewayProxyEventV2) -> dict[str, Any]:
         raise Invalid("missing or invalid event")
     portal = events.authenticate(form)
     logger.append_keys(member_id=portal.member_id, event=name)
-    return events.handle(portal, name, form.get("data"))
+    return events.handle(portal, name, form.get("data"), form.get("auth"))
 
 
 lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(application_event)), clear_state=True)

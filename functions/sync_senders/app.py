@@ -1,5 +1,6 @@
-"""Reconcile every installed portal's sender, event bindings and Open Lines connector with this
-deployment (run after a URL or name change)."""
+"""Reconcile every installed portal's senders, event bindings and Open Lines connector with this
+deployment (run after a URL or name change, and once after upgrading to a version that binds a new
+event, e.g. ONAPPUPDATE)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import telemetry
-from b24sms.usecases import senders
+from b24sms.usecases import events
 
 logger = Logger()
 
@@ -16,7 +17,7 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 @telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    reports = senders.sync_all()
+    reports = events.sync_all()
     return {
         "portals": len(reports),
         "changed": sum(1 for r in reports if r.changed),

@@ -8,7 +8,10 @@
 - ``events``: what the portal POSTs to the app (install page, ONAPPINSTALL/ONAPPUNINSTALL, HANDLER
   calls, OnImConnector* events, the connector's placement).
 - ``server``: the loopback HTTP server routing to ``oauth`` and ``rest``.
-- ``actor``: ``PortalEmulator``, the helpers tests drive (``add_portal``, ``install``, ``send_sms``, …).
+- ``endpoint``: a portal's REST API on a socket of its own, closed and opened again by a test (a portal
+  that refuses connections for a while).
+- ``actor``: ``PortalEmulator``, the helpers tests drive (``add_portal``, ``install``, ``update_app``,
+  ``send_sms``, ``refuse_connections``, …).
 - ``params`` (request-side helpers shared by the REST rooms) and ``forms`` (the one import from the
   layer: PHP-style form encoding).
 

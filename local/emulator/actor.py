@@ -1,5 +1,5 @@
 """``PortalEmulator``: what tests and the demo drive. It starts the server, adds portals, and acts as
-the portal's users: install and uninstall the app, send an SMS, open the connector's settings, answer
+the portal's users: install, update and uninstall the app, send an SMS, open the connector's settings, answer
 as an Open Lines operator, delete a line or a connector's status. Each helper changes the state under
 the lock, then POSTs what events.py builds, outside it."""
 
@@ -12,12 +12,17 @@ from typing import Any
 import requests
 
 from local.emulator import apppage, events, server
+from local.emulator.endpoint import PortalEndpoint
 from local.emulator.state import EmulatedChat, EmulatedPortal, EmulatorState, OperatorMessage
 from local.httpserver import LoopbackServer
 
 
 class PortalEmulator(EmulatorState):
     _server: LoopbackServer | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._endpoints: dict[str, PortalEndpoint] = {}  # portal name -> its own endpoint (own_endpoint)
 
     def start(self) -> PortalEmulator:
         self._server = server.listen(self)
@@ -26,6 +31,25 @@ class PortalEmulator(EmulatorState):
     def stop(self) -> None:
         if self._server:
             self._server.stop()
+        for own in self._endpoints.values():
+            own.close()
+
+    # -- a portal that refuses connections ---------------------------------------------------------
+    def own_endpoint(self, portal: EmulatedPortal) -> EmulatedPortal:
+        """Serve this portal's REST API on a socket of its own (before install: the app keeps the
+        ``client_endpoint`` it learns then), so that it can refuse connections."""
+        own = self._endpoints.setdefault(portal.name, PortalEndpoint(self))
+        with self.lock:
+            portal.client_endpoint = f"{own.open()}/{portal.name}/rest/"
+        return portal
+
+    def refuse_connections(self, portal: EmulatedPortal) -> None:
+        """The portal's endpoint stops answering: connections refused, open ones reset."""
+        self._endpoints[portal.name].close()
+
+    def accept_connections(self, portal: EmulatedPortal) -> None:
+        """The portal's endpoint listens again, at the same address."""
+        self._endpoints[portal.name].open()
 
     def handle(self, verb: str, raw_path: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
         """One request, as the server answers it: (status, JSON answer)."""
@@ -70,6 +94,34 @@ class PortalEmulator(EmulatorState):
         if not handler:
             return None
         return events.post(handler, events.uninstall_event(portal, clean))
+
+    def update_app(
+        self, portal: EmulatedPortal, *, drop_bindings: bool = False, drop_connector: bool = False
+    ) -> requests.Response | None:
+        """A new version of the app reaches the portal, as Bitrix24's core handles it: every
+        messageservice sender of the app is deleted (``RestService::onRestAppUpdate`` calls
+        ``onRestAppDelete``) and so are its installer-only event handlers (``ONAPPINSTALL``); then
+        ONAPPUPDATE (a fresh token pair in ``auth``, ``data[VERSION]``, ``data[PREVIOUS_VERSION]``)
+        goes to the handler bound for it when the update began. Whether the other ``event.bind``
+        bindings and the Open Lines connector (with its placement and line activations) survive is
+        not documented: ``drop_bindings`` / ``drop_connector`` remove them too."""
+        with self.lock:
+            handler = portal.events.get("ONAPPUPDATE")
+            previous = portal.app_version
+            portal.app_version += 1
+            access, refresh = portal.issue_tokens()
+            form = events.update_event(portal, access, refresh, previous)
+            portal.senders.clear()
+            portal.events.pop("ONAPPINSTALL", None)
+            if drop_bindings:
+                portal.events.clear()
+            if drop_connector:
+                portal.connectors.clear()
+                portal.active.clear()
+                portal.connector_data.clear()
+        if not handler:
+            return None
+        return events.post(handler, form)
 
     def send_sms(
         self,

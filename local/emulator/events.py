@@ -1,6 +1,6 @@
 """What the portal sends to the app, as a portal does: form-encoded POSTs with PHP-style keys (the
 install page and the SETTING_CONNECTOR placement, with DOMAIN/PROTOCOL/LANG/APP_SID in the query),
-ONAPPINSTALL, ONAPPUNINSTALL, the sender's HANDLER call (``auth`` only when a human sent the SMS) and
+ONAPPINSTALL, ONAPPUNINSTALL, ONAPPUPDATE, the sender's HANDLER call (``auth`` only when a human sent the SMS) and
 the OnImConnector* events to the handlers the app bound. Each builder returns the form; ``post`` sends
 it. Builders that read the portal run under the emulator's lock; ``post`` runs outside it."""
 
@@ -106,6 +106,17 @@ def uninstall_event(portal: EmulatedPortal, clean: bool) -> dict[str, Any]:
             "member_id": portal.member_id,
             "application_token": portal.application_token,
         },
+    }
+
+
+def update_event(portal: EmulatedPortal, access: str, refresh: str, previous: int) -> dict[str, Any]:
+    """ONAPPUPDATE: the new version, the previous one, and a fresh token pair in ``auth``."""
+    return {
+        "event": "ONAPPUPDATE",
+        "event_handler_id": handler_id(portal, "ONAPPUPDATE"),
+        "data": {"VERSION": str(portal.app_version), "PREVIOUS_VERSION": str(previous), "LANGUAGE_ID": "en"},
+        "ts": int(time.time()),
+        "auth": auth_block(portal, access, refresh_token=refresh),
     }
 
 

@@ -110,8 +110,13 @@ def event_unbind(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
     return {"count": 0}
 
 
+def event_get(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
+    """The app's bindings, as Bitrix24 lists them (one handler per event here)."""
+    return [{"event": event, "handler": handler, "auth_type": "0", "offline": 0} for event, handler in portal.events.items()]
+
+
 def app_info(portal: EmulatedPortal, params: dict[str, Any]) -> Any:
-    return {"ID": 1, "CODE": "local.app", "STATUS": "L", "INSTALLED": portal.installed}
+    return {"ID": 1, "CODE": "local.app", "VERSION": portal.app_version, "STATUS": "L", "INSTALLED": portal.installed}
 
 
 # -- user.* ----------------------------------------------------------------------------------------
@@ -139,6 +144,7 @@ METHODS: dict[str, Method] = {
     "messageservice.message.status.update": status_update,
     "event.bind": event_bind,
     "event.unbind": event_unbind,
+    "event.get": event_get,
     "app.info": app_info,
     "user.current": user_current,
     "user.admin": user_admin,

@@ -45,8 +45,9 @@ def handle(state: EmulatorState, verb: str, raw_path: str, content_type: str, bo
         return exc.status, answer
 
 
-def listen(state: EmulatorState) -> LoopbackServer:
-    """Start serving ``state`` on a free loopback port; sets ``state.base_url``."""
+def listen(state: EmulatorState, port: int = 0, main: bool = True) -> LoopbackServer:
+    """Start serving ``state`` on a loopback port (``0``: a free one); the ``main`` server sets
+    ``state.base_url``, another one (a portal's own endpoint, ``endpoint.py``) serves the same routes."""
 
     def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
         page = apppage.frame(state, path) if method == "GET" else None
@@ -54,6 +55,7 @@ def listen(state: EmulatorState) -> LoopbackServer:
             return page
         return json_reply(*handle(state, method, path, headers.get("content-type", ""), body.decode("utf-8")))
 
-    server = LoopbackServer(respond).start()
-    state.base_url = server.base_url
+    server = LoopbackServer(respond, port=port).start()
+    if main:
+        state.base_url = server.base_url
     return server

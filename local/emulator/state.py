@@ -101,6 +101,7 @@ class EmulatedPortal:
     failures: deque[tuple[int, str, str]] = field(default_factory=deque)
     down: bool = False
     installed: bool = False
+    app_version: int = 1  # the app's version installed on the portal: ``update_app`` raises it
     token_ttl: float = 3600.0
     scopes: set[str] = field(default_factory=lambda: {"messageservice", "imconnector", "imopenlines"})
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # connector ID -> imconnector.register params

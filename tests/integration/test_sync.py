@@ -64,7 +64,8 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
         "unchanged": ["b24sms"],
     }
     assert report_for(second, portal)["unchanged"] == ["b24sms"]
-    assert [c.method for c in stale.calls[calls_before:]] == ["messageservice.sender.list"]
+    # Nothing to change: the senders, the bindings and the connector are only looked at.
+    assert [c.method for c in stale.calls[calls_before:]] == ["messageservice.sender.list", "event.get", "imconnector.list"]
 
 
 def test_sync_reports_a_portal_it_cannot_reach_and_goes_on(portal: EmulatedPortal, stack: LocalStack, moved_api: str):

@@ -55,7 +55,8 @@ def refused(portal: EmulatedPortal, method: str, **params: object) -> tuple[int,
 
 
 def test_the_table_lists_exactly_the_methods_the_old_chain_answered():
-    assert set(rest.METHODS) == OLD_CHAIN | {"user.current", "user.admin"}  # + the application page's
+    # + the application page's, and event.get (what the app checks after an application update)
+    assert set(rest.METHODS) == OLD_CHAIN | {"user.current", "user.admin", "event.get"}
     assert all(name == name.lower() for name in rest.METHODS)  # the server lower-cases the method
     assert set(imconnector.METHODS) <= set(rest.METHODS)
     assert "batch" not in rest.METHODS  # the envelope, not a method: inside a batch it is not found
@@ -77,7 +78,7 @@ def test_a_method_of_a_scope_not_granted_is_refused_before_it_is_looked_up(porta
     portal.scopes.discard("messageservice")
     assert refused(portal, "messageservice.sender.list") == (401, "insufficient_scope")
     assert refused(portal, "messageservice.nonexistent") == (401, "insufficient_scope")
-    assert serve(portal, "app.info") == {"ID": 1, "CODE": "local.app", "STATUS": "L", "INSTALLED": False}
+    assert serve(portal, "app.info") == {"ID": 1, "CODE": "local.app", "VERSION": 1, "STATUS": "L", "INSTALLED": False}
 
 
 def test_tokens_are_checked_before_anything_else(portal: EmulatedPortal):

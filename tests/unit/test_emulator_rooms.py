@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
-from local.emulator import events, imconnector, oauth, server
+from local.emulator import events, imconnector, oauth, rest, server
 from local.emulator.actor import PortalEmulator
 from local.emulator.forms import decode_form, encode_form
 from local.emulator.params import RestError
@@ -210,3 +211,59 @@ def test_the_actor_sends_sms_and_uninstalls(app: App):
     assert emulator.uninstall(portal) is None  # nothing bound: nothing sent
     assert (portal.senders, portal.connectors, portal.access_tokens, portal.installed) == ({}, {}, {}, False)
     assert isinstance(portal, EmulatedPortal)
+
+
+def test_update_app_drops_what_bitrix24_drops_and_sends_onappupdate(app: App):
+    emulator = PortalEmulator()
+    portal = emulator.add_portal()
+    portal.senders["b24sms"] = {"HANDLER": "h"}
+    portal.connectors["b24sms_sms"] = {"NAME": "SMS"}
+    portal.active[("b24sms_sms", "1")] = True
+    assert emulator.update_app(portal) is None  # nothing bound for it: nothing sent, senders gone anyway
+    assert portal.senders == {} and portal.app_version == 2
+
+    url = f"{app.server.base_url}/events"
+    portal.senders["b24sms"] = {"HANDLER": "h"}
+    portal.events.update(ONAPPINSTALL="installer", ONAPPUNINSTALL=url, ONAPPUPDATE=url)
+    response = emulator.update_app(portal)
+    assert response is not None and response.status_code == 200
+    assert portal.senders == {} and portal.events == {"ONAPPUNINSTALL": url, "ONAPPUPDATE": url}  # installer's gone
+    assert portal.connectors and portal.is_active("b24sms_sms", "1")  # kept unless asked to drop them
+    form = app.forms[-1]
+    assert form["event"] == "ONAPPUPDATE" and form["event_handler_id"] == "3"
+    assert form["data"] == {"VERSION": "3", "PREVIOUS_VERSION": "2", "LANGUAGE_ID": "en"}
+    auth = form["auth"]
+    assert auth["application_token"] == portal.application_token and auth["member_id"] == portal.member_id
+    assert auth["access_token"] in portal.access_tokens and auth["refresh_token"] in portal.refresh_tokens
+
+    response = emulator.update_app(portal, drop_bindings=True, drop_connector=True)
+    assert response is not None and app.forms[-1]["event"] == "ONAPPUPDATE"  # sent to the handler bound before
+    assert (portal.events, portal.connectors, portal.active) == ({}, {}, {})
+
+
+def test_event_get_lists_the_apps_bindings():
+    portal = EmulatorState().add_portal("p")
+    portal.access_tokens["tok"] = time.time() + 3600
+    portal.events["ONAPPUNINSTALL"] = "https://app.example.com/bitrix/events"
+    assert rest.serve(portal, "event.get", {"auth": "tok"}) == [
+        {"event": "ONAPPUNINSTALL", "handler": "https://app.example.com/bitrix/events", "auth_type": "0", "offline": 0}
+    ]
+
+
+def test_a_portal_of_its_own_endpoint_refuses_connections_and_accepts_again():
+    emulator = PortalEmulator().start()
+    try:
+        portal = emulator.own_endpoint(emulator.add_portal())
+        assert not portal.client_endpoint.startswith(emulator.base_url)
+        session = requests.Session()  # a pooled keep-alive connection, as the app's client keeps one
+        url = f"{portal.client_endpoint}app.info"
+        assert session.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"
+        emulator.refuse_connections(portal)
+        with pytest.raises(requests.ConnectionError):
+            session.post(url, timeout=5)  # the open connection was reset, and a new one is refused
+        with pytest.raises(requests.ConnectionError):
+            requests.post(url, timeout=5)
+        emulator.accept_connections(portal)
+        assert session.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"  # same address again
+    finally:
+        emulator.stop()

@@ -44,7 +44,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "EventsFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", PUT), ("PortalsTable", UPDATE),
         ("MessagesTable", PUT), ("MessagesTable", QUERY), ("MessagesTable", "dynamodb:BatchWriteItem"),
-        ("OutboundQueue", SEND),
+        ("OutboundQueue", SEND), *TOKEN_BUCKET, ("ChatsTable", QUERY), ("ChatsTable", "dynamodb:BatchWriteItem"),
+        ("secretsmanager", "secretsmanager:DeleteSecret"),
+        params={PUBLIC_URL, CLIENT_SECRET},
     ),
     "HandlerFunction": grants(("PortalsTable", GET), ("MessagesTable", PUT), ("OutboundQueue", SEND)),
     "DispatchFunction": grants(

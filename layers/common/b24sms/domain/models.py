@@ -31,6 +31,9 @@ class Portal:
     registered_name: str = ""
     installed_at: int = 0
     updated_at: int = 0
+    # New at each install that follows an uninstall (kept by a re-install): the page's sessions carry it,
+    # so a session issued before an uninstall is refused after the reinstall.
+    install_id: str = ""
     # The portal's own carrier (see CarrierConfig); empty: the deployment's default carrier.
     carrier_config: dict[str, str] = field(default_factory=dict)
     # Open Lines this portal connected our SMS channel to: line id -> "active".

@@ -2,6 +2,8 @@
 
 - install (and the sender sync): ``imconnector.register`` with our placement handler URL; the
   connector's events are bound from the event registry (``usecases/events.py``);
+- after an application update (and at every sync): ``ensure`` puts back the connector and the
+  activation of the lines we route for, if the portal dropped them;
 - the connector settings placement activates the channel on a line with the admin's own token (a
   forged page gets refused by the portal itself), and the line is remembered;
 - a line deleted, or our connector removed from it: ``forget_line``.
@@ -75,6 +77,40 @@ def register(client: Any, portal: Portal) -> bool:
     return True
 
 
+def ensure(client: Any, portal: Portal, moved: bool = False) -> list[str]:
+    """The connector as it should be after an application update or a sync: registered again when the
+    portal lists it no more (``imconnector.list``) or our URL or name changed (``moved``), and each Open
+    Line we route for active on it (``imconnector.status``), activated again with the app's token when
+    it is not. What was put back, e.g. ``["connector", "line 1"]``; nothing without the scopes.
+
+    ``placement.get`` would show the connector's SETTING_CONNECTOR placement too, but needs the
+    ``placement`` scope, which this app does not ask for; the connector's own list tells the same."""
+    if not has_scope(portal):
+        return []
+    restored = []
+    listed = {} if moved else client.call("imconnector.list")
+    if moved or connector_id() not in (listed if isinstance(listed, dict) else {}):
+        register(client, portal)
+        restored.append("connector")
+    for line in portal.openlines:
+        status = client.call("imconnector.status", {"CONNECTOR": connector_id(), "LINE": line})
+        if isinstance(status, dict) and status.get("STATUS") is True:
+            continue
+        try:
+            _activate(client, line)
+            restored.append(f"line {line}")
+        except BitrixError as exc:  # an admin connects it again in the Contact Center
+            logger.warning("Open Line not reconnected", extra={"line": line, "error": exc.code})
+    return restored
+
+
+def _activate(client: Any, line: str) -> None:
+    connector = connector_id()
+    client.call("imconnector.activate", {"CONNECTOR": connector, "LINE": line, "ACTIVE": 1})
+    data = {"ID": connector, "URL": placement_url(), "URL_IM": placement_url(), "NAME": get_settings().sender_name}
+    client.call("imconnector.connector.data.set", {"CONNECTOR": connector, "LINE": line, "DATA": data})
+
+
 @dataclass(frozen=True)
 class Activation:
     line: str
@@ -101,12 +137,11 @@ def activate_from_placement(form: dict[str, Any]) -> Activation:
     from b24sms.adapters.bitrix.client import BitrixClient  # cold start: imports requests, paid only when a line is connected
 
     as_admin = BitrixClient(replace(portal, access_token=token), None, timeout=get_settings().http_timeout)
-    connector = connector_id()
     try:
-        as_admin.call("imconnector.activate", {"CONNECTOR": connector, "LINE": line, "ACTIVE": 1 if active else 0})
         if active:
-            data = {"ID": connector, "URL": placement_url(), "URL_IM": placement_url(), "NAME": get_settings().sender_name}
-            as_admin.call("imconnector.connector.data.set", {"CONNECTOR": connector, "LINE": line, "DATA": data})
+            _activate(as_admin, line)
+        else:
+            as_admin.call("imconnector.activate", {"CONNECTOR": connector_id(), "LINE": line, "ACTIVE": 0})
     except BitrixError as exc:
         if exc.code in ("invalid_token", "expired_token", "NO_AUTH_FOUND", "insufficient_scope", "ACCESS_DENIED"):
             raise Forbidden(f"the portal refused this token: {exc.code}") from exc

@@ -123,6 +123,7 @@ def install(request: InstallRequest) -> Portal:
         scope=tokens["scope"],
         lang=request.lang,
         installed_at=existing.installed_at if keep_secret and existing else now,
+        install_id=existing.install_id if keep_secret and existing else secrets.token_hex(8),
         updated_at=now,
         carrier_config=existing.carrier_config if existing else {},  # set by an operator: survives re-installs
         openlines=existing.openlines if existing else {},

@@ -83,7 +83,7 @@ def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str
         raise NotAuthenticated("the portal did not confirm who you are", "bad_auth")
     lang = str(query.get("LANG") or portal.lang or "en")[:8]
     session = Session(member_id, str(user["ID"]), admin is True, lang, 0)
-    token = page_session.issue(session.member_id, session.user_id, session.admin, lang)
+    token = page_session.issue(session.member_id, session.user_id, session.admin, lang, install=portal.install_id)
     return page_session.verify(token), token
 
 
@@ -99,10 +99,14 @@ def _portal_call(portal: Portal, auth_id: str, method: str) -> Any:
 
 
 def portal_of(session: Session) -> Portal:
-    """The session's portal, only while it is installed: an uninstalled portal gets nothing."""
+    """The session's portal, only while it is installed, and only the install the session was issued
+    for: an uninstalled portal gets nothing, and a session from before an uninstall nothing after the
+    reinstall."""
     portal = store.portals.get_portal(session.member_id)
     if portal is None or not portal.installed:
         raise Forbidden("the application is not installed on this portal", "not_installed")
+    if not hmac.compare_digest(session.install.encode(), portal.install_id.encode()):
+        raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session")
     return portal
 
 

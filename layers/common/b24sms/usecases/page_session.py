@@ -1,7 +1,8 @@
 """The application page's session: a short-lived token the page carries in every call (a header or a
 form field: third-party iframe cookies are unreliable), signed with HMAC-SHA256 under a per-deployment
 secret (``APP_SESSION_SECRET``: SSM SecureString in AWS, the environment locally) and bound to the
-portal (member_id), the user and whether that user is an administrator of the portal.
+portal (member_id) and its install (``Portal.install_id``: a session from before an uninstall is
+refused after the reinstall), the user and whether that user is an administrator of the portal.
 
 A state-changing call must carry a valid token with ``admin``: a page on another site cannot forge
 one, so the calls are CSRF-safe by construction."""
@@ -29,6 +30,7 @@ class Session:
     admin: bool
     lang: str
     expires_at: int
+    install: str = ""  # the portal's install_id when the session was issued
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -55,10 +57,14 @@ def issue(
     ttl: int = TTL_SECONDS,
     now: float | None = None,
     key: bytes | None = None,
+    install: str = "",
 ) -> str:
-    """A token for this session (``key``: another key than the deployment's, for the event files)."""
+    """A token for this session (``key``: another key than the deployment's, for the event files;
+    ``install``: the portal's install_id)."""
     expires = int((time.time() if now is None else now) + min(ttl, TTL_SECONDS))
-    claims = {"m": member_id, "u": user_id, "a": bool(admin), "l": lang, "e": expires}
+    claims: dict[str, object] = {"m": member_id, "u": user_id, "a": bool(admin), "l": lang, "e": expires}
+    if install:  # a portal installed before install ids has none: its sessions look as they did
+        claims["i"] = install
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signature = _b64(hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
@@ -74,7 +80,9 @@ def verify(token: str, now: float | None = None) -> Session:
         raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session")
     try:
         claims = json.loads(_unb64(payload))
-        session = Session(str(claims["m"]), str(claims["u"]), claims["a"] is True, str(claims["l"]), int(claims["e"]))
+        session = Session(
+            str(claims["m"]), str(claims["u"]), claims["a"] is True, str(claims["l"]), int(claims["e"]), str(claims.get("i", ""))
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session") from exc
     if session.expires_at <= (time.time() if now is None else now):

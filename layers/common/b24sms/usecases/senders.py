@@ -1,7 +1,8 @@
-"""Our SMS provider as a portal sees it: registration at install, and the sync that keeps every
-installed portal's sender pointing at the current HANDLER URL and name, and, when our public URL
-changed, every event of the registry (``usecases/events.py``) and the Open Lines connector's placement
-handler with it."""
+"""Our SMS provider as a portal sees it: registration at install, and the senders' step of the portal
+sync (``reconcile``), which keeps every sender of a portal (the deployment's and those added on the
+application's page) registered, pointing at the current HANDLER URL and name. The sync itself
+(``events.sync_portal``: senders, then event bindings and the Open Lines connector) is run by the
+sender sync function and on ONAPPUPDATE."""
 
 from __future__ import annotations
 
@@ -10,17 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools import Logger
-
 from b24sms.adapters import store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.client import BitrixClient
-from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain.models import Portal
-from b24sms.usecases import connector, events
-
-logger = Logger(child=True)
 
 DESCRIPTIONS = {
     "en": "Sends SMS through {carrier}, with delivery statuses",
@@ -78,11 +73,12 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # event bindings, the connector, its lines put back
     error: str = ""
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.deleted)
+        return bool(self.added or self.updated or self.deleted or self.restored)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,49 +88,44 @@ def _reconcile(client: BitrixClient, codes: list[str], fields: dict[str, Any], c
     """One sender: added when the portal lacks it, updated when this deployment's URL or name changed."""
     code = str(fields["CODE"])
     if code not in codes:
-        client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
-        report.added.append(code)
-    elif changed:
+        try:
+            client.call("messageservice.sender.add", {**fields, "TYPE": "SMS"})
+            report.added.append(code)
+            return
+        except BitrixError as exc:  # added since the list (a sync and ONAPPUPDATE at once): update it
+            if exc.code != "ERROR_SENDER_ALREADY_INSTALLED":
+                raise
+        changed = True
+    if changed:
         client.call("messageservice.sender.update", fields)
         report.updated.append(code)
     else:
         report.unchanged.append(code)
 
 
-def sync_portal(client: BitrixClient, portal: Portal) -> SyncReport:
-    """Make the portal's senders match this deployment: add ours if missing, update it if its HANDLER
-    or name changed since we registered it, delete codes of ours no longer used; after an add or an
-    update, re-bind every event of the registry the portal grants at our current URL (unbinding the
-    old URL) and re-register the Open Lines connector's placement handler. Idempotent."""
+def reconcile(client: BitrixClient, portal: Portal, report: SyncReport) -> bool:
+    """The senders' step of the portal sync (``events.sync_portal``): add ours if missing (all of them
+    after an application update), update them if the HANDLER or name changed since we registered
+    them, delete codes of ours no longer used. True when this deployment's URL or name changed (what
+    is bound to it must follow). ``BitrixError`` when the portal refuses."""
     code = get_settings().sender_code
-    report = SyncReport(portal.member_id, portal.domain)
     fields = sender_fields(portal)
-    try:
-        codes = client.call("messageservice.sender.list")
-        codes = [str(c) for c in (codes.values() if isinstance(codes, dict) else codes or [])]
-        # Every sender shares the main one's HANDLER and is named after this deployment's sender: a new
-        # URL or name updates them all.
-        changed = portal.registered_handler != fields["HANDLER"] or portal.registered_name != _fingerprint(fields)
-        _reconcile(client, codes, fields, changed, report)
-        for extra, settings in portal.senders.items():  # the senders added on the application's page
-            _reconcile(client, codes, extra_sender_fields(portal, extra, settings.get("name", "")), changed, report)
-        for old in codes:
-            if old != code and old not in portal.senders:
-                client.call("messageservice.sender.delete", {"CODE": old})
-                report.deleted.append(old)
-        if report.added or report.updated:  # our URL may have changed: everything bound to it follows
-            events.rebind(client, portal, portal.registered_handler.split("/bitrix/handler", 1)[0])
-            connector.register(client, portal)
-        store.portals.save_registration(portal.member_id, fields["HANDLER"], _fingerprint(fields))
-    except BitrixError as exc:
-        report.error = f"{exc.code}: {exc.description}"
-    return report
+    codes = client.call("messageservice.sender.list")
+    codes = [str(c) for c in (codes.values() if isinstance(codes, dict) else codes or [])]
+    # Every sender shares the main one's HANDLER and is named after this deployment's sender: a new
+    # URL or name updates them all.
+    changed = portal.registered_handler != fields["HANDLER"] or portal.registered_name != _fingerprint(fields)
+    _reconcile(client, codes, fields, changed, report)
+    for extra, settings in portal.senders.items():  # the senders added on the application's page
+        _reconcile(client, codes, extra_sender_fields(portal, extra, settings.get("name", "")), changed, report)
+    for old in codes:
+        if old != code and old not in portal.senders:
+            client.call("messageservice.sender.delete", {"CODE": old})
+            report.deleted.append(old)
+    return changed
 
 
-def sync_all() -> list[SyncReport]:
-    reports = []
-    for portal in store.portals.list_installed_portals():
-        report = sync_portal(client_for(portal), portal)
-        logger.info("sender sync", extra=report.as_dict())
-        reports.append(report)
-    return reports
+def remember(portal: Portal) -> None:
+    """What we registered on the portal (its HANDLER and name), once the sync of it succeeded."""
+    fields = sender_fields(portal)
+    store.portals.save_registration(portal.member_id, fields["HANDLER"], _fingerprint(fields))

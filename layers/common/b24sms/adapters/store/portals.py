@@ -94,6 +94,18 @@ def release_refresh_lock(member_id: str) -> None:
     _portals().update_item(Key={"member_id": member_id}, UpdateExpression="REMOVE refresh_lock_until")
 
 
+def set_scope(member_id: str, scope: str) -> None:
+    """The scopes the portal grants now (a new version of the app may ask for more)."""
+    guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET #sc = :s, updated_at = :t",
+        ConditionExpression="#st = :installed",
+        ExpressionAttributeNames={"#sc": "scope", "#st": "status"},
+        ExpressionAttributeValues={":s": scope, ":t": now(), ":installed": "installed"},
+    )
+
+
 def set_openlines(member_id: str, lines: dict[str, str]) -> None:
     """The Open Lines our SMS channel is connected to on this portal."""
     _portals().update_item(
