@@ -213,6 +213,10 @@ def test_a_removed_senders_code_is_never_handed_out_again(stack: LocalStack, emu
     assert record is not None and sorted(record.senders) == ["b24sms_3", "b24sms_5"]
     emulator.install(portal, f"{stack.base_url}/bitrix/install")  # a re-install keeps the count
     assert call(stack, session_of(emulator, portal), "sender-add", name="Sixth").json()["code"] == "b24sms_6"
+    # An uninstall without CLEAN keeps the messages that name these CODEs: so does the count.
+    assert emulator.uninstall(portal) is not None
+    emulator.install(portal, f"{stack.base_url}/bitrix/install")
+    assert call(stack, session_of(emulator, portal), "sender-add", name="Seventh").json()["code"] == "b24sms_7"
 
 
 def test_a_sender_name_with_control_or_direction_override_characters_is_refused(

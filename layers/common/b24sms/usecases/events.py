@@ -51,7 +51,7 @@ def uninstall(portal: Portal, clean: bool) -> int:
     carrier credentials the page stored for it deleted (after a recovery window; at once with
     ``clean``). With ``clean`` also its messages (and day counters), opt-outs, audit log and number
     routes. The record read before the lockout names the credentials."""
-    store.portals.mark_uninstalled(portal.member_id)
+    store.portals.mark_uninstalled(portal.member_id, portal.sender_seq)
     references = [portal.carrier_config.get("credentials", ""), *(s.get("credentials", "") for s in portal.senders.values())]
     extra: dict[str, Any] = {"secrets_deleted": len(store.erase.carrier_secrets(portal.member_id, references, force=clean))}
     deleted = 0

@@ -46,9 +46,14 @@ def save_registration(member_id: str, handler: str, name: str) -> None:
     )
 
 
-def mark_uninstalled(member_id: str) -> None:
-    """Lock the portal out: tokens and secrets erased, the record kept as a tombstone."""
-    _portals().put_item(Item={"member_id": member_id, "client_endpoint": "", "status": UNINSTALLED, "updated_at": now()})
+def mark_uninstalled(member_id: str, sender_seq: int = 0) -> None:
+    """Lock the portal out: tokens and secrets erased, the record kept as a tombstone. The tombstone
+    keeps ``sender_seq``: the portal's messages (kept without CLEAN) name removed senders' CODEs, so a
+    reinstall must not hand them out again."""
+    item: dict[str, Any] = {"member_id": member_id, "client_endpoint": "", "status": UNINSTALLED, "updated_at": now()}
+    if sender_seq:
+        item["sender_seq"] = sender_seq
+    _portals().put_item(Item=item)
 
 
 def try_lock_refresh(member_id: str, version: int, lock_seconds: int) -> bool:
