@@ -38,7 +38,7 @@ TARGET = {"python_version": "3.13", "python_full_version": "3.13.0", "sys_platfo
 
 
 def pins() -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for line in REQUIREMENTS.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
