@@ -111,6 +111,27 @@ def start_seeded(stack: LocalStack, emulator: PortalEmulator, function: str) -> 
     return True
 
 
+def drain(stack: LocalStack, queue: str, function: str) -> dict[str, int]:
+    """Feed ``function`` what ``queue`` holds, one message per invocation (SyncPortalFunction's batch
+    size), until it is empty; a message the function hands back is left for a later run. Returns how
+    many were handled and how many failed."""
+    import boto3
+
+    from local.stack import sqs_event
+
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+    url, arn = stack.queue_url(queue), stack.template.physical[queue]["Arn"]
+    handled = failed = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get("Messages", []):
+        answer = stack.invoke(function, sqs_event(messages, arn))
+        handled += 1
+        if answer.get("batchItemFailures"):
+            failed += 1
+        else:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+    return {"synced": handled - failed, "sync_failures": failed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -145,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             if not start_seeded(stack, emulator, function):
                 return 2
             result = stack.invoke(function, event)
+            if function == "SyncSendersFunction":  # no pollers here: sync what it queued, as Lambda would
+                result = {**result, **drain(stack, "SyncQueue", "SyncPortalFunction")}
         print(json.dumps(result, indent=2, ensure_ascii=False), file=real_stdout)
         return 0
     finally:
