@@ -6,6 +6,7 @@ SyncPortalFunction syncs each one on its own. Each test syncs only the portals i
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -72,13 +73,28 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
     assert methods(stale, calls_before) == ["messageservice.sender.list", "event.get", "imconnector.list"]
 
 
+@pytest.fixture
+def sync_visibility(stack: LocalStack) -> Iterator[None]:
+    """SyncQueue's visibility timeout as in AWS, longer than a sync (the test stack's is 2 s for every
+    queue): a message being worked on is not taken again meanwhile, so only the deferral's own
+    ChangeMessageVisibility can bring it back soon."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+    url = stack.queue_url("SyncQueue")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+    yield
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "2"})
+
+
 def test_a_dead_portal_goes_back_to_the_queue_without_holding_the_others(
-    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, moved_api: str
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, moved_api: str, sync_visibility: None
 ):
     others = [installed(emulator, stack), installed(emulator, stack)]
     dead = portal
     dead.down = True
     before = len(dead.calls)
+    invocations = stack.invocations.get("SyncPortalFunction", 0)
     try:
         answer = stack.invoke("SyncSendersFunction", {"member_ids": [dead.member_id] + [p.member_id for p in others]})
         assert answer["queued"] == 3
@@ -89,16 +105,50 @@ def test_a_dead_portal_goes_back_to_the_queue_without_holding_the_others(
         assert len(dead.calls) - before < 5
         for p in others:
             assert p.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?")
-        # The dead one's sync gave up, and its message is back in the queue (deferred), not lost.
-        wait_until(lambda: len(dead.calls) - before >= 5, timeout=15)
+        # The dead one's sync gave up (its invocation is over), and its message is back in the queue,
+        # deferred, not lost.
+        wait_until(lambda: stack.invocations.get("SyncPortalFunction", 0) - invocations >= 3, timeout=15)
+        assert len(dead.calls) - before == 5
         assert sync_queue_depth(stack) == 1
         assert dead.events["ONAPPUNINSTALL"] == f"{stack.base_url}/bitrix/events"
     finally:
         dead.down = False
-    # Redelivered after its back-off (SYNC_RETRY_BASE, 1 s here), it syncs once the portal is back.
-    wait_until(lambda: dead.events.get("ONAPPUNINSTALL") == f"{moved_api}/bitrix/events", timeout=30)
+    # Redelivered after its back-off (SYNC_RETRY_BASE, 1 s here; the queue's visibility is 60 s), it
+    # syncs once the portal is back.
+    wait_until(lambda: dead.events.get("ONAPPUNINSTALL") == f"{moved_api}/bitrix/events", timeout=15)
     wait_until(lambda: sync_queue_depth(stack) == 0, timeout=10)
     assert dead.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?")
+
+
+def test_three_portals_through_the_queue_are_all_restored(emulator: PortalEmulator, stack: LocalStack):
+    portals = [installed(emulator, stack) for _ in range(3)]
+    for p in portals:
+        p.senders.clear()  # as an application update leaves them
+        del p.events["ONAPPUPDATE"]
+    invocations = stack.invocations.get("SyncPortalFunction", 0)
+
+    assert sync_portals(stack, *portals) == {"queued": 3, "next_page": False, "sqs_requests": 1}
+    assert stack.invocations.get("SyncPortalFunction", 0) - invocations >= 3  # a portal per invocation
+    for p in portals:
+        assert list(p.senders) == ["b24sms"] and p.events["ONAPPUPDATE"] == events.events_url()
+
+
+def test_the_installed_portals_page_through_the_table_with_keys_a_message_can_carry(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    gone = installed(emulator, stack)
+    store.portals.mark_uninstalled(gone.member_id)
+    seen: list[str] = []
+    start = None
+    while True:
+        ids, start = store.portals.installed_page(start, 3)
+        assert len(ids) <= 3
+        seen.extend(ids)
+        if start is None:
+            break
+        assert json.loads(json.dumps(start)) == start  # it travels in the continuation message
+    assert portal.member_id in seen and gone.member_id not in seen
+    assert len(seen) == len(set(seen))
 
 
 @pytest.fixture
