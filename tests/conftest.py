@@ -53,6 +53,9 @@ def stack(emulator: PortalEmulator) -> Iterator[LocalStack]:
         visibility_timeout=2,
         max_batch_window=0.3,
     ).start()
+    # The sender sync's queue keeps a visibility longer than a sync, as in AWS: a portal's sync is never
+    # taken twice at once, and a failed one comes back only through its own deferral.
+    _sqs(local).set_queue_attributes(QueueUrl=local.queue_url("SyncQueue"), Attributes={"VisibilityTimeout": "60"})
     yield local
     local.stop()
 
@@ -70,11 +73,15 @@ def final_status(portal: EmulatedPortal, message_id: str, timeout: float = 20.0)
     return str(wait_until(lambda: portal.final_status(message_id) in FINAL and portal.final_status(message_id), timeout))
 
 
-def sync_queue_depth(stack: LocalStack) -> int:
-    """Messages in the sender sync's queue, waiting or being worked on."""
+def _sqs(stack: LocalStack) -> Any:
     import boto3
 
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+    return boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+
+
+def sync_queue_depth(stack: LocalStack) -> int:
+    """Messages in the sender sync's queue, waiting or being worked on."""
+    sqs = _sqs(stack)
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url("SyncQueue"), AttributeNames=names)["Attributes"]
     return sum(int(attributes[name]) for name in names)

@@ -73,22 +73,8 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
     assert methods(stale, calls_before) == ["messageservice.sender.list", "event.get", "imconnector.list"]
 
 
-@pytest.fixture
-def sync_visibility(stack: LocalStack) -> Iterator[None]:
-    """SyncQueue's visibility timeout as in AWS, longer than a sync (the test stack's is 2 s for every
-    queue): a message being worked on is not taken again meanwhile, so only the deferral's own
-    ChangeMessageVisibility can bring it back soon."""
-    import boto3
-
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
-    url = stack.queue_url("SyncQueue")
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
-    yield
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "2"})
-
-
 def test_a_dead_portal_goes_back_to_the_queue_without_holding_the_others(
-    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, moved_api: str, sync_visibility: None
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, moved_api: str
 ):
     others = [installed(emulator, stack), installed(emulator, stack)]
     dead = portal
@@ -113,8 +99,8 @@ def test_a_dead_portal_goes_back_to_the_queue_without_holding_the_others(
         assert dead.events["ONAPPUNINSTALL"] == f"{stack.base_url}/bitrix/events"
     finally:
         dead.down = False
-    # Redelivered after its back-off (SYNC_RETRY_BASE, 1 s here; the queue's visibility is 60 s), it
-    # syncs once the portal is back.
+    # Redelivered after its back-off (SYNC_RETRY_BASE, 1 s here; the queue's visibility is 60 s, see
+    # tests/conftest.py), it syncs once the portal is back.
     wait_until(lambda: dead.events.get("ONAPPUNINSTALL") == f"{moved_api}/bitrix/events", timeout=15)
     wait_until(lambda: sync_queue_depth(stack) == 0, timeout=10)
     assert dead.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?")
