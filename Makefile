@@ -19,7 +19,7 @@ help:
 	@echo "make demo           local stack + portal emulator: install, send three SMS, print their timelines"
 	@echo "                    KEEP=1: keep it running and print the URL of the application's page"
 	@echo "make invoke         EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event"
-	@echo "make sync-senders   run SyncSendersFunction once (make invoke on events/sync_senders.json)"
+	@echo "make sync-senders   run SyncSendersFunction once, then SyncPortalFunction on what it queued (events/sync_senders.json)"
 	@echo "make sam-local-setup Docker, its daemon, the Lambda base image, the SAM CLI (idempotent; as root)"
 	@echo "make sam-invoke     EVENT=events/<file>.json [FUNCTION=...]: make invoke, in the function's container"
 	@echo "make sam-check      say whether sam local can run here (one line)"

@@ -49,6 +49,7 @@ FUNCTION_OF = {
     "sqs_outbound.json": "DispatchFunction",
     "sqs_status.json": "PushFunction",
     "sync_senders.json": "SyncSendersFunction",
+    "sqs_sync_portal.json": "SyncPortalFunction",
     "scheduled_recover.json": "RecoverFunction",
 }
 
@@ -279,13 +280,13 @@ def build() -> dict[str, dict[str, Any]]:
         {"member_id": fixtures.DEMO_MEMBER_ID, "message_id": fixtures.DEMO_MESSAGE_ID}, separators=(",", ":")
     )
 
-    def sqs(queue: str) -> dict[str, Any]:
+    def sqs(queue: str, body: str = queue_message) -> dict[str, Any]:
         return sqs_event(
             [
                 {
                     "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
                     "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
-                    "Body": queue_message,
+                    "Body": body,
                     "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(TS * 1000)},
                     "MD5OfBody": "",
                 }
@@ -424,6 +425,9 @@ def build() -> dict[str, dict[str, Any]]:
         "sqs_outbound.json": sqs("b24sms-dev-OutboundQueue"),
         "sqs_status.json": sqs("b24sms-dev-StatusQueue"),
         "sync_senders.json": {},
+        "sqs_sync_portal.json": sqs(
+            "b24sms-dev-SyncQueue", json.dumps({"member_id": fixtures.DEMO_MEMBER_ID}, separators=(",", ":"))
+        ),
         "scheduled_recover.json": {
             "version": "0",
             "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,34 @@ def start_seeded(stack: LocalStack, emulator: PortalEmulator, function: str) -> 
     return True
 
 
+DRAINED = {"SyncSendersFunction": ("SyncQueue", "SyncPortalFunction")}  # a function whose work is queued
+
+
+def drain(
+    stack: LocalStack, queue: str, function: str, call: Callable[[str, dict[str, Any]], Any] | None = None
+) -> dict[str, int]:
+    """Feed ``function`` what ``queue`` holds, one message per invocation (SyncPortalFunction's batch
+    size), until it is empty: what Lambda's pollers do, for a stack started without them. ``call``
+    invokes a function on an event (default: in-process). A message the function hands back is left
+    for a later run. Returns how many were handled and how many failed."""
+    import boto3
+
+    from local.stack import sqs_event
+
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+    url, arn = stack.queue_url(queue), stack.template.physical[queue]["Arn"]
+    call = call or stack.invoke
+    handled = failed = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get("Messages", []):
+        answer = call(function, sqs_event(messages, arn))
+        handled += 1
+        if answer.get("batchItemFailures"):
+            failed += 1
+        else:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+    return {"synced": handled - failed, "sync_failures": failed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -145,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             if not start_seeded(stack, emulator, function):
                 return 2
             result = stack.invoke(function, event)
+            if function in DRAINED:  # no pollers here: sync what it queued, as Lambda would
+                result = {**result, **drain(stack, *DRAINED[function])}
         print(json.dumps(result, indent=2, ensure_ascii=False), file=real_stdout)
         return 0
     finally:

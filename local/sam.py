@@ -37,6 +37,8 @@ from typing import IO, TYPE_CHECKING, Any
 from local.template import REGION, ROOT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.stack import LocalStack
 
 SAM_PY = ROOT / ".venv-sam" / "bin" / "python"
@@ -304,6 +306,20 @@ class StartLambda:
             self.env_file.unlink(missing_ok=True)
 
 
+def _file_invoker(stack: LocalStack, env_file: Path) -> Callable[[str, dict[str, Any]], Any]:
+    """`sam local invoke` on an event given as a dict (written to a file for SAM)."""
+
+    def call(function: str, event: dict[str, Any]) -> Any:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(event, handle)
+        try:
+            return invoke(stack, function, Path(handle.name), env_file)
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
+
+    return call
+
+
 def _invoke_main(function_and_event: list[str], rebuild: bool = True) -> int:
     from local import invoke as local_invoke
     from local.events import FUNCTION_OF
@@ -340,6 +356,9 @@ def _invoke_main(function_and_event: list[str], rebuild: bool = True) -> int:
             env_file = write_env_file(stack)
         # SAM's own output (the container's logs, a traceback, the REPORT line) goes to stderr.
         result = invoke(stack, function, path, env_file)
+        if function in local_invoke.DRAINED:  # what it queued, each message in its consumer's container
+            queue, consumer = local_invoke.DRAINED[function]
+            result = {**result, **local_invoke.drain(stack, queue, consumer, _file_invoker(stack, env_file))}
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
     finally:

@@ -63,6 +63,7 @@ OVERRIDABLE = (
     "DISPATCH_LEASE_SECONDS",
     "UNKNOWN_OUTCOME_GRACE",
     "PUSH_RETRY_BASE",
+    "SYNC_RETRY_BASE",
     "DEFAULT_COUNTRY",
     "MAX_SEGMENTS",
     *carriers.settings(),

@@ -48,10 +48,14 @@ def stack(emulator: PortalEmulator) -> Iterator[LocalStack]:
             "DISPATCH_LEASE_SECONDS": "2",
             "UNKNOWN_OUTCOME_GRACE": "2",
             "PUSH_RETRY_BASE": "1",
+            "SYNC_RETRY_BASE": "1",
         },
         visibility_timeout=2,
         max_batch_window=0.3,
     ).start()
+    # The sender sync's queue keeps a visibility longer than a sync, as in AWS: a portal's sync is never
+    # taken twice at once, and a failed one comes back only through its own deferral.
+    _sqs(local).set_queue_attributes(QueueUrl=local.queue_url("SyncQueue"), Attributes={"VisibilityTimeout": "60"})
     yield local
     local.stop()
 
@@ -67,3 +71,26 @@ def portal(emulator: PortalEmulator, stack: LocalStack) -> EmulatedPortal:
 
 def final_status(portal: EmulatedPortal, message_id: str, timeout: float = 20.0) -> str:
     return str(wait_until(lambda: portal.final_status(message_id) in FINAL and portal.final_status(message_id), timeout))
+
+
+def _sqs(stack: LocalStack) -> Any:
+    import boto3
+
+    return boto3.client("sqs", endpoint_url=stack.aws_endpoint)
+
+
+def sync_queue_depth(stack: LocalStack) -> int:
+    """Messages in the sender sync's queue, waiting or being worked on."""
+    sqs = _sqs(stack)
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url("SyncQueue"), AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
+def sync_portals(stack: LocalStack, *portals: EmulatedPortal, timeout: float = 30.0) -> dict[str, Any]:
+    """The sender sync of just these portals (``member_ids``), through the sync queue: waits until the
+    queue's consumer has synced each one. Other portals the session installed are not walked."""
+    answer: dict[str, Any] = stack.invoke("SyncSendersFunction", {"member_ids": [p.member_id for p in portals]})
+    assert answer["queued"] == len(portals), answer
+    wait_until(lambda: sync_queue_depth(stack) == 0, timeout)
+    return answer

@@ -16,7 +16,7 @@ from b24sms.adapters.store import page as page_store
 from b24sms.usecases import connector, events
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
-from tests.conftest import final_status, wait_until
+from tests.conftest import final_status, sync_portals, wait_until
 
 CONNECTOR = "b24sms_sms"
 
@@ -87,10 +87,18 @@ def test_a_forged_onappupdate_changes_nothing(portal: EmulatedPortal, stack: Loc
 
 def test_the_sender_sync_binds_onappupdate_on_a_portal_installed_before_it_existed(portal: EmulatedPortal, stack: LocalStack):
     del portal.events["ONAPPUPDATE"]  # installed by a version that did not bind it
-    result = stack.invoke("SyncSendersFunction", {})
-    report = next(r for r in result["reports"] if r["member_id"] == portal.member_id)
-    assert report["restored"] == ["event ONAPPUPDATE"] and report["unchanged"] == ["b24sms"]
+    before = len(portal.calls)
+    sync_portals(stack, portal)
     assert portal.events["ONAPPUPDATE"] == events.events_url()
+    assert [(c.method, c.params.get("event")) for c in portal.calls[before:] if c.method.startswith("event.")] == [
+        ("event.get", None),
+        ("event.bind", "ONAPPUPDATE"),
+    ]
+    assert not [
+        c
+        for c in portal.calls[before:]
+        if c.method.startswith("messageservice.sender.") and c.method != "messageservice.sender.list"
+    ]
 
 
 def test_a_portal_that_refuses_connections_gets_its_status_once_it_accepts_again(emulator: PortalEmulator, stack: LocalStack):
@@ -134,7 +142,5 @@ def test_an_update_the_portal_refuses_to_restore_answers_503_and_the_sync_restor
     assert response is not None and response.status_code == 503, response and response.text
     assert portal.senders == {}  # not restored: Bitrix24 does not send the event again
 
-    result = stack.invoke("SyncSendersFunction", {})
-    report = next(r for r in result["reports"] if r["member_id"] == portal.member_id)
-    assert report["added"] == ["b24sms"] and not report["error"]
+    sync_portals(stack, portal)
     assert list(portal.senders) == ["b24sms"]

@@ -90,7 +90,7 @@ def dead_letter_queues(template: Template) -> set[str]:
 
 def test_every_dead_letter_queue_has_a_depth_alarm_that_notifies(template: Template) -> None:
     queues = dead_letter_queues(template)
-    assert queues >= {"OutboundDLQ", "StatusDLQ", "SmsEventsDLQ", "RecoverDLQ"}
+    assert queues >= {"OutboundDLQ", "StatusDLQ", "SmsEventsDLQ", "RecoverDLQ", "SyncDLQ"}
     for queue in sorted(queues):
         (alarm,) = alarms_on(
             template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [queue, "QueueName"]}
@@ -213,7 +213,7 @@ def test_each_queues_visibility_outlasts_six_consumer_timeouts_and_its_batching_
     """AWS's guidance for SQS event sources: VisibilityTimeout >= 6 x the function's timeout + the
     batching window, or a batch still being worked on (or retried by Lambda) comes back to another."""
     triggers = template.queue_triggers()
-    assert {t.queue for t in triggers} == {"OutboundQueue", "StatusQueue"}
+    assert {t.queue for t in triggers} == {"OutboundQueue", "StatusQueue", "SyncQueue"}
     for trigger in triggers:
         visibility = template.resources[trigger.queue]["Properties"]["VisibilityTimeout"]
         event = next(

@@ -94,8 +94,10 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sms-voice", "sms-voice:DescribePools"),
         params={PUBLIC_URL, CLIENT_SECRET, "ssm:/b24sms/${Stage}/${AppSessionSecretParameter}"},
     ),
-    "SyncSendersFunction": grants(
+    "SyncSendersFunction": grants(("PortalsTable", SCAN), ("SyncQueue", SEND)),
+    "SyncPortalFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", SCAN), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
+        ("SyncQueue", SEND), ("SyncQueue", "sqs:ChangeMessageVisibility"),
         params={PUBLIC_URL, CLIENT_SECRET},
     ),
 }  # fmt: skip
@@ -282,7 +284,7 @@ def test_public_functions_have_reserved_concurrency_zero_means_none(template: Te
 
 def test_queue_consumers_are_not_capped_by_a_reservation(template: Template) -> None:
     consumers = {trigger.function for trigger in template.queue_triggers()}
-    assert consumers == {"DispatchFunction", "PushFunction"}
+    assert consumers == {"DispatchFunction", "PushFunction", "SyncPortalFunction"}
     for function in consumers:
         assert "ReservedConcurrentExecutions" not in template.resources[function]["Properties"]
 

@@ -22,6 +22,7 @@ class Settings:
     chats_table: str
     outbound_queue_url: str
     status_queue_url: str
+    sync_queue_url: str
     bitrix_client_id: str
     bitrix_oauth_url: str
     carrier: str
@@ -37,6 +38,7 @@ class Settings:
     dispatch_lease_seconds: int
     unknown_outcome_grace: int
     push_retry_base: float
+    sync_retry_base: float
     default_country: str
     max_segments: int
 
@@ -72,6 +74,7 @@ def get_settings() -> Settings:
         chats_table=os.environ.get("CHATS_TABLE", ""),
         outbound_queue_url=_env("OUTBOUND_QUEUE_URL"),
         status_queue_url=_env("STATUS_QUEUE_URL"),
+        sync_queue_url=os.environ.get("SYNC_QUEUE_URL", ""),  # only the sender sync's two functions have it
         bitrix_client_id=_env("BITRIX_CLIENT_ID"),
         bitrix_oauth_url=_env("BITRIX_OAUTH_URL", DEFAULT_OAUTH_URL).rstrip("/"),
         carrier=_env("CARRIER", "sandbox"),
@@ -88,6 +91,7 @@ def get_settings() -> Settings:
         dispatch_lease_seconds=int(_env("DISPATCH_LEASE_SECONDS", "60")),
         unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
         push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),
+        sync_retry_base=float(_env("SYNC_RETRY_BASE", "60")),
         default_country=os.environ.get("DEFAULT_COUNTRY", "").upper(),  # for national numbers, e.g. RU
         max_segments=int(_env("MAX_SEGMENTS", "10")),
     )

@@ -1,4 +1,5 @@
-"""The two SQS queues between the steps: outbound (handler -> dispatch) and status (-> push)."""
+"""The SQS queues between the steps: outbound (handler -> dispatch), status (-> push), and the sender
+sync's (one message per portal to sync, and the enumeration's continuation)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,35 @@ def enqueue_push(member_id: str, message_id: str) -> None:
     aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=_body(member_id, message_id))
 
 
+BATCH = 10  # SendMessageBatch's limit
+
+
+def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
+    """Send ``bodies`` (JSON) in SendMessageBatch calls of ten; an entry SQS refuses is sent once more,
+    and still refused it raises (the caller's invocation fails and is retried). Returns the number of
+    requests made."""
+    requests = 0
+    for start in range(0, len(bodies), BATCH):
+        entries = [
+            {"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
+            for i, body in enumerate(bodies[start : start + BATCH])
+        ]
+        for attempt in range(2):
+            requests += 1
+            failed = {f["Id"] for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+            if attempt:
+                raise RuntimeError(f"SQS refused {len(entries)} of a batch of messages twice")
+    return requests
+
+
+def enqueue_syncs(bodies: list[dict[str, Any]]) -> int:
+    """The sender sync's messages (``{"member_id"}`` or ``{"scan_from"}``); returns the requests made."""
+    return send_batch(get_settings().sync_queue_url, bodies)
+
+
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     """Back off: the failed SQS message becomes visible again only after ``seconds``."""
     aws.sqs().change_message_visibility(
@@ -40,7 +70,7 @@ def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
 def _queue_url(queue_arn: str) -> str:
     settings = get_settings()
     name = queue_arn.rsplit(":", 1)[-1]
-    for url in (settings.outbound_queue_url, settings.status_queue_url):
+    for url in (settings.outbound_queue_url, settings.status_queue_url, settings.sync_queue_url):
         if url.rstrip("/").rsplit("/", 1)[-1] == name:
             return url
     return str(aws.sqs().get_queue_url(QueueName=name)["QueueUrl"])

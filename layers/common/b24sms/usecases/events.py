@@ -4,7 +4,8 @@ for us to bind it, how its payload is read, and what handles it.
 Install binds them (``bind``); the portal sync (``sync_portal``: the senders, then ``ensure_bound``
 and the Open Lines connector) binds what is missing and moves bindings to a new public URL; the events
 function (``POST /bitrix/events``) authenticates a call and hands it to ``handle``. The sync runs for
-every portal in the sender sync function (``sync_all``) and for one portal on ONAPPUPDATE: an
+every portal through the sender sync's queue (``usecases/sync.py``, a message per portal) and for one
+portal on ONAPPUPDATE: an
 application update deletes every sender of the app, and perhaps more. To handle a new event: one
 ``Event`` in ``REGISTRY`` (and its handler); nothing else decides whether it is bound, re-bound or
 dispatched.
@@ -230,14 +231,3 @@ def sync_portal(client: BitrixClient, portal: Portal) -> senders.SyncReport:
     except BitrixError as exc:
         report.error = f"{exc.code}: {exc.description}"
     return report
-
-
-def sync_all() -> list[senders.SyncReport]:
-    """The sender sync: every installed portal (run after a URL or name change, and once after
-    upgrading from a version that did not bind ONAPPUPDATE)."""
-    reports = []
-    for portal in store.portals.list_installed_portals():
-        report = sync_portal(client_for(portal), portal)
-        logger.info("sender sync", extra=report.as_dict())
-        reports.append(report)
-    return reports

@@ -22,20 +22,21 @@ def put_portal(portal: Portal) -> None:
     _portals().put_item(Item=portal.to_item())
 
 
-def list_installed_portals() -> list[Portal]:
-    portals_table = _portals()
+def installed_page(start: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
+    """One page of the installed portals' member ids: a Scan of at most ``limit`` items (fewer are
+    installed ones: the filter applies after the limit), reading only ``member_id`` and ``status``.
+    Returns the ids and where the next page starts (None: that was the last)."""
     kwargs: dict[str, Any] = {
+        "Limit": limit,
+        "ProjectionExpression": "member_id",
         "FilterExpression": "#s = :installed",
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {":installed": "installed"},
     }
-    portals: list[Portal] = []
-    while True:
-        page = portals_table.scan(**kwargs)
-        portals.extend(Portal.from_item(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return portals
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    page = _portals().scan(**kwargs)
+    return [str(item["member_id"]) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
 def save_registration(member_id: str, handler: str, name: str) -> None:
