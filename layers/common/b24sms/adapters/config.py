@@ -74,7 +74,7 @@ def get_settings() -> Settings:
         status_queue_url=_env("STATUS_QUEUE_URL"),
         bitrix_client_id=_env("BITRIX_CLIENT_ID"),
         bitrix_oauth_url=_env("BITRIX_OAUTH_URL", DEFAULT_OAUTH_URL).rstrip("/"),
-        carrier=_env("CARRIER", "sandbox"),
+        carrier=os.environ.get("CARRIER", ""),  # "": the first registered (carriers.default_name)
         sender_code=_env("SENDER_CODE", "b24sms"),
         sender_name=_env("SENDER_NAME", "SMS gateway"),
         http_timeout=float(_env("HTTP_TIMEOUT", "10")),

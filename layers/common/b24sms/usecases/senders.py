@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
-from b24sms.adapters import store
+from b24sms.adapters import carriers, store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.client import BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
@@ -41,7 +41,7 @@ def sender_fields(portal: Portal) -> dict[str, Any]:
         "CODE": settings.sender_code,
         "HANDLER": handler_url(portal),
         "NAME": {lang: settings.sender_name for lang in DESCRIPTIONS},
-        "DESCRIPTION": {lang: text.format(carrier=settings.carrier) for lang, text in DESCRIPTIONS.items()},
+        "DESCRIPTION": {lang: text.format(carrier=carriers.default_name()) for lang, text in DESCRIPTIONS.items()},
     }
 
 
