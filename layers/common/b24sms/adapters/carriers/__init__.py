@@ -36,7 +36,7 @@ from b24sms.adapters.carriers.base import (
 from b24sms.adapters.config import get_settings, secret_json, settings_generation
 from b24sms.domain.models import CarrierConfig
 
-MODULES = ("sandbox", "twilio", "vonage", "aws_sms")  # the first is the default carrier
+MODULES = ("sandbox", "twilio", "vonage", "aws_sms", "smsru")  # the first is the default carrier
 
 __all__ = [
     "CallbackRequest",
