@@ -150,6 +150,7 @@ def test_the_deployments_callback_secret_is_read_only_where_callbacks_are(monkey
     monkeypatch.delenv("SMSRU_CALLBACK_SECRET", raising=False)
     monkeypatch.setenv("SMSRU_CALLBACK_SECRET_PARAM", "/b24sms/test/smsru-callback")
     read: list[str] = []
+
     def reading(name: str) -> str:
         read.append(name)
         return "deployed"
