@@ -94,3 +94,31 @@ def test_a_callback_needs_the_portals_secret_and_moves_only_its_messages(
     assert final_status(portal, message_id) == "delivered"
     bare = f"{stack.base_url}/carriers/smsru/status?{urlencode({'portal': portal.member_id})}"
     assert smsru.callback(bare, (sms_id, "104")).status_code == 403
+
+
+def test_the_deployments_own_sms_ru_account_with_its_callback_secret(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal, smsru: SmsRuFake, monkeypatch: pytest.MonkeyPatch
+):
+    """Carrier=smsru: the deployment's api_id sends, and the URL registered in its panel carries the
+    deployment's callback secret (``SmsruCallbackSecretParameter``); a message that fails ends
+    ``undelivered`` with SMS.ru's code."""
+    from b24sms.adapters import config
+
+    secret = "deployment-callback-secret-0123"
+    for name, value in {"CARRIER": "smsru", "SMSRU_API_ID": smsru.api_id, "SMSRU_CALLBACK_SECRET": secret}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SMSRU_API_ID_PARAM", raising=False)
+    config.reset_settings()
+    try:
+        smsru.callback_url = f"{stack.base_url}/carriers/smsru/status?{urlencode({'secret': secret})}"
+        delivered, _ = emulator.send_sms(portal, "+79991230001", "deployment account")
+        failing, _ = emulator.send_sms(portal, "+79991230013", "deployment account, undelivered")
+        assert final_status(portal, delivered) == "delivered"
+        assert final_status(portal, failing) == "undelivered"
+        message = store.messages.get_message(portal.member_id, failing)
+        assert message and message.error_code == "SMSRU_107"
+        wrong = f"{stack.base_url}/carriers/smsru/status?{urlencode({'secret': secret[:-1]})}"
+        assert smsru.callback(wrong, (smsru.sent[0].sms_id, "104")).status_code == 403
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
