@@ -10,7 +10,7 @@ import pytest
 
 from b24sms import api
 from b24sms.adapters import carriers
-from b24sms.adapters.carriers import CallbackRequest, UnknownCarrier
+from b24sms.adapters.carriers import CallbackRequest, UnknownCarrier, checks
 from b24sms.usecases import inbound, page
 
 LANGS = ("en", "ru")
@@ -36,7 +36,7 @@ def test_each_carrier_declares_its_title_labels_and_texts_in_both_languages(name
 @pytest.fixture
 def no_carrier_asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     asked: list[str] = []
-    monkeypatch.setattr(page.checks, "check", lambda name, creds, sender: asked.append(name))
+    monkeypatch.setattr(checks, "check", lambda name, creds, sender: asked.append(name))
     return asked
 
 
