@@ -84,3 +84,18 @@ def test_no_code_outside_the_carriers_modules_names_a_carrier():
                 if quoted.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == []
+
+
+def test_a_carrier_verified_by_a_secret_of_its_own_cannot_be_deployed_without_it():
+    """Each carrier with a callback secret names the template parameter behind its setting; the
+    template passes it to the functions and refuses Carrier=<it> without it (a Rule)."""
+    doc = Template().doc
+    for name, spec in carriers.specs().items():
+        if not spec.callback_secret_setting:
+            continue
+        parameter = spec.callback_secret_parameter
+        assert parameter in doc["Parameters"], name
+        env = json.dumps(doc["Globals"]["Function"]["Environment"]["Variables"][f"{spec.callback_secret_setting}_PARAM"])
+        assert parameter in env, name
+        rules = [r for r in doc["Rules"].values() if r.get("RuleCondition") == {"Fn::Equals": [{"Ref": "Carrier"}, name]}]
+        assert any(parameter in json.dumps(r["Assertions"]) for r in rules), name

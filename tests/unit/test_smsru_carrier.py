@@ -200,3 +200,27 @@ def test_sms_ru_takes_no_inbound_sms_and_the_page_says_so():
     en, ru = page.carrier_texts("en"), page.carrier_texts("ru")
     assert en["carrier.smsru"] == "SMS.ru" and ru["carrier.smsru.api_id"] == "API-ключ (api_id)"
     assert ru["err.SMSRU_201"] == "Недостаточно средств на счёте SMS.ru."
+
+
+def test_the_cli_learns_the_deployments_sms_ru_callback_secret_from_the_stack(monkeypatch: pytest.MonkeyPatch):
+    """A portal's SMS.ru secret without a callback_secret is refused, unless the deployment has one."""
+    import os
+    from typing import Any
+
+    import boto3
+
+    from tools import portal_carrier
+
+    class CloudFormation:
+        def describe_stacks(self, **kwargs: str) -> dict[str, Any]:
+            values = {"Stage": "prod", "SmsruCallbackSecretParameter": "smsru-callback-secret"}
+            return {"Stacks": [{"Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]}
+
+    for name in ("SMSRU_CALLBACK_SECRET_PARAM", "SMSRU_CALLBACK_SECRET"):
+        monkeypatch.setenv(name, "")  # so that the test's end restores it, whatever the CLI sets
+        monkeypatch.delenv(name)
+    assert carriers.unverifiable("smsru", {"api_id": "x"}) == "callback_secret"
+    monkeypatch.setattr(boto3, "client", lambda name, **kwargs: CloudFormation())
+    portal_carrier._deployment_settings("b24sms-prod")
+    assert os.environ.get("SMSRU_CALLBACK_SECRET_PARAM") == "/b24sms/prod/smsru-callback-secret"
+    assert carriers.unverifiable("smsru", {"api_id": "x"}) == ""

@@ -173,6 +173,9 @@ class CarrierSpec:
     # portal has none. A setup with neither is refused (``carriers.unverifiable``): never unsigned.
     callback_secret: str = ""
     callback_secret_setting: str = ""
+    # The template's parameter naming the SSM parameter behind ``callback_secret_setting`` (the CLI
+    # learns from a stack's parameters whether the deployment has one).
+    callback_secret_parameter: str = ""
     # The carrier's own name on the page, by language (``en`` is the fallback).
     title: Mapping[str, str] = field(default_factory=dict)
     # What a portal's administrator gives on the page (``secret_keys`` are the required ones).

@@ -229,6 +229,7 @@ SPEC = CarrierSpec(
     status_answer=("text/plain; charset=utf-8", "100"),
     callback_secret="callback_secret",  # noqa: S106 (a key's name, not a secret)
     callback_secret_setting="SMSRU_CALLBACK_SECRET",  # noqa: S106
+    callback_secret_parameter="SmsruCallbackSecretParameter",  # noqa: S106
     generates_callback_secret=True,
     callback_portal=lambda request: request.query.get("portal", ""),
     panel_callback_url=panel_callback_url,

@@ -324,6 +324,7 @@ SPEC = CarrierSpec(
     default_sender="VONAGE_FROM",
     callback_secret="signature_secret",  # noqa: S106 (a key's name, not a secret)
     callback_secret_setting="VONAGE_SIGNATURE_SECRET",  # noqa: S106
+    callback_secret_parameter="VonageSignatureSecretParameter",  # noqa: S106
     callback_key=lambda request: receipt_params(request).get("client-ref", ""),
     inbound_to=lambda request: receipt_params(request).get("to", ""),
 )
