@@ -25,6 +25,7 @@ from b24sms.adapters.carriers import (
 from b24sms.adapters.carriers.smsru import SmsRuCarrier, build
 from b24sms.domain.models import CarrierConfig
 from b24sms.usecases import page
+from local.fakes.faults import MODES
 from local.fakes.smsru import SmsRuFake
 
 SECRET = "callback-secret-0123456789"
@@ -93,11 +94,13 @@ def test_a_wrong_api_id_is_account_trouble_not_the_messages(fake: SmsRuFake):
     assert caught.value.code == "SMSRU_200"
 
 
-def test_a_dropped_connection_is_an_unknown_outcome_never_a_second_send(fake: SmsRuFake):
-    fake.faults.next("close")
-    with pytest.raises(CarrierOutcomeUnknown):
+@pytest.mark.parametrize("mode", MODES)
+def test_a_connection_lost_after_the_request_is_an_unknown_outcome_never_a_second_send(fake: SmsRuFake, mode: str):
+    fake.faults.stall_seconds = 0.8  # past the client's 0.5 s
+    fake.faults.next(mode)
+    with pytest.raises(CarrierOutcomeUnknown) as caught:
         carrier(fake).send(sms())
-    assert fake.received_for("+79991234567") == 1
+    assert caught.value.code == "SMSRU_NO_ANSWER" and fake.received_for("+79991234567") == 1
 
 
 def test_a_refused_connection_is_transient(fake: SmsRuFake):
