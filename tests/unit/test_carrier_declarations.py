@@ -64,7 +64,8 @@ def test_each_carriers_own_sender_rule(no_carrier_asked: list[str], name: str, s
     creds = {f.key: "AC" + "0" * 32 if f.pattern else "x" * 16 for f in carriers.spec(name).fields if f.required}
     with pytest.raises(page.PageError) as caught:
         page.check_carrier(page.CarrierForm(name, sender, "", creds))
-    assert caught.value.key == "check.bad_sender"
+    assert caught.value.key == f"carrier.{name}.sender.invalid"
+    assert all(page.carrier_texts(lang)[caught.value.key] for lang in LANGS)
 
 
 def test_only_the_chosen_carriers_fields_are_read_from_the_form():

@@ -279,8 +279,10 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
     if form.country and not phones.is_region(form.country):
         raise PageError("check.bad_country", country=form.country[:8])
     spec = carriers.spec(form.carrier)
-    if form.sender and not (SENDER.match(form.sender) and spec.sender_ok(form.sender)):
+    if form.sender and not SENDER.match(form.sender):
         raise PageError("check.bad_sender")
+    if form.sender and not spec.sender_ok(form.sender):  # in the carrier's own words, when it has them
+        raise PageError(f"carrier.{spec.name}.sender.invalid" if spec.sender_invalid else "check.bad_sender")
     creds = {**(stored or {}), **form.credentials}
     missing = [f.key for f in spec.fields if f.required and not creds.get(f.key)]
     if missing:

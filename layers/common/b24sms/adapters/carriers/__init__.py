@@ -99,7 +99,8 @@ def default_name() -> str:
 def page_texts(lang: str) -> dict[str, str]:
     """What the carriers declare for the page, as its catalogue's keys, in ``lang`` (else English):
     ``carrier.<name>`` (its title), ``carrier.<name>.<field>`` (a credential's label) and
-    ``carrier.<name>.<field>.invalid`` (a value of the wrong format), ``err.<CODE>`` (its errors)."""
+    ``carrier.<name>.<field>.invalid`` (a value of the wrong format; ``sender`` for its sender rule),
+    ``err.<CODE>`` (its errors)."""
 
     def pick(texts: Mapping[str, str]) -> str:
         return texts.get(lang) or texts.get("en", "")
@@ -107,6 +108,8 @@ def page_texts(lang: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, s in specs().items():
         found[f"carrier.{name}"] = pick(s.title) or name
+        if s.sender_invalid:
+            found[f"carrier.{name}.sender.invalid"] = pick(s.sender_invalid)
         for f in s.fields:
             found[f"carrier.{name}.{f.key}"] = pick(f.label) or f.key
             if f.invalid:

@@ -182,6 +182,7 @@ class CarrierSpec:
     fields: tuple[Field, ...] = ()
     # Which senders the carrier takes beyond the page's general rule (a number or an id).
     sender_ok: Callable[[str], bool] = any_sender
+    sender_invalid: Mapping[str, str] = field(default_factory=dict)  # by language: what ``sender_ok`` refuses
     # The page's **Check**: asks the carrier about these credentials (and sender); raises ``CheckFailed``.
     check: Callable[[Mapping[str, str], str], None] = no_check
     # Whether a customer's reply reaches us (an inbound webhook or events); False: outbound only.

@@ -224,6 +224,12 @@ SPEC = CarrierSpec(
     default_sender="SMSRU_FROM",
     fields=(Field("api_id", {"en": "API key (api_id)", "ru": "API-ключ (api_id)"}, secret=True),),
     sender_ok=lambda sender: re.fullmatch(r"[A-Za-z0-9 ._-]{2,11}|\+?\d{7,15}", sender) is not None,
+    sender_invalid={
+        "en": "An SMS.ru sender is a name approved in your SMS.ru panel (2 to 11 Latin letters, digits, spaces, dots, "
+        "dashes) or a number; leave it empty for the account's default.",
+        "ru": "Отправитель SMS.ru — имя, согласованное в панели SMS.ru (от 2 до 11 латинских букв, цифр, пробелов, точек, "
+        "дефисов), или номер; оставьте пустым для имени по умолчанию.",
+    },
     check=check,
     two_way=False,
     status_answer=("text/plain; charset=utf-8", "100"),

@@ -283,6 +283,12 @@ SPEC = CarrierSpec(
         Field("auth_token", {"en": "Auth token", "ru": "Auth token"}, secret=True),
     ),
     sender_ok=sender_ok,
+    sender_invalid={
+        "en": "A Twilio sender is a number in international format (+...), an alphanumeric ID of up to 11 letters "
+        "and digits, or a Messaging Service SID (MG...).",
+        "ru": "Отправитель Twilio — номер в международном формате (+...), буквенное имя до 11 латинских букв и цифр "
+        "или Messaging Service SID (MG...).",
+    },
     check=check,
     inbound_answer=("text/xml; charset=utf-8", EMPTY_TWIML),
     error_texts=ERROR_TEXTS,

@@ -310,6 +310,10 @@ SPEC = CarrierSpec(
         ),
     ),
     sender_ok=sender_ok,
+    sender_invalid={
+        "en": "A Vonage sender is a number in international format (+...) or an alphanumeric ID of up to 11 letters and digits.",
+        "ru": "Отправитель Vonage — номер в международном формате (+...) или буквенное имя до 11 латинских букв и цифр.",
+    },
     check=check,
     settings=(
         "VONAGE_API_KEY",
