@@ -9,9 +9,10 @@ Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecr
 by default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
 read once here to check it. Runs with your AWS credentials; the change applies within seconds.
 
-Vonage needs a signature secret to verify its receipts: ``signature_secret`` (and ``signature_method``)
-in the portal's secret, or the deployment's (read from the stack's VonageSignatureSecretParameter with
---stack; with --table, export VONAGE_SIGNATURE_SECRET_PARAM). A setup with neither is refused.
+A carrier whose callbacks are verified by a secret of their own (Vonage's ``signature_secret``, SMS.ru's
+``callback_secret``) needs it in the portal's secret, or the deployment's (learnt from the stack's
+parameter the carrier's SPEC names, e.g. VonageSignatureSecretParameter, with --stack; with --table,
+export <SETTING>_PARAM, e.g. VONAGE_SIGNATURE_SECRET_PARAM). A setup with neither is refused.
 """
 
 from __future__ import annotations
@@ -37,15 +38,20 @@ def _table_from_stack(stack: str) -> str:
 
 def _deployment_settings(stack: str) -> None:
     """What a save checks about the deployment itself, from the stack's parameters (this runs on an
-    operator's machine, not in the stack): whether it has a Vonage signature secret, the one a portal's
-    Vonage without its own is verified with (else such a setup is refused)."""
+    operator's machine, not in the stack): whether it has each carrier's callback secret (Vonage's
+    signature secret, SMS.ru's), the one a portal without its own is verified with (else such a setup
+    is refused)."""
     import boto3
+
+    from b24sms.adapters import carriers  # the layer is on sys.path only once this module has run its top
 
     described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
-    name, stage = parameters.get("VonageSignatureSecretParameter", ""), parameters.get("Stage", "")
-    if name:  # as the template sets it for the functions
-        os.environ.setdefault("VONAGE_SIGNATURE_SECRET_PARAM", f"/b24sms/{stage}/{name}")
+    stage = parameters.get("Stage", "")
+    for spec in carriers.specs().values():
+        name = parameters.get(spec.callback_secret_parameter, "") if spec.callback_secret_parameter else ""
+        if name:  # as the template sets it for the functions
+            os.environ.setdefault(f"{spec.callback_secret_setting}_PARAM", f"/b24sms/{stage}/{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,8 +26,10 @@ logger = Logger()
 
 HERE = Path(__file__).resolve().parent
 LANGS = ("en", "ru")
+# The page's own sentences, and what each carrier declares about itself (its name, fields, errors).
 CATALOGUES: dict[str, dict[str, str]] = {
-    lang: json.loads((HERE / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGS
+    lang: {**page.carrier_texts(lang), **json.loads((HERE / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))}
+    for lang in LANGS
 }
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
 # Bitrix24's cloud portals; APP_FRAME_ANCESTORS replaces the list (a box portal's own domain, or the

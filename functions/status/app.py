@@ -16,10 +16,11 @@ from b24sms.usecases import status_updates
 logger = Logger()
 
 
-def carrier_status(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+def carrier_status(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     name = (event.path_parameters or {}).get("carrier", "")
     with api.carrier_errors():
-        return {"result": status_updates.receive(name, api.carrier_request(event))}
+        result = status_updates.receive(name, api.carrier_request(event))
+    return api.carrier_answer(name, "status", {"result": result})  # what the carrier expects (SMS.ru: 100)
 
 
 lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(carrier_status)), clear_state=True)

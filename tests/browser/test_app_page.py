@@ -134,6 +134,35 @@ def test_admin_sets_twilio_check_refuses_a_wrong_token_then_a_test_sms_reaches_d
     shot()
 
 
+def test_sms_ru_shows_only_its_own_field_says_it_is_outbound_and_gives_the_url_for_its_panel(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, stack: LocalStack, monkeypatch: pytest.MonkeyPatch, shot: Any
+):
+    """The form is drawn from the carriers' declarations: SMS.ru's one field (api_id, write-only), its
+    note that replies need a two-way carrier, no other carrier's fields sent; after Save the page shows
+    the callback URL (with the portal's secret) to register in SMS.ru's panel."""
+    from local.fakes.smsru import SmsRuFake
+
+    fake = SmsRuFake().start()
+    try:
+        monkeypatch.setenv("SMSRU_API_BASE", fake.base_url)
+        app = open_app(page, emulator, portal)
+        form = app.locator("#carrier-form")
+        form.locator("select[name=carrier]").select_option("smsru")
+        expect(form.locator("label[data-for=smsru]")).to_have_count(1)
+        expect(form.locator("input[name=api_id]")).to_have_attribute("type", "password")
+        expect(form.locator("p[data-for=smsru]")).to_contain_text("replies need a two-way carrier")
+        expect(form.locator("input[name=account_sid]")).to_be_hidden()
+        form.locator("input[name=api_id]").fill(fake.api_id)
+        form.locator("button[data-action=carrier-save]").click()
+        expect(app.locator("#carrier-now")).to_have_text("SMS.ru", timeout=TIMEOUT)
+        url = app.locator("#callback-url").inner_text()
+        assert url.startswith(f"{stack.base_url}/carriers/smsru/status?portal={portal.member_id}&secret=")
+        assert fake.api_id not in app.locator("body").inner_html()  # write-only: at most the last 4
+        shot()
+    finally:
+        fake.stop()
+
+
 def test_a_bad_test_number_gives_an_inline_error_and_sends_nothing(
     page: Page, emulator: PortalEmulator, portal: EmulatedPortal, stack: LocalStack
 ):

@@ -101,7 +101,7 @@ def test_a_reinstall_keeps_the_portals_carrier(portal: EmulatedPortal, emulator:
 @pytest.mark.parametrize(
     ("config", "error"),
     [
-        (CarrierConfig("smsru"), "unknown carrier"),
+        (CarrierConfig("nosuchcarrier"), "unknown carrier"),
         (CarrierConfig("twilio", default_country="XX"), "not an ISO country"),
         (CarrierConfig("twilio", credentials='{"account_sid": "AC1", "auth_token": "t"}'), "never the credentials"),
         (CarrierConfig("aws", credentials="b24sms/x"), "IAM role"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 
@@ -64,3 +65,37 @@ def test_reading_the_specs_loads_no_http_stack_or_sdk():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "layers" / "common"
     )
     assert json.loads(done.stdout) == []
+
+
+def test_no_code_outside_the_carriers_modules_names_a_carrier():
+    """A carrier is one module: the page, the routes, the checks and the CLI read its SPEC. Nothing in
+    the layer (outside ``adapters/carriers/``), the functions or the tools names a carrier by its id
+    (the registry, ``carriers.MODULES``, is the one list of them)."""
+    names = {*carriers.known(), *carriers.MODULES}
+    alternatives = "|".join(map(re.escape, sorted(names)))
+    quoted = re.compile(rf"""["']({alternatives})["']""")
+    own = ROOT / "layers" / "common" / "b24sms" / "adapters" / "carriers"
+    found = []
+    for folder in ("layers/common/b24sms", "functions", "tools"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix not in (".py", ".html", ".json", ".js") or own in path.parents:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if quoted.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_a_carrier_verified_by_a_secret_of_its_own_cannot_be_deployed_without_it():
+    """Each carrier with a callback secret names the template parameter behind its setting; the
+    template passes it to the functions and refuses Carrier=<it> without it (a Rule)."""
+    doc = Template().doc
+    for name, spec in carriers.specs().items():
+        if not spec.callback_secret_setting:
+            continue
+        parameter = spec.callback_secret_parameter
+        assert parameter in doc["Parameters"], name
+        env = json.dumps(doc["Globals"]["Function"]["Environment"]["Variables"][f"{spec.callback_secret_setting}_PARAM"])
+        assert parameter in env, name
+        rules = [r for r in doc["Rules"].values() if r.get("RuleCondition") == {"Fn::Equals": [{"Ref": "Carrier"}, name]}]
+        assert any(parameter in json.dumps(r["Assertions"]) for r in rules), name

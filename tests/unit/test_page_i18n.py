@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from b24sms.adapters import carriers
 from b24sms.adapters.store import page as page_store
 from b24sms.domain import stats
 from b24sms.domain.models import Message, Portal
@@ -29,7 +30,11 @@ DEFAULT_CODES = {"bad_request", "payload_too_large", "unsupported_media_type", "
 
 
 def catalogues() -> dict[str, dict[str, str]]:
-    return {lang: json.loads((APP / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("en", "ru")}
+    """The page's catalogues as the page reads them: its own sentences and what each carrier declares."""
+    return {
+        lang: {**page.carrier_texts(lang), **json.loads((APP / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))}
+        for lang in ("en", "ru")
+    }
 
 
 def app_module() -> Any:
@@ -47,11 +52,17 @@ def used_keys() -> set[str]:
         text = template.read_text(encoding="utf-8")
         keys |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']\s*[,)]""", text))
         keys |= set(re.findall(r"""strings\[\s*["']([\w.]+)["']\s*\]""", text))
-    keys |= {f"carrier.{c}" for c in page.CARRIERS} | {f"source.{s}" for s in ("crm", "openlines", "test")}
+    keys |= {f"carrier.{c}" for c in carriers.known()} | {f"source.{s}" for s in ("crm", "openlines", "test")}
+    for form in page.carrier_forms(carriers.known()):
+        keys |= {f"carrier.{form['name']}.{f['key']}" for f in form["fields"]}
     keys |= {f"status.{s}" for s in STATUSES} | {"err.fallback", "err.unknown"}
     source = (LAYER / "usecases" / "page.py").read_text(encoding="utf-8")
     keys |= set(re.findall(r'PageError\(\s*"([\w.]+)"', source))
-    reasons = re.findall(r'CheckFailed\(\s*"(\w+)"', (LAYER / "adapters" / "carriers" / "checks.py").read_text())
+    reasons = [
+        reason
+        for module in (LAYER / "adapters" / "carriers").glob("*.py")
+        for reason in re.findall(r'CheckFailed\(\s*"(\w+)"', module.read_text(encoding="utf-8"))
+    ]
     keys |= {f"check.{r}" for r in reasons}
     codes = set(DEFAULT_CODES)
     for module in ("usecases/page.py", "usecases/page_session.py", "adapters/bitrix/users.py"):

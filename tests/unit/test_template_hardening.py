@@ -261,3 +261,5 @@ def test_a_vonage_deployment_cannot_be_created_without_its_signature_secret(temp
     assert not rules_pass(template, Carrier="vonage", VonageSignatureSecretParameter="")
     assert rules_pass(template, Carrier="vonage", VonageSignatureSecretParameter="vonage-signature-secret")
     assert rules_pass(template, Carrier="twilio")
+    assert not rules_pass(template, Carrier="smsru")  # SMS.ru signs nothing: its callback URL's secret
+    assert rules_pass(template, Carrier="smsru", SmsruCallbackSecretParameter="smsru-callback-secret")

@@ -26,6 +26,8 @@ CARRIER_PARAMS = {
     "ssm:/b24sms/${Stage}/${VonageApiSecretParameter}",
     "ssm:/b24sms/${Stage}/${VonageSignatureSecretParameter}",
 }
+SMSRU_API_ID = "ssm:/b24sms/${Stage}/${SmsruApiIdParameter}"
+SMSRU_CALLBACK = "ssm:/b24sms/${Stage}/${SmsruCallbackSecretParameter}"
 GET, PUT, UPDATE, DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 QUERY, SCAN, SEND, PARAM = "dynamodb:Query", "dynamodb:Scan", "sqs:SendMessage", "ssm:GetParameter"
 TOKEN_BUCKET = {("LimitsTable", GET), ("LimitsTable", PUT)}
@@ -53,12 +55,13 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
         ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
-        params={PUBLIC_URL} | CARRIER_PARAMS,
+        params={PUBLIC_URL, SMSRU_API_ID} | CARRIER_PARAMS,
     ),
     "StatusFunction": grants(
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("MessagesTable/index/by-carrier-ref", QUERY),
         ("StatusQueue", SEND), ("secretsmanager", "secretsmanager:GetSecretValue"),
-        params={PUBLIC_URL} | CARRIER_PARAMS,
+        ("PortalsTable", GET),  # a callback URL given to one portal (SMS.ru): its own account verifies it
+        params={PUBLIC_URL, SMSRU_API_ID, SMSRU_CALLBACK} | CARRIER_PARAMS,
     ),
     "InboundFunction": grants(
         ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE), ("ChatsTable", QUERY),

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from b24sms.adapters import carriers
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.carriers import CallbackRequest, SignatureError, UnknownCarrier
 from b24sms.adapters.config import get_settings
@@ -60,15 +61,17 @@ class HtmlPage:
 
 @dataclass
 class XmlResponse:
-    """An XML answer, e.g. the empty TwiML (``<Response/>``) Twilio expects from an SMS webhook."""
+    """A text answer a carrier expects (XML by default), e.g. the empty TwiML (``<Response/>``) Twilio
+    expects from an SMS webhook, or SMS.ru's ``100``."""
 
     body: str
     status: int = 200
+    content_type: str = "text/xml; charset=utf-8"
 
     def response(self) -> dict[str, Any]:
         return {
             "statusCode": self.status,
-            "headers": {"Content-Type": "text/xml; charset=utf-8"},
+            "headers": {"Content-Type": self.content_type},
             "body": self.body,
             "isBase64Encoded": False,
         }
@@ -171,6 +174,14 @@ def carrier_request(event: APIGatewayProxyEventV2) -> CallbackRequest:
         body=raw_body(event.raw_event),
         query=event.query_string_parameters or {},
     )
+
+
+def carrier_answer(name: str, route: str, default: dict[str, Any]) -> dict[str, Any] | XmlResponse:
+    """What carrier ``name`` expects its ``route`` (``status`` or ``inbound``) to answer, as its spec
+    declares it (Twilio's TwiML, SMS.ru's ``100``); else ``default``, our JSON."""
+    spec = carriers.spec(name)
+    answer = spec.status_answer if route == "status" else spec.inbound_answer
+    return XmlResponse(answer[1], content_type=answer[0]) if answer else default
 
 
 @contextmanager

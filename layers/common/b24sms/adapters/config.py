@@ -77,7 +77,7 @@ def get_settings() -> Settings:
         sync_queue_url=os.environ.get("SYNC_QUEUE_URL", ""),  # only the sender sync's two functions have it
         bitrix_client_id=_env("BITRIX_CLIENT_ID"),
         bitrix_oauth_url=_env("BITRIX_OAUTH_URL", DEFAULT_OAUTH_URL).rstrip("/"),
-        carrier=_env("CARRIER", "sandbox"),
+        carrier=os.environ.get("CARRIER", ""),  # "": the first registered (carriers.default_name)
         sender_code=_env("SENDER_CODE", "b24sms"),
         sender_name=_env("SENDER_NAME", "SMS gateway"),
         http_timeout=float(_env("HTTP_TIMEOUT", "10")),

@@ -86,7 +86,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
 
     # The portal's own carrier and sender when an operator configured them, else the deployment's.
     config = portal.carrier_for(message.code)
-    carrier = get_carrier(config.carrier if config else settings.carrier, config)
+    carrier = get_carrier(config.carrier if config else carriers.default_name(), config)
     country = (config.default_country if config else "") or settings.default_country
     if settings.carrier_rate > 0:
         try:

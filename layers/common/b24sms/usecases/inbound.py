@@ -57,7 +57,8 @@ def verified(carrier_name: str, request: CallbackRequest) -> tuple[InboundSms, P
     whose own account verified it (None: the deployment's did). The number it says it was sent to
     (unverified) only chooses whose credentials verify it: the portals whose own account sends from
     that number, else the deployment. Nothing is written."""
-    carriers.spec(carrier_name)  # UnknownCarrier before anything of the request is read
+    if not carriers.spec(carrier_name).two_way:  # UnknownCarrier before anything of the request is read
+        raise UnknownCarrier(f"{carrier_name} delivers no inbound SMS")
     number = as_number(carriers.inbound_to(carrier_name, request))
     owners = _own_accounts(carrier_name, number)
     for portal, config in owners:

@@ -23,7 +23,6 @@ from b24sms.adapters import carriers, store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.users import NotConfirmed, call_as_user
 from b24sms.adapters.carriers import checks
-from b24sms.adapters.carriers.vonage import SIGNATURE_METHODS
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store import page as page_store
 from b24sms.domain import phones, stats
@@ -36,20 +35,9 @@ from b24sms.usecases.replies import OPENLINES_CODE
 
 logger = Logger(child=True)
 
-CARRIERS = ("sandbox", "twilio", "vonage", "aws")
-CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "sandbox": (),
-    "twilio": ("account_sid", "auth_token"),
-    "vonage": ("api_key", "api_secret"),
-    "aws": (),
-}
-SECRET_FIELDS = frozenset({"auth_token", "api_secret", "secret", "signature_secret"})
-# Kept with the credentials when given, never required by themselves: Vonage's signature secret is
-# required only where the deployment has none (carriers.unverifiable).
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"vonage": ("signature_secret", "signature_method")}
-TWILIO_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+# Every carrier's own rules (credential fields, sender rule, check) are in its spec (``carriers.spec``);
+# this is the page's general rule for a sender: a number, an id or a name.
 SENDER = re.compile(r"^(\+[1-9]\d{6,14}|[A-Za-z0-9][A-Za-z0-9 ]{0,10}|MG[0-9a-fA-F]{32}|[\w:/.+-]{1,256})$")
-ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 MAX_FIELD = 256
 MAX_NAME = 50
 
@@ -64,8 +52,9 @@ class PageError(Invalid):
 
 # -- who is looking --------------------------------------------------------------------------------
 def allowed_carriers() -> tuple[str, ...]:
-    wanted = [c.strip() for c in os.environ.get("APP_CARRIERS", ",".join(CARRIERS)).split(",")]
-    return tuple(c for c in CARRIERS if c in wanted)
+    known = carriers.known()
+    wanted = [c.strip() for c in os.environ.get("APP_CARRIERS", ",".join(known)).split(",")]
+    return tuple(c for c in known if c in wanted)
 
 
 def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str]:
@@ -134,6 +123,7 @@ class PageData:
     openlines: list[str]
     audit: list[dict[str, Any]]
     carriers: tuple[str, ...] = field(default_factory=tuple)
+    forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
 
 
 def parse_filters(form: dict[str, Any]) -> tuple[page_store.LogFilter, str]:
@@ -172,7 +162,7 @@ def page_data(session: Session, filters: page_store.LogFilter, cursor: str = "")
     return PageData(
         session=session,
         portal=portal,
-        carrier=carrier_view(portal.carrier),
+        carrier=carrier_view(portal.carrier, portal.member_id if session.admin else ""),
         senders=senders_view(portal),
         log=[log_row(m) for m in log.messages],
         cursor=log.cursor,
@@ -185,22 +175,46 @@ def page_data(session: Session, filters: page_store.LogFilter, cursor: str = "")
         openlines=sorted(portal.openlines),
         audit=page_store.audit_log(portal.member_id),
         carriers=allowed_carriers(),
+        forms=carrier_forms(allowed_carriers()),
     )
 
 
-def carrier_view(config: CarrierConfig | None) -> dict[str, str]:
-    """The carrier settings as the page shows them: never a credential, at most its last 4 characters."""
+def carrier_texts(lang: str) -> dict[str, str]:
+    """The page's sentences each carrier declares (its name, its fields' labels, its errors) in ``lang``."""
+    return carriers.page_texts(lang)
+
+
+def carrier_forms(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What the page's carrier form shows for each carrier, as its spec declares it (labels are the
+    catalogue's ``carrier.<name>.<field>``, from the same spec: ``carriers.page_texts``)."""
+    forms = []
+    for name in names:
+        spec = carriers.spec(name)
+        fields = [{"key": f.key, "secret": f.secret, "choices": f.choices, "placeholder": f.placeholder} for f in spec.fields]
+        forms.append({"name": name, "fields": fields, "two_way": spec.two_way})
+    return forms
+
+
+def carrier_view(config: CarrierConfig | None, member_id: str = "") -> dict[str, str]:
+    """The carrier settings as the page shows them: never a credential, at most its last 4 characters;
+    with ``member_id`` (an administrator is looking) the callback URL to register in the carrier's
+    panel, for a carrier that takes one there (SMS.ru)."""
     if config is None:
-        return {"carrier": "", "sender": "", "default_country": "", "stored": ""}
-    stored = ""
+        return {"carrier": "", "sender": "", "default_country": "", "stored": "", "callback_url": ""}
+    stored, callback_url = "", ""
+    spec = carriers.specs().get(config.carrier)
     if config.credentials:
         try:
             values = page_store.read_credentials(config.credentials)
-            secret = next((values[k] for k in ("auth_token", "api_secret", "secret") if values.get(k)), "")
+            keys = [f.key for f in spec.fields if f.secret] if spec else []
+            secret = next((values[k] for k in (*keys, "secret") if values.get(k)), "")
             stored = secret[-4:] if len(secret) >= 8 else "****"
+            if member_id and spec and spec.panel_callback_url and values.get(spec.callback_secret):
+                callback_url = spec.panel_callback_url(get_settings().public_base_url, member_id, values)
         except Exception:  # unreadable: say nothing about it
             stored = "****"
-    return {"carrier": config.carrier, "sender": config.sender, "default_country": config.default_country, "stored": stored}
+    view = {"carrier": config.carrier, "sender": config.sender, "default_country": config.default_country, "stored": stored}
+    return {**view, "callback_url": callback_url}
 
 
 def senders_view(portal: Portal) -> list[dict[str, str]]:
@@ -258,7 +272,7 @@ def parse_carrier_form(form: dict[str, Any]) -> CarrierForm:
     carrier = text("carrier")
     if carrier not in allowed_carriers():
         raise PageError("check.unknown_carrier")
-    names = ("account_sid", "auth_token", "api_key", "api_secret", "secret", "signature_secret", "signature_method")
+    names = [f.key for f in carriers.spec(carrier).fields]
     fields = {k: text(k) for k in names if text(k)}
     return CarrierForm(carrier, text("sender"), text("country").upper(), fields)
 
@@ -268,40 +282,32 @@ def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> di
     Raises PageError saying what is wrong in plain words."""
     if form.country and not phones.is_region(form.country):
         raise PageError("check.bad_country", country=form.country[:8])
+    spec = carriers.spec(form.carrier)
     if form.sender and not SENDER.match(form.sender):
         raise PageError("check.bad_sender")
-    if (
-        form.carrier in ("twilio", "vonage")
-        and form.sender
-        and not (form.sender.startswith("+") or ALPHANUMERIC.match(form.sender) or form.sender.startswith("MG"))
-    ):
-        raise PageError("check.bad_sender")
+    if form.sender and not spec.sender_ok(form.sender):  # in the carrier's own words, when it has them
+        raise PageError(f"carrier.{spec.name}.sender.invalid" if spec.sender_invalid else "check.bad_sender")
     creds = {**(stored or {}), **form.credentials}
-    needed = CREDENTIAL_FIELDS[form.carrier]
-    missing = [k for k in needed if not creds.get(k)]
+    missing = [f.key for f in spec.fields if f.required and not creds.get(f.key)]
     if missing:
         raise PageError("check.missing", fields=", ".join(missing))
-    if creds.get("signature_method", SIGNATURE_METHODS[0]) not in SIGNATURE_METHODS:
-        raise PageError("check.signature_method", methods=", ".join(SIGNATURE_METHODS))
-    if form.carrier == "twilio":
-        if not TWILIO_SID.match(creds["account_sid"]):
-            raise PageError("check.bad_sid")
-        _checked(checks.twilio, creds["account_sid"], creds["auth_token"])
-    elif form.carrier == "vonage":
-        _checked(checks.vonage, creds["api_key"], creds["api_secret"])
-    elif form.carrier == "aws" and form.sender:
-        _checked(checks.aws, form.sender)
-    unverifiable = carriers.unverifiable(form.carrier, creds)
-    if unverifiable:  # the account is right, but its receipts could never be verified: never taken unsigned
-        raise PageError("check.signature_secret", field=unverifiable)
-    return {k: creds[k] for k in (*needed, *OPTIONAL_FIELDS.get(form.carrier, ()), "secret") if creds.get(k)}
-
-
-def _checked(check: Any, *args: str) -> None:
+    for f in spec.fields:
+        value = creds.get(f.key, "")
+        if value and ((f.pattern and not re.fullmatch(f.pattern, value)) or (f.choices and value not in f.choices)):
+            if f.invalid:  # the carrier's own sentence
+                raise PageError(f"carrier.{spec.name}.{f.key}.invalid")
+            raise PageError("check.bad_format", field=f.key)
     try:
-        check(*args)
+        checks.check(spec.name, creds, form.sender)
     except checks.CheckFailed as exc:
         raise PageError(f"check.{exc.reason}", carrier=exc.carrier) from exc
+    if spec.generates_callback_secret and not creds.get(spec.callback_secret):  # no console shows one: ours
+        creds[spec.callback_secret] = secrets.token_urlsafe(24)
+    unverifiable = carriers.unverifiable(form.carrier, creds)
+    if unverifiable:  # the account is right, but its receipts could never be verified: never taken unsigned
+        raise PageError("check.signature_secret", field=unverifiable, carrier=spec.title.get("en", spec.name))
+    keys = dict.fromkeys((*(f.key for f in spec.fields), *spec.secret_keys, spec.callback_secret))
+    return {k: creds[k] for k in keys if k and creds.get(k)}
 
 
 def check(session: Session, code: str, form: CarrierForm) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 from b24sms.adapters import carriers, store
-from b24sms.adapters.config import get_settings
 from b24sms.domain import phones
 from b24sms.domain.models import Portal
 
@@ -16,7 +15,7 @@ def our_number(portal: Portal) -> str:
     """The number this portal sends from, E.164 (its own sender, else the deployment's default sender
     for its carrier); "" when it sends from no number (an alphanumeric sender id, a messaging service)."""
     config = portal.carrier
-    carrier = config.carrier if config else get_settings().carrier
+    carrier = config.carrier if config else carriers.default_name()
     sender = (config.sender if config else "") or os.environ.get(carriers.default_sender_env(carrier), "")
     return as_number(sender)
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from b24sms.adapters import store
+from b24sms.adapters import carriers, store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.client import BitrixClient
 from b24sms.adapters.config import get_settings
@@ -36,7 +36,7 @@ def sender_fields(portal: Portal) -> dict[str, Any]:
         "CODE": settings.sender_code,
         "HANDLER": handler_url(portal),
         "NAME": {lang: settings.sender_name for lang in DESCRIPTIONS},
-        "DESCRIPTION": {lang: text.format(carrier=settings.carrier) for lang, text in DESCRIPTIONS.items()},
+        "DESCRIPTION": {lang: text.format(carrier=carriers.default_name()) for lang, text in DESCRIPTIONS.items()},
     }
 
 

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.carriers import CallbackRequest, StatusReport, callback_key, get_carrier, spec
+from b24sms.adapters.carriers import CallbackRequest, SignatureError, StatusReport, callback_key, get_carrier, spec
 from b24sms.domain import errors, statuses
-from b24sms.domain.models import CarrierConfig, Message, split_key
+from b24sms.domain.models import CarrierConfig, Message, Portal, split_key
 from b24sms.domain.privacy import mask_carrier_text
 
 logger = Logger(child=True)
@@ -22,17 +22,31 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     portal's own carrier account, or the deployment's), then applied. Raises SignatureError,
     ValueError (a malformed callback), UnknownCarrier; TryLater when our own records could not be
     read or written, so the carrier retries."""
-    spec(carrier_name)  # UnknownCarrier before anything of the request is read
+    found = spec(carrier_name)  # UnknownCarrier before anything of the request is read
     config = None
     key = split_key(callback_key(carrier_name, request))
+    member_id = "" if key else found.callback_portal(request)[:64]  # a callback URL given to one portal
     with _ours():
         message = store.messages.get_message(*key) if key else None
+        portal = store.portals.get_portal(member_id) if member_id else None
     if message is not None and message.carrier == carrier_name and (message.carrier_sender or message.carrier_credentials):
         config = CarrierConfig(carrier_name, message.carrier_sender, credentials=message.carrier_credentials)
+    if member_id:  # only that portal's own account verifies it, and it moves only that portal's messages
+        config = _own_account(portal, carrier_name)
+        if config is None:
+            raise SignatureError(f"no {carrier_name} account of that portal verifies this callback")
     carrier = get_carrier(carrier_name, config)
     reports = carrier.parse_status(request)
     with _ours():
-        return [apply_report(carrier.name, report) for report in reports]
+        return [apply_report(carrier.name, report, member_id) for report in reports]
+
+
+def _own_account(portal: Portal | None, carrier: str) -> CarrierConfig | None:
+    """The installed portal's own account of ``carrier`` (its main settings', else a sender's)."""
+    if portal is None or not portal.installed:
+        return None
+    configs = [portal.carrier, *(portal.carrier_for(code) for code in sorted(portal.senders))]
+    return next((c for c in configs if c and c.carrier == carrier and c.credentials), None)
 
 
 @contextmanager
@@ -59,10 +73,11 @@ def _unknown(carrier: str, report: StatusReport) -> str:
     return "unknown"
 
 
-def apply_report(carrier: str, report: StatusReport) -> str:
-    """Returns what happened: advanced, stale (older than what we know), ignored, or unknown."""
+def apply_report(carrier: str, report: StatusReport, member_id: str = "") -> str:
+    """Returns what happened: advanced, stale (older than what we know), ignored, or unknown. With
+    ``member_id`` (a callback verified by that portal's account) only that portal's messages move."""
     key = _locate(carrier, report)
-    if key is None:
+    if key is None or (member_id and key[0] != member_id):
         return _unknown(carrier, report)
     if report.part_id:
         return _apply_part(carrier, key, report)

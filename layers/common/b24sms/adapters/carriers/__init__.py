@@ -23,6 +23,8 @@ from b24sms.adapters.carriers.base import (
     CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
+    CheckFailed,
+    Field,
     InboundSms,
     OutboundSms,
     PermanentCarrierError,
@@ -31,10 +33,10 @@ from b24sms.adapters.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
-from b24sms.adapters.config import secret_json, settings_generation
+from b24sms.adapters.config import get_settings, secret_json, settings_generation
 from b24sms.domain.models import CarrierConfig
 
-MODULES = ("sandbox", "twilio", "vonage", "aws_sms")
+MODULES = ("sandbox", "twilio", "vonage", "aws_sms", "smsru")  # the first is the default carrier
 
 __all__ = [
     "CallbackRequest",
@@ -43,6 +45,8 @@ __all__ = [
     "CarrierOutcomeUnknown",
     "CarrierSpec",
     "CarrierThrottled",
+    "CheckFailed",
+    "Field",
     "InboundSms",
     "OutboundSms",
     "PermanentCarrierError",
@@ -52,9 +56,11 @@ __all__ = [
     "TransientCarrierError",
     "UnknownCarrier",
     "callback_key",
+    "default_name",
     "get_carrier",
     "inbound_to",
     "known",
+    "page_texts",
     "spec",
     "specs",
     "unverifiable",
@@ -82,6 +88,33 @@ def spec(name: str) -> CarrierSpec:
     found = specs().get(name)
     if found is None:
         raise UnknownCarrier(f"unknown carrier {name[:40]!r}; known: {', '.join(known())}")
+    return found
+
+
+def default_name() -> str:
+    """The deployment's carrier (the CARRIER setting), else the first of ``MODULES``."""
+    return get_settings().carrier or known()[0]
+
+
+def page_texts(lang: str) -> dict[str, str]:
+    """What the carriers declare for the page, as its catalogue's keys, in ``lang`` (else English):
+    ``carrier.<name>`` (its title), ``carrier.<name>.<field>`` (a credential's label) and
+    ``carrier.<name>.<field>.invalid`` (a value of the wrong format; ``sender`` for its sender rule),
+    ``err.<CODE>`` (its errors)."""
+
+    def pick(texts: Mapping[str, str]) -> str:
+        return texts.get(lang) or texts.get("en", "")
+
+    found: dict[str, str] = {}
+    for name, s in specs().items():
+        found[f"carrier.{name}"] = pick(s.title) or name
+        if s.sender_invalid:
+            found[f"carrier.{name}.sender.invalid"] = pick(s.sender_invalid)
+        for f in s.fields:
+            found[f"carrier.{name}.{f.key}"] = pick(f.label) or f.key
+            if f.invalid:
+                found[f"carrier.{name}.{f.key}.invalid"] = pick(f.invalid)
+        found.update({f"err.{code}": pick(texts) for code, texts in s.error_texts.items()})
     return found
 
 

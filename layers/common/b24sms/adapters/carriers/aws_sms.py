@@ -22,6 +22,7 @@ from b24sms.adapters.carriers.base import (
     CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
+    CheckFailed,
     InboundSms,
     OutboundSms,
     PermanentCarrierError,
@@ -193,8 +194,29 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> AwsSmsCarrier:
     )
 
 
+def check(creds: Mapping[str, str], sender: str) -> None:
+    """The page's **Check**: the origination identity (``sender``; none: the deployment's) exists in
+    this account (describe it; nothing is sent)."""
+    if not sender:
+        return
+    import boto3  # cold start: loaded when an admin checks an AWS origination identity
+
+    client = boto3.client("pinpoint-sms-voice-v2")
+    try:
+        if sender.startswith("pool-") or ":pool/" in sender:
+            client.describe_pools(PoolIds=[sender])
+        elif sender.startswith("+") or sender.startswith("phone-") or ":phone-number/" in sender:
+            client.describe_phone_numbers(PhoneNumberIds=[sender])
+        else:
+            client.describe_sender_ids(SenderIds=[{"SenderId": sender, "IsoCountryCode": "US"}])
+    except Exception as exc:
+        raise CheckFailed("aws_identity", "AWS") from exc
+
+
 SPEC = CarrierSpec(
     name="aws",
+    title={"en": "AWS End User Messaging SMS", "ru": "AWS End User Messaging SMS"},
+    check=check,
     settings=("AWS_SMS_ORIGINATION_IDENTITY", "AWS_SMS_CONFIGURATION_SET", "AWS_SMS_MESSAGE_TYPE", "AWS_SMS_ENDPOINT"),
     build=build,
     own_credentials=False,

@@ -116,6 +116,38 @@ class Carrier(Protocol):
     def parse_inbound(self, request: CallbackRequest) -> InboundSms: ...
 
 
+class CheckFailed(Exception):
+    """A credential check (the page's **Check**) that failed: ``reason`` is one word the page turns into
+    a sentence (``unreachable``, ``bad_credentials``, ``no_account``, ``aws_identity``)."""
+
+    def __init__(self, reason: str, carrier: str) -> None:
+        super().__init__(f"{carrier}: {reason}")
+        self.reason = reason
+        self.carrier = carrier
+
+
+@dataclass(frozen=True)
+class Field:
+    """One credential a portal's administrator gives on the page (and its secret in Secrets Manager holds)."""
+
+    key: str  # the credentials' key, and the form field's name
+    label: Mapping[str, str]  # by language: {"en": ..., "ru": ...}
+    secret: bool = False  # write-only: a password input, never shown again (the page shows its last 4 characters)
+    required: bool = True  # False: kept when given, never required by itself
+    pattern: str = ""  # a regular expression the whole value must match ("" any)
+    choices: tuple[str, ...] = ()  # a select of these values
+    placeholder: str = ""
+    invalid: Mapping[str, str] = field(default_factory=dict)  # by language: a value not matching pattern/choices
+
+
+def no_check(creds: Mapping[str, str], sender: str) -> None:
+    """A carrier with nothing to ask before its settings are saved."""
+
+
+def any_sender(sender: str) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class CarrierSpec:
     """What a carrier declares about itself (the module's ``SPEC``; ``carriers.spec(name)`` finds it).
@@ -141,6 +173,35 @@ class CarrierSpec:
     # portal has none. A setup with neither is refused (``carriers.unverifiable``): never unsigned.
     callback_secret: str = ""
     callback_secret_setting: str = ""
+    # The template's parameter naming the SSM parameter behind ``callback_secret_setting`` (the CLI
+    # learns from a stack's parameters whether the deployment has one).
+    callback_secret_parameter: str = ""
+    # The carrier's own name on the page, by language (``en`` is the fallback).
+    title: Mapping[str, str] = field(default_factory=dict)
+    # What a portal's administrator gives on the page (``secret_keys`` are the required ones).
+    fields: tuple[Field, ...] = ()
+    # Which senders the carrier takes beyond the page's general rule (a number or an id).
+    sender_ok: Callable[[str], bool] = any_sender
+    sender_invalid: Mapping[str, str] = field(default_factory=dict)  # by language: what ``sender_ok`` refuses
+    # The page's **Check**: asks the carrier about these credentials (and sender); raises ``CheckFailed``.
+    check: Callable[[Mapping[str, str], str], None] = no_check
+    # Whether a customer's reply reaches us (an inbound webhook or events); False: outbound only.
+    two_way: bool = True
+    # What the status and inbound routes answer the carrier: (content type, body); None: our JSON.
+    status_answer: tuple[str, str] | None = None
+    inbound_answer: tuple[str, str] | None = None
+    # The portal a status callback says it is for (from its URL; unverified: it only chooses whose
+    # credentials verify it), for carriers whose callbacks carry no key of ours; "" when none.
+    callback_portal: Callable[[CallbackRequest], str] = lambda request: ""
+    # The callback URL to register in the carrier's own panel (base URL, member_id or "", credentials),
+    # shown to the portal's administrators; None: we give the carrier the URL with each SMS.
+    panel_callback_url: Callable[[str, str, Mapping[str, str]], str] | None = None
+    # The callback secret is made by us when a portal saves its account (no carrier console shows one).
+    generates_callback_secret: bool = False
+    # The carrier's error codes as the page explains them: ``{code: {"en": ..., "ru": ...}}``.
+    error_texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Price per SMS part by country, as the carrier publishes it (a placeholder: none declared yet).
+    prices: Mapping[str, str] = field(default_factory=dict)
 
 
 def request_written(exc: BaseException) -> bool:

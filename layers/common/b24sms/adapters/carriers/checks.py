@@ -1,26 +1,29 @@
 """A carrier account's credentials checked against the carrier's own API before they are saved (the
-application page's **Check**): Twilio fetches the account, Vonage asks for the balance, AWS describes
-the origination identity. Nothing is sent. ``CheckFailed.reason`` says what went wrong in a word the
-page turns into a sentence: ``unreachable``, ``bad_credentials``, ``no_account`` or ``aws_identity``."""
+application page's **Check**): each carrier declares its check in its ``SPEC`` (Twilio fetches the
+account, Vonage and SMS.ru ask for the balance, AWS describes the origination identity). Nothing is
+sent. ``CheckFailed.reason`` says what went wrong in a word the page turns into a sentence:
+``unreachable``, ``bad_credentials``, ``no_account`` or ``aws_identity``."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any
 
-from b24sms.adapters.carriers.twilio import DEFAULT_API as TWILIO_API
-from b24sms.adapters.carriers.vonage import DEFAULT_API as VONAGE_API
+from b24sms.adapters.carriers import spec
+from b24sms.adapters.carriers.base import CheckFailed
 from b24sms.adapters.config import get_settings
 
-
-class CheckFailed(Exception):
-    def __init__(self, reason: str, carrier: str) -> None:
-        super().__init__(f"{carrier}: {reason}")
-        self.reason = reason
-        self.carrier = carrier
+__all__ = ["CheckFailed", "check", "http"]
 
 
-def _http(carrier: str, method: str, url: str, **kwargs: Any) -> Any:
+def check(carrier: str, creds: Mapping[str, str], sender: str) -> None:
+    """Ask carrier ``carrier`` about these credentials and sender; ``CheckFailed`` when it refuses."""
+    spec(carrier).check(creds, sender)
+
+
+def http(carrier: str, method: str, url: str, **kwargs: Any) -> Any:
+    """One request of a check; its HTTP refusals as ``CheckFailed`` (401/403 ``bad_credentials``, 404
+    ``no_account``, else ``unreachable``)."""
     import requests  # cold start: loaded when an admin checks credentials
 
     try:
@@ -34,32 +37,3 @@ def _http(carrier: str, method: str, url: str, **kwargs: Any) -> Any:
     if response.status_code >= 400:
         raise CheckFailed("unreachable", carrier)
     return response
-
-
-def twilio(account_sid: str, auth_token: str) -> None:
-    base = os.environ.get("TWILIO_API_BASE", TWILIO_API).rstrip("/")
-    _http("Twilio", "GET", f"{base}/2010-04-01/Accounts/{account_sid}.json", auth=(account_sid, auth_token))
-
-
-def vonage(api_key: str, api_secret: str) -> None:
-    base = os.environ.get("VONAGE_API_BASE", VONAGE_API).rstrip("/")
-    response = _http("Vonage", "GET", f"{base}/account/get-balance", params={"api_key": api_key, "api_secret": api_secret})
-    try:
-        response.json()["value"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckFailed("bad_credentials", "Vonage") from exc
-
-
-def aws(identity: str) -> None:
-    import boto3  # cold start: loaded when an admin checks an AWS origination identity
-
-    client = boto3.client("pinpoint-sms-voice-v2")
-    try:
-        if identity.startswith("pool-") or ":pool/" in identity:
-            client.describe_pools(PoolIds=[identity])
-        elif identity.startswith("+") or identity.startswith("phone-") or ":phone-number/" in identity:
-            client.describe_phone_numbers(PhoneNumberIds=[identity])
-        else:
-            client.describe_sender_ids(SenderIds=[{"SenderId": identity, "IsoCountryCode": "US"}])
-    except Exception as exc:
-        raise CheckFailed("aws_identity", "AWS") from exc

@@ -144,6 +144,7 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> SandboxCarrier:
 
 SPEC = CarrierSpec(
     name="sandbox",
+    title={"en": "Sandbox (test, nothing is really sent)", "ru": "Песочница (тест, ничего не отправляется)"},
     settings=("SANDBOX_SECRET", "SANDBOX_SEND_DELAY_MS"),
     build=build,
     secret_keys=("secret",),

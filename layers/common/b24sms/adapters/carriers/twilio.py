@@ -18,13 +18,16 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from b24sms.adapters.carriers import checks
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
     CarrierSpec,
     CarrierThrottled,
+    Field,
     InboundSms,
     OutboundSms,
     PermanentCarrierError,
@@ -213,8 +216,82 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> TwilioCarrier:
     )
 
 
+def check(creds: Mapping[str, str], sender: str) -> None:
+    """The page's **Check**: fetch the account with these credentials (nothing is sent)."""
+    base = os.environ.get("TWILIO_API_BASE", DEFAULT_API).rstrip("/")
+    url = f"{base}/2010-04-01/Accounts/{creds['account_sid']}.json"
+    checks.http("Twilio", "GET", url, auth=(creds["account_sid"], creds["auth_token"]))
+
+
+def sender_ok(sender: str) -> bool:
+    """A number (+...), an alphanumeric sender id (1-11 letters and digits, one letter at least) or a
+    Messaging Service SID (MG...)."""
+    return sender.startswith(("+", "MG")) or ALPHANUMERIC.match(sender) is not None
+
+
+ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+# The errors a portal's log explains (``err.TWILIO_<code>`` on the page).
+ERROR_TEXTS: dict[str, dict[str, str]] = {
+    "TWILIO_30003": {
+        "en": "Unreachable handset: the phone is off or out of coverage.",
+        "ru": "Телефон недоступен: выключен или вне зоны сети.",
+    },
+    "TWILIO_30004": {
+        "en": "Blocked: the recipient blocked messages from this sender.",
+        "ru": "Получатель заблокировал сообщения от этого отправителя.",
+    },
+    "TWILIO_30005": {
+        "en": "Unknown number: the number does not exist or is no longer in service.",
+        "ru": "Номер не существует или больше не обслуживается.",
+    },
+    "TWILIO_30006": {
+        "en": "Landline or unreachable carrier: this number cannot receive SMS.",
+        "ru": "Стационарный номер или недоступный оператор: SMS не принимаются.",
+    },
+    "TWILIO_30007": {"en": "Filtered by the carrier as spam.", "ru": "Оператор отфильтровал сообщение как спам."},
+    "TWILIO_30008": {"en": "Unknown error at the recipient's carrier.", "ru": "Неизвестная ошибка у оператора получателя."},
+    "TWILIO_21610": {"en": "The recipient replied STOP to this sender.", "ru": "Получатель ответил STOP этому отправителю."},
+    "TWILIO_21612": {
+        "en": "Twilio cannot route to this number from this sender.",
+        "ru": "Twilio не может доставить на этот номер от этого отправителя.",
+    },
+    "TWILIO_21211": {"en": "Not a valid phone number.", "ru": "Неверный номер телефона."},
+    "TWILIO_21408": {
+        "en": "Sending to this country is not enabled on the Twilio account.",
+        "ru": "Отправка в эту страну не включена в аккаунте Twilio.",
+    },
+}
+
+# An SMS webhook answered with empty TwiML: no auto-reply.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
 SPEC = CarrierSpec(
     name="twilio",
+    title={"en": "Twilio", "ru": "Twilio"},
+    fields=(
+        Field(
+            "account_sid",
+            {"en": "Account SID", "ru": "Account SID"},
+            pattern=r"AC[0-9a-fA-F]{32}",
+            placeholder="AC…",
+            invalid={
+                "en": "A Twilio Account SID starts with AC followed by 32 hexadecimal characters.",
+                "ru": "Account SID Twilio начинается с AC и 32 шестнадцатеричных символов.",
+            },
+        ),
+        Field("auth_token", {"en": "Auth token", "ru": "Auth token"}, secret=True),
+    ),
+    sender_ok=sender_ok,
+    sender_invalid={
+        "en": "A Twilio sender is a number in international format (+...), an alphanumeric ID of up to 11 letters "
+        "and digits, or a Messaging Service SID (MG...).",
+        "ru": "Отправитель Twilio — номер в международном формате (+...), буквенное имя до 11 латинских букв и цифр "
+        "или Messaging Service SID (MG...).",
+    },
+    check=check,
+    inbound_answer=("text/xml; charset=utf-8", EMPTY_TWIML),
+    error_texts=ERROR_TEXTS,
     settings=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE"),
     build=build,
     secret_keys=("account_sid", "auth_token"),

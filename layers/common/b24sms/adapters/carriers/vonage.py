@@ -24,12 +24,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Mapping
 
+from b24sms.adapters.carriers import checks
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
     CarrierSpec,
     CarrierThrottled,
+    CheckFailed,
+    Field,
     InboundSms,
     OutboundSms,
     PermanentCarrierError,
@@ -264,8 +268,53 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> VonageCarrier:
     )
 
 
+def check(creds: Mapping[str, str], sender: str) -> None:
+    """The page's **Check**: ask for the account's balance with these credentials (nothing is sent)."""
+    base = os.environ.get("VONAGE_API_BASE", DEFAULT_API).rstrip("/")
+    params = {"api_key": creds["api_key"], "api_secret": creds["api_secret"]}
+    response = checks.http("Vonage", "GET", f"{base}/account/get-balance", params=params)
+    try:
+        response.json()["value"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckFailed("bad_credentials", "Vonage") from exc
+
+
+def sender_ok(sender: str) -> bool:
+    """A number or an alphanumeric sender id (1-11 letters and digits, one letter at least)."""
+    return sender.startswith("+") or ALPHANUMERIC.match(sender) is not None
+
+
+ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
 SPEC = CarrierSpec(
     name="vonage",
+    title={"en": "Vonage", "ru": "Vonage"},
+    fields=(
+        Field("api_key", {"en": "API key", "ru": "API key"}),
+        Field("api_secret", {"en": "API secret", "ru": "API secret"}, secret=True),
+        Field(
+            "signature_secret",
+            {"en": "Signature secret (signed receipts)", "ru": "Signature secret (подпись отчётов)"},
+            secret=True,
+            required=False,  # required only where the deployment has none (carriers.unverifiable)
+        ),
+        Field(
+            "signature_method",
+            {"en": "Signature method", "ru": "Метод подписи"},
+            required=False,
+            choices=SIGNATURE_METHODS,
+            invalid={
+                "en": f"The signature method must be one of: {', '.join(SIGNATURE_METHODS)}.",
+                "ru": f"Метод подписи должен быть одним из: {', '.join(SIGNATURE_METHODS)}.",
+            },
+        ),
+    ),
+    sender_ok=sender_ok,
+    sender_invalid={
+        "en": "A Vonage sender is a number in international format (+...) or an alphanumeric ID of up to 11 letters and digits.",
+        "ru": "Отправитель Vonage — номер в международном формате (+...) или буквенное имя до 11 латинских букв и цифр.",
+    },
+    check=check,
     settings=(
         "VONAGE_API_KEY",
         "VONAGE_API_SECRET",
@@ -279,6 +328,7 @@ SPEC = CarrierSpec(
     default_sender="VONAGE_FROM",
     callback_secret="signature_secret",  # noqa: S106 (a key's name, not a secret)
     callback_secret_setting="VONAGE_SIGNATURE_SECRET",  # noqa: S106
+    callback_secret_parameter="VonageSignatureSecretParameter",  # noqa: S106
     callback_key=lambda request: receipt_params(request).get("client-ref", ""),
     inbound_to=lambda request: receipt_params(request).get("to", ""),
 )
