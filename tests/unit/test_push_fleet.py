@@ -81,6 +81,36 @@ class FakeMessages:
             return len(counts)
 
 
+class FakeLimits:
+    """LimitsTable's push turns: one drain of a portal at a time, and when it last pushed."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def push_turn(self, member_id: str) -> Any:
+        with self.lock:
+            turn = self.turns.get(member_id, {})
+            return SimpleNamespace(busy_until=turn.get("busy_until", 0.0), last_push=turn.get("last_push", 0.0))
+
+    def take_push_turn(self, member_id: str, owner: str, until: float) -> bool:
+        with self.lock:
+            turn = self.turns.setdefault(member_id, {})
+            if turn.get("busy_until", 0.0) >= time.time():
+                return False
+            turn.update(busy_until=until, owner=owner)
+            return True
+
+    def end_push_turn(self, member_id: str, owner: str, pushed: bool) -> None:
+        with self.lock:
+            turn = self.turns[member_id]
+            if turn.get("owner") == owner:
+                turn.pop("busy_until", None)
+                turn.pop("owner", None)
+                if pushed:
+                    turn["last_push"] = time.time()
+
+
 class FakePortal:
     """A portal's REST endpoint: ``mode`` ok, slow (``delay`` s a call, or the read timeout), down
     (connection refused), busy (503), or closed (OPERATION_TIME_LIMIT)."""
@@ -130,6 +160,7 @@ class FakeClient:
 class Fleet:
     def __init__(self) -> None:
         self.messages = FakeMessages()
+        self.limits = FakeLimits()
         self.portals: dict[str, FakePortal] = {}
         self.delays: dict[str, int] = {}  # receipt handle -> seconds
 
@@ -153,7 +184,7 @@ class Fleet:
 @pytest.fixture
 def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
     fleet = Fleet()
-    monkeypatch.setattr(push, "store", SimpleNamespace(messages=fleet.messages, portals=fleet))
+    monkeypatch.setattr(push, "store", SimpleNamespace(messages=fleet.messages, portals=fleet, limits=fleet.limits))
     monkeypatch.setattr(
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])
     )
@@ -230,6 +261,7 @@ def test_a_portal_token_drains_the_portal(fleet: Fleet) -> None:
 
 def test_more_than_one_drain_brings_one_record_back_at_once(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "DRAIN_LIMIT", 60)
+    monkeypatch.setattr(push, "PUSH_LINGER", 0.0)
     fleet.portal("p1")
     keys = fleet.statuses("p1", 100)
     result = push.push_records(records(keys[0], keys[1]))
@@ -237,6 +269,34 @@ def test_more_than_one_drain_brings_one_record_back_at_once(fleet: Fleet, monkey
     assert len(result.failures) == 1 and fleet.delays == {f"rh-{result.failures[0]}": 0}
     push.push_records(records(("p1", "")))
     assert fleet.messages.index == {}
+
+
+def test_a_portal_pushed_a_moment_ago_gets_only_full_batches_the_rest_waits_briefly(fleet: Fleet) -> None:
+    """During a campaign statuses trickle in: a portal pushed less than PUSH_LINGER ago is not given
+    a small batch; its records come back when that has passed (no back-off), then go in one call."""
+    fleet.portal("p1")
+    push.push_records(records(*fleet.statuses("p1", 5)))  # idle: pushed at once
+    assert fleet.batch_calls("p1") == 1
+    trickle = fleet.statuses("p1", 30)
+    result = push.push_records(records(*trickle, ("p1", "")))
+    assert result.report.calls == 0 and not result.report.failed and len(result.failures) == 31
+    assert set(fleet.delays.values()) <= {1, 2} and len(fleet.delays) == 31
+    more = fleet.statuses("p1", 25)  # 55 pending now: one full batch goes, 5 wait
+    result = push.push_records(records(*more))
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50]
+    assert len(result.report.later) == 5
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # the portal is idle again
+    result = push.push_records(records(*trickle, ("p1", "")))  # the records that waited come back
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50, 5] and fleet.messages.index == {}
+
+
+def test_a_drain_in_flight_makes_the_portals_other_records_wait(fleet: Fleet) -> None:
+    fleet.portal("p1")
+    keys = fleet.statuses("p1", 3)
+    fleet.limits.turns["p1"] = {"busy_until": time.time() + 5, "owner": "another push"}
+    result = push.push_records(records(*keys))
+    assert result.report.calls == 0 and len(result.failures) == 3
+    assert set(fleet.delays.values()) == {1} and not result.report.failed
 
 
 # -- isolation ----------------------------------------------------------------------------------

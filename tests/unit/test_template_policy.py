@@ -73,7 +73,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "PushFunction": grants(
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
-        ("MessagesTable/index/by-push-pending", QUERY),
+        ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
         params={CLIENT_SECRET},
     ),

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import time
+import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +56,11 @@ PORTAL_WORKERS = 8  # portals of one receive pushed at once
 PORTAL_BUDGET = 10.0  # seconds a portal may take in one receive; what is left waits for the next
 BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
 CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
+# Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
+# waits (its records come back when this has passed), so a campaign's statuses go 50 to a call. An
+# idle portal is pushed at once, whatever it holds.
+PUSH_LINGER = 2.0
+TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 
 
 @dataclass
@@ -66,6 +73,8 @@ class PushReport:
     retry_after: float = 0.0  # the portal said when to come back (OPERATION_TIME_LIMIT), in seconds
     deferred_portals: dict[str, float] = field(default_factory=dict)  # portal -> its retry_after (0: its own back-off)
     more: set[str] = field(default_factory=set)  # portals with more pending than one drain takes
+    later: list[Key] = field(default_factory=list)  # not pushed yet, on purpose: coalescing or another drain
+    waiting: dict[str, float] = field(default_factory=dict)  # portal -> seconds its ``later`` records wait
 
     def merge(self, other: PushReport) -> None:
         self.pushed += other.pushed
@@ -76,6 +85,8 @@ class PushReport:
         self.retry_after = max(self.retry_after, other.retry_after)
         self.deferred_portals.update(other.deferred_portals)
         self.more |= other.more
+        self.later += other.later
+        self.waiting.update(other.waiting)
 
 
 def push(keys: list[Key], deadline: float | None = None) -> PushReport:
@@ -158,7 +169,16 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending:
         return
+    pending = _turn(member_id, pending, report)
+    if not pending:
+        return
+    owner = uuid.uuid4().hex
+    until = time.time() + max(deadline - time.monotonic(), 0.0) + BUDGET_MARGIN
+    if not store.limits.take_push_turn(member_id, owner, until):
+        _wait(member_id, pending, TURN_WAIT, report)  # another drain took it just now
+        return
     client = client_for(portal, max_wait=max(deadline - time.monotonic(), 0.0), fail_fast=True)
+    given = len(report.pushed) + len(report.dropped)
     try:
         operator_replies = [m for m in pending if m.code == replies.OPENLINES_CODE]
         if operator_replies:
@@ -184,6 +204,33 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
                 break
     finally:
         report.calls += client.requests_made
+        try:
+            store.limits.end_push_turn(member_id, owner, pushed=len(report.pushed) + len(report.dropped) > given)
+        except Exception:  # the turn then ends when it runs out
+            logger.exception("push turn not ended", extra={"member_id": member_id})
+
+
+def _turn(member_id: str, pending: list[Message], report: PushReport) -> list[Message]:
+    """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
+    full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
+    when it is idle. What waits is in ``report.later`` with its delay."""
+    turn = store.limits.push_turn(member_id)
+    now = time.time()
+    if turn.busy_until > now:
+        _wait(member_id, pending, TURN_WAIT, report)
+        return []
+    since = now - turn.last_push
+    if since >= PUSH_LINGER:
+        return pending
+    full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
+    _wait(member_id, pending[full:], PUSH_LINGER - since, report)
+    return pending[:full]
+
+
+def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport) -> None:
+    if messages:
+        report.later.extend((m.member_id, m.message_id) for m in messages)
+        report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
 
 
 def _push_replies(
@@ -294,10 +341,21 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
             logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
     budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
     report = push(list(keys_by_record.values()), time.monotonic() + budget)
-    failed = set(report.failed)
+    failed, later = set(report.failed), set(report.later)
     failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
+    # Not pushed yet on purpose (coalescing, or another drain of the portal): back soon, at no back-off.
+    waits = [
+        rid
+        for rid, key in keys_by_record.items()
+        if rid not in failures and (key in later or (not key[1] and key[0] in report.waiting))
+    ]
+    for rid in waits:
+        seconds = max(1, math.ceil(report.waiting.get(keys_by_record[rid][0], TURN_WAIT)))
+        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], seconds)
     # A portal with more pending than one drain takes: one of its records comes back at once.
-    again = {key[0]: rid for rid, key in keys_by_record.items() if key[0] in report.more and rid not in failures}
+    again = {
+        key[0]: rid for rid, key in keys_by_record.items() if key[0] in report.more and rid not in failures and rid not in waits
+    }
     for rid in failures:
         # A portal that is down may stay down for hours: back off per record, up to an hour, so the
         # status waits in the queue (kept 14 days) instead of burning its receives into the DLQ.
@@ -308,4 +366,4 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
         queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
     for rid in again.values():
         queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], 0)
-    return RecordsResult(report, failures + list(again.values()))
+    return RecordsResult(report, failures + waits + list(again.values()))
