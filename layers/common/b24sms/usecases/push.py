@@ -131,7 +131,7 @@ def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: 
         _push_portal(member_id, ids, found, deadline, report)
     except Exception:  # one portal's trouble must not hold back the others' statuses
         logger.exception("status push failed", extra={"member_id": member_id})
-        done = set(report.pushed) | set(report.dropped) | set(report.failed)
+        done = set(report.pushed) | set(report.dropped) | set(report.failed) | set(report.later)
         report.failed.extend(k for k in named if k not in done)
         report.deferred_portals.setdefault(member_id, 0.0)
     return report
