@@ -433,7 +433,7 @@ def test_the_push_client_does_not_retry_or_sleep(monkeypatch: pytest.MonkeyPatch
 
     client = client_for(Portal("p1", "https://p1.example/rest/"), 1.0, fail_fast=True)
     assert client.max_retries == 0 and client.max_operating_wait == 0
-    session, slept = RefusingSession(), []
+    session, slept = RefusingSession(), list[float]()
     fast = BitrixClient(
         Portal("p1", "https://p1.example/rest/"),
         max_retries=client.max_retries,
