@@ -299,6 +299,16 @@ def test_a_drain_in_flight_makes_the_portals_other_records_wait(fleet: Fleet) ->
     assert set(fleet.delays.values()) == {1} and not result.report.failed
 
 
+def test_a_drain_that_loses_the_race_for_the_turn_pushes_nothing(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both drains read the portal free; only the one whose conditional write takes the turn pushes."""
+    fleet.portal("p1")
+    keys = fleet.statuses("p1", 3)
+    monkeypatch.setattr(fleet.limits, "take_push_turn", lambda member_id, owner, until: False)
+    result = push.push_records(records(*keys))
+    assert fleet.portals["p1"].attempts == 0 and len(result.failures) == 3
+    assert set(fleet.delays.values()) == {1}
+
+
 # -- isolation ----------------------------------------------------------------------------------
 def test_a_slow_and_a_down_portal_do_not_delay_a_healthy_one(fleet: Fleet) -> None:
     fleet.portal("healthy")
