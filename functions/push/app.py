@@ -17,7 +17,8 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 @telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = push.push_records(event.get("Records", []))
+    remaining = context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else None
+    result = push.push_records(event.get("Records", []), remaining)
     report = result.report
     telemetry.count("StatusesPushed", len(report.pushed))
     telemetry.count("StatusesDropped", len(report.dropped))

@@ -4,6 +4,8 @@ statuses the portal no longer knows dropped, and nothing pushed twice or backwar
 from __future__ import annotations
 
 import secrets
+import socket
+import time
 
 import pytest
 
@@ -83,11 +85,16 @@ def test_a_status_is_pushed_once(portal: EmulatedPortal):
 def test_portal_outage_leaves_statuses_queued(portal: EmulatedPortal):
     keys = delivered_messages(portal, 3)
     portal.down = True
+    calls = len(portal.calls)
     try:
+        started = time.monotonic()
         report = push.push(keys)
+        elapsed = time.monotonic() - started
     finally:
         portal.down = False
     assert sorted(report.failed) == sorted(keys) and not report.pushed
+    # Fail fast: one request, no sleeping retries (the queue's back-off is the retry).
+    assert len(portal.calls) == calls + 1 and elapsed < 1.0
     assert sorted(push.push(keys).pushed) == sorted(keys)
 
 
@@ -126,6 +133,26 @@ def test_one_portals_failure_does_not_hold_back_another_portals_statuses(
     report = push.push(broken + fine)
     assert sorted(report.pushed) == sorted(fine)
     assert sorted(report.failed) == sorted(broken)
+
+
+def test_a_portal_refusing_connections_fails_in_well_under_a_second(portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch):
+    keys = delivered_messages(portal, 3)
+    with socket.socket() as closed:  # a port nobody listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    real_get_portal = store.portals.get_portal
+
+    def refusing(member_id: str):  # type: ignore[no-untyped-def]
+        found = real_get_portal(member_id)
+        if found is not None and member_id == portal.member_id:
+            found.client_endpoint = f"http://127.0.0.1:{port}/rest/"
+        return found
+
+    monkeypatch.setattr(store.portals, "get_portal", refusing)
+    started = time.monotonic()
+    report = push.push(keys)
+    assert time.monotonic() - started < 1.0
+    assert sorted(report.failed) == sorted(keys) and report.calls == 1
 
 
 def test_operation_time_limit_defers_until_the_portal_says(portal: EmulatedPortal):

@@ -138,26 +138,42 @@ def test_pushed_rank_only_rises(stack: LocalStack, member: str):
 def test_the_sweep_backs_off_per_message_and_cleans_up(stack: LocalStack, member: str, monkeypatch: pytest.MonkeyPatch):
     stuck = advanced(member)
     caught_up = advanced(member)
-    queued: list[tuple[str, str]] = []
-    monkeypatch.setattr(queues, "enqueue_push", lambda m, i: queued.append((m, i)))
+    queued: list[str] = []
+    monkeypatch.setattr(queues, "enqueue_portal_push", queued.append)
     # The portal saw `caught_up` through another way (e.g. dropped with a note): only a cleanup is due.
     store.messages.mark_pushed(member, caught_up, statuses.rank("delivered"))
     assert not pending(member, caught_up)
 
     recovery.requeue_unpushed(0)
-    assert (member, stuck) in queued and (member, caught_up) not in queued
+    assert queued.count(member) == 1 and not pending(member, caught_up)
     queued.clear()
     recovery.requeue_unpushed(0)  # due again only after a while: not at the next sweep
-    assert (member, stuck) not in queued
+    assert member not in queued
     [entry] = [p for p in store.messages.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
     first_delay = entry.since - store.now()
     assert entry.tries == 1 and first_delay > 0
     # Pretend it is due now (one more try, as a sweep would count it): the next delay is longer.
     store.messages.retry_push_later(member, stuck, entry.since, store.now() - 1)
     recovery.requeue_unpushed(0)
-    assert (member, stuck) in queued
+    assert member in queued
     [entry] = [p for p in store.messages.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
     assert entry.tries == 3 and entry.since - store.now() > first_delay
+
+
+def test_the_sweep_queues_one_token_per_portal_and_the_push_drains_it(
+    stack: LocalStack, member: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Five lost pushes of one portal: the sweep queues the portal once; that token alone pushes all five."""
+    from b24sms.usecases import push
+
+    lost = [advanced(member) for _ in range(5)]
+    queued: list[str] = []
+    monkeypatch.setattr(queues, "enqueue_portal_push", queued.append)
+    assert recovery.requeue_unpushed(0) >= 5
+    assert queued.count(member) == 1
+    report = push.push([(member, "")])  # the token names only the portal: no such portal installed here
+    assert sorted(k[1] for k in report.dropped) == sorted(lost)
+    assert not any(pending(member, m) for m in lost)
 
 
 class CountingTable:

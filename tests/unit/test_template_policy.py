@@ -79,11 +79,12 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "PushFunction": grants(
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
+        ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(
-        ("MessagesTable/index/by-pending", QUERY), ("MessagesTable/index/by-push-pending", QUERY),
+        ("MessagesTable/index/by-pending", QUERY), ("MessagesTable/index/by-push-pending", SCAN),
         ("MessagesTable", UPDATE), ("OutboundQueue", SEND), ("StatusQueue", SEND),
     ),
     "AppFunction": grants(

@@ -14,8 +14,12 @@ def _body(member_id: str, message_id: str) -> str:
     return json.dumps({"member_id": member_id, "message_id": message_id}, separators=(",", ":"))
 
 
-def parse_body(body: str) -> tuple[str, str]:
+def parse_body(body: str, *, portal_token: bool = False) -> tuple[str, str]:
+    """(member_id, message_id). With ``portal_token`` (the status queue) a body may name only the
+    portal, ``{"member_id": ...}``: "this portal has statuses to push"; its message_id is then ""."""
     data: Any = json.loads(body)
+    if portal_token and "message_id" not in data:
+        return str(data["member_id"]), ""
     return str(data["member_id"]), str(data["message_id"])
 
 
@@ -58,6 +62,12 @@ def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
 def enqueue_syncs(bodies: list[dict[str, Any]]) -> int:
     """The sender sync's messages (``{"member_id"}`` or ``{"scan_from"}``); returns the requests made."""
     return send_batch(get_settings().sync_queue_url, bodies)
+
+
+def enqueue_portal_push(member_id: str) -> None:
+    """Tell the push a portal has statuses waiting (it drains them from ``by-push-pending``)."""
+    body = json.dumps({"member_id": member_id}, separators=(",", ":"))
+    aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=body)
 
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:

@@ -1,26 +1,39 @@
-"""Where statuses reach the portal: ``messageservice.message.status.update``, grouped per portal
-into ``batch`` calls of up to 50, single calls where a batch refuses the method. The whole policy is
-here: reading the status queue's records, batching, and deferring what could not be pushed (each
-deferred record backs off from its ``ApproximateReceiveCount``, and comes back no sooner than the
-portal asked).
+"""Where statuses reach the portal: ``messageservice.message.status.update``, 50 to a ``batch`` call
+per portal, single calls where a batch refuses the method. The whole policy is here: reading the status
+queue's records, draining each portal's pending statuses, and deferring what could not be pushed.
 
-The queue says only *which* message changed; the status pushed is the one stored now, and only if
-the portal has not seen it (``pushed_rank``). So a late or duplicated queue message can never move
-a portal's status backwards, and a status pushed once is not pushed again.
+A status queue record is a portal's "has work" token: it names a message whose status moved (read
+consistently: the index below is eventually consistent), or only the portal (the recovery sweep's
+token). The push for a portal drains it: the named messages plus the portal's entries in the sparse
+index ``by-push-pending`` (at most ``DRAIN_LIMIT``), so a receive holding one record per portal still
+sends each portal's statuses 50 to a call, and records whose statuses an earlier drain pushed cost
+no REST call.
+
+Portals are pushed in parallel, each within its own time budget and with a fail-fast client (no
+sleeping retries): a slow or down portal costs only itself. Its records are deferred with a delay of
+their own (``ApproximateReceiveCount`` back-off, no sooner than the portal asked).
+
+The status pushed is the one stored now, and only if the portal has not seen it (``pushed_rank``). So a
+late or duplicated record can never move a portal's status backwards, and a status pushed once is not
+pushed again.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import math
 import time
+import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit
+from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
@@ -36,7 +49,18 @@ DROP_CODES = frozenset({"ERROR_MESSAGE_NOT_FOUND"})
 # Portals whose batch refused messageservice methods: single calls from then on (per process).
 _NO_BATCH: set[str] = set()
 
-Key = tuple[str, str]
+Key = tuple[str, str]  # (member_id, message_id); message_id "" in a portal's token
+
+DRAIN_LIMIT = 500  # a portal's pending statuses pushed per drain (10 batch calls)
+PORTAL_WORKERS = 8  # portals of one receive pushed at once
+PORTAL_BUDGET = 10.0  # seconds a portal may take in one receive; what is left waits for the next
+BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
+CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
+# Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
+# waits (its records come back when this has passed), so a campaign's statuses go 50 to a call. An
+# idle portal is pushed at once, whatever it holds.
+PUSH_LINGER = 2.0
+TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 
 
 @dataclass
@@ -47,21 +71,46 @@ class PushReport:
     calls: int = 0
     finals: list[Message] = field(default_factory=list)  # final statuses the portal now has: the day counters
     retry_after: float = 0.0  # the portal said when to come back (OPERATION_TIME_LIMIT), in seconds
+    deferred_portals: dict[str, float] = field(default_factory=dict)  # portal -> its retry_after (0: its own back-off)
+    more: set[str] = field(default_factory=set)  # portals with more pending than one drain takes
+    later: list[Key] = field(default_factory=list)  # not pushed yet, on purpose: coalescing or another drain
+    waiting: dict[str, float] = field(default_factory=dict)  # portal -> seconds its ``later`` records wait
+
+    def merge(self, other: PushReport) -> None:
+        self.pushed += other.pushed
+        self.dropped += other.dropped
+        self.failed += other.failed
+        self.calls += other.calls
+        self.finals += other.finals
+        self.retry_after = max(self.retry_after, other.retry_after)
+        self.deferred_portals.update(other.deferred_portals)
+        self.more |= other.more
+        self.later += other.later
+        self.waiting.update(other.waiting)
 
 
-def push(keys: list[Key]) -> PushReport:
+def push(keys: list[Key], deadline: float | None = None) -> PushReport:
+    """Push what the tokens ``keys`` name, each portal drained on its own, in parallel, until
+    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now)."""
+    tokens = list(dict.fromkeys(keys))
+    by_portal: dict[str, list[str]] = defaultdict(list)
+    for member_id, message_id in tokens:
+        by_portal[member_id].append(message_id)
+    found = store.messages.get_messages([k for k in tokens if k[1]])
+    deadline = time.monotonic() + PORTAL_BUDGET if deadline is None else deadline
     report = PushReport()
-    by_portal: dict[str, list[Key]] = defaultdict(list)
-    for key in dict.fromkeys(keys):
-        by_portal[key[0]].append(key)
-    found = store.messages.get_messages(list(dict.fromkeys(keys)))
-    for member_id, portal_keys in by_portal.items():
-        try:
-            _push_portal(member_id, portal_keys, found, report)
-        except Exception:  # one portal's trouble must not hold back the others' statuses
-            logger.exception("status push failed", extra={"member_id": member_id})
-            done = set(report.pushed) | set(report.dropped) | set(report.failed)
-            report.failed.extend(k for k in portal_keys if k not in done)
+    if len(by_portal) == 1:
+        [(member_id, ids)] = by_portal.items()
+        report.merge(_drain(member_id, ids, found, deadline))
+    else:
+        with ThreadPoolExecutor(max_workers=min(PORTAL_WORKERS, len(by_portal))) as pool:
+            # Each portal in a copy of this invocation's context (what it holds goes with the work).
+            futures = [
+                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline)
+                for member_id, ids in by_portal.items()
+            ]
+            for future in futures:
+                report.merge(future.result())
     _count(report)
     return report
 
@@ -74,8 +123,38 @@ def _count(report: PushReport) -> None:
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
 
-def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], report: PushReport) -> None:
-    pending = [found[k] for k in keys if k in found and found[k].status_rank > found[k].pushed_rank]
+def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float) -> PushReport:
+    """One portal's push; whatever goes wrong stays with this portal: its keys are deferred."""
+    report = PushReport()
+    named = [(member_id, i) for i in ids if i]
+    try:
+        _push_portal(member_id, ids, found, deadline, report)
+    except Exception:  # one portal's trouble must not hold back the others' statuses
+        logger.exception("status push failed", extra={"member_id": member_id})
+        done = set(report.pushed) | set(report.dropped) | set(report.failed) | set(report.later)
+        report.failed.extend(k for k in named if k not in done)
+        report.deferred_portals.setdefault(member_id, 0.0)
+    return report
+
+
+def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: PushReport) -> list[Message]:
+    """The portal's statuses to push: the named messages (read consistently) and, when any of them
+    still needs a push or the token names only the portal, the portal's pending index entries."""
+    named = {(member_id, i): found[(member_id, i)] for i in ids if i and (member_id, i) in found}
+    pending = {k: m for k, m in named.items() if m.status_rank > m.pushed_rank}
+    if pending or "" in ids:
+        drained, more = store.messages.pending_for_portal(member_id, DRAIN_LIMIT)
+        if more:
+            report.more.add(member_id)
+        for message in drained:
+            key = (message.member_id, message.message_id)
+            if key not in named and message.status_rank > message.pushed_rank:
+                pending[key] = message
+    return list(pending.values())
+
+
+def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
+    pending = _pending(member_id, ids, found, report)
     if not pending:
         return
     portal = store.portals.get_portal(member_id)
@@ -90,37 +169,89 @@ def _push_portal(member_id: str, keys: list[Key], found: dict[Key, Message], rep
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending:
         return
-    client = client_for(portal)
-    operator_replies = [m for m in pending if m.code == replies.OPENLINES_CODE]
-    if operator_replies:
-        pending = [m for m in pending if m.code != replies.OPENLINES_CODE]
-        _push_replies(client, member_id, operator_replies, report)
-    for start in range(0, len(pending), BATCH_LIMIT):
-        chunk = pending[start : start + BATCH_LIMIT]
+    pending = _turn(member_id, pending, report)
+    if not pending:
+        return
+    owner = uuid.uuid4().hex
+    until = time.time() + max(deadline - time.monotonic(), 0.0) + BUDGET_MARGIN
+    if not store.limits.take_push_turn(member_id, owner, until):
+        _wait(member_id, pending, TURN_WAIT, report)  # another drain took it just now
+        return
+    client = client_for(portal, max_wait=max(deadline - time.monotonic(), 0.0), fail_fast=True)
+    given = len(report.pushed) + len(report.dropped)
+    try:
+        operator_replies = [m for m in pending if m.code == replies.OPENLINES_CODE]
+        if operator_replies:
+            pending = [m for m in pending if m.code != replies.OPENLINES_CODE]
+            _push_replies(client, member_id, operator_replies, deadline, report)
+        for start in range(0, len(pending), BATCH_LIMIT):
+            chunk = pending[start : start + BATCH_LIMIT]
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:  # out of this receive's time: the rest rides the next one
+                    raise PortalUnavailable("PUSH_BUDGET_SPENT", "the portal's time in this receive is spent", 0, METHOD)
+                client.timeout = (min(CONNECT_TIMEOUT, left), left)
+                _push_chunk(client, member_id, chunk, report)
+            except BitrixError as exc:
+                # Portal down, slow, throttling or out of operating time: everything left waits in the queue.
+                logger.warning(
+                    "status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start}
+                )
+                report.failed.extend((m.member_id, m.message_id) for m in pending[start:])
+                wait = exc.reset_at - time.time() if isinstance(exc, OperationTimeLimit) else 0.0
+                report.retry_after = max(report.retry_after, wait)
+                report.deferred_portals[member_id] = max(report.deferred_portals.get(member_id, 0.0), wait)
+                break
+    finally:
+        report.calls += client.requests_made
         try:
-            _push_chunk(client, member_id, chunk, report)
-        except BitrixError as exc:
-            # Portal down, throttling or out of operating time: everything left waits in the queue.
-            logger.warning(
-                "status push deferred", extra={"member_id": member_id, "error": exc.code, "count": len(pending) - start}
-            )
-            report.failed.extend((m.member_id, m.message_id) for m in pending[start:])
-            if isinstance(exc, OperationTimeLimit):
-                report.retry_after = max(report.retry_after, exc.reset_at - time.time())
-            break
-    report.calls += client.requests_made
+            store.limits.end_push_turn(member_id, owner, pushed=len(report.pushed) + len(report.dropped) > given)
+        except Exception:  # the turn then ends when it runs out
+            logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _push_replies(client: BitrixClient, member_id: str, operator_replies: list[Message], report: PushReport) -> None:
+def _turn(member_id: str, pending: list[Message], report: PushReport) -> list[Message]:
+    """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
+    full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
+    when it is idle. What waits is in ``report.later`` with its delay."""
+    turn = store.limits.push_turn(member_id)
+    now = time.time()
+    if turn.busy_until > now:
+        _wait(member_id, pending, TURN_WAIT, report)
+        return []
+    since = now - turn.last_push
+    if since >= PUSH_LINGER:
+        return pending
+    full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
+    _wait(member_id, pending[full:], PUSH_LINGER - since, report)
+    return pending[:full]
+
+
+def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport) -> None:
+    if messages:
+        report.later.extend((m.member_id, m.message_id) for m in messages)
+        report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+
+
+def _push_replies(
+    client: BitrixClient, member_id: str, operator_replies: list[Message], deadline: float, report: PushReport
+) -> None:
     """Operators' Open Lines replies: the chat shows "delivered" once the carrier says so, and a
     reply that failed gets a message in the chat saying why (replies.push_reply_status)."""
     for message in operator_replies:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            report.failed.append((message.member_id, message.message_id))
+            report.deferred_portals.setdefault(member_id, 0.0)
+            continue
+        client.timeout = (min(CONNECT_TIMEOUT, left), left)
         try:
             replies.push_reply_status(client, message)
         except BitrixError as exc:
             if exc.transient:
                 logger.warning("reply status deferred", extra={"member_id": member_id, "error": exc.code})
                 report.failed.append((message.member_id, message.message_id))
+                report.deferred_portals.setdefault(member_id, 0.0)
                 continue
             _drop(message, exc, report)
             continue
@@ -195,25 +326,44 @@ class RecordsResult:
     failures: list[str]  # SQS message ids to hand back as batchItemFailures (each delayed already)
 
 
-def push_records(records: list[dict[str, Any]]) -> RecordsResult:
-    """One batch of the status queue: push what its records name, and defer the records whose status
-    could not be pushed. An unreadable record is dropped (logged): retrying cannot fix it."""
+def push_records(records: list[dict[str, Any]], remaining_seconds: float | None = None) -> RecordsResult:
+    """One batch of the status queue: push what its records name (each portal drained within
+    ``remaining_seconds`` of Lambda time less a margin, at most ``PORTAL_BUDGET``), and defer the
+    records whose portal could not take its statuses. An unreadable record is dropped (logged):
+    retrying cannot fix it."""
     by_id: dict[str, dict[str, Any]] = {}
     keys_by_record: dict[str, Key] = {}
     for record in records:
         try:
-            keys_by_record[record["messageId"]] = queues.parse_body(record["body"])
+            keys_by_record[record["messageId"]] = queues.parse_body(record["body"], portal_token=True)
             by_id[record["messageId"]] = record
         except (KeyError, ValueError, TypeError, json.JSONDecodeError):
             logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
-    report = push(list(keys_by_record.values()))
-    failed = set(report.failed)
-    failures = [rid for rid, key in keys_by_record.items() if key in failed]
+    budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
+    report = push(list(keys_by_record.values()), time.monotonic() + budget)
+    failed, later = set(report.failed), set(report.later)
+    failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
+    # Not pushed yet on purpose (coalescing, or another drain of the portal): back soon, at no back-off.
+    waits = [
+        rid
+        for rid, key in keys_by_record.items()
+        if rid not in failures and (key in later or (not key[1] and key[0] in report.waiting))
+    ]
+    for rid in waits:
+        seconds = max(1, math.ceil(report.waiting.get(keys_by_record[rid][0], TURN_WAIT)))
+        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], seconds)
+    # A portal with more pending than one drain takes: one of its records comes back at once.
+    again = {
+        key[0]: rid for rid, key in keys_by_record.items() if key[0] in report.more and rid not in failures and rid not in waits
+    }
     for rid in failures:
-        # A portal that is down may stay down for hours: back off per message, up to an hour, so the
+        # A portal that is down may stay down for hours: back off per record, up to an hour, so the
         # status waits in the queue (kept 14 days) instead of burning its receives into the DLQ.
         record = by_id[rid]
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        delay = max(retry_delay(receives), int(report.retry_after) + 1 if report.retry_after else 0)
+        asked = report.deferred_portals.get(keys_by_record[rid][0], 0.0)
+        delay = max(retry_delay(receives), int(asked) + 1 if asked else 0)
         queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
-    return RecordsResult(report, failures)
+    for rid in again.values():
+        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], 0)
+    return RecordsResult(report, failures + waits + list(again.values()))

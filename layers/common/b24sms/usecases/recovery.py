@@ -9,7 +9,8 @@ still sent once.
 Statuses likewise: the write that advances a status puts the message in ``by-push-pending`` and the
 write that records the push takes it out, so when queueing the push failed (SQS down, the function
 killed in between) the status is still found. A message pending longer than ``PUSH_RECOVER_AFTER``
-seconds gets its push queued again, then again after a growing interval (doubling, at most
+seconds gets its portal's push queued again (one token per portal: the push drains all of the portal's
+pending statuses), then again after a growing interval (doubling, at most
 ``PUSH_RECOVER_CAP``), so a portal that is down for a day gets a few duplicates per status, not one per
 sweep. A duplicate is harmless: the push function pushes the stored status, and only if the portal has
 not seen it.
@@ -44,18 +45,23 @@ def push_retry_delay(older_than: int, tries: int) -> int:
 
 
 def requeue_unpushed(older_than: int, limit: int = PUSH_RECOVER_LIMIT) -> int:
-    """Queue again the pushes of statuses the portal has not had for ``older_than`` seconds; returns
-    how many. Messages whose status the portal has (dropped, or pushed by a racing push) only leave
-    the index. Writes only to those messages."""
+    """Queue again the pushes of statuses the portal has not had for ``older_than`` seconds: ONE token
+    per portal (the push drains the portal's pending statuses from the index); returns how many
+    statuses were due. Each due status is taken for its next try (its own back-off) with a conditional
+    write, so two sweeps never both queue it; messages whose status the portal has (dropped, or pushed
+    by a racing push) only leave the index."""
     requeued = cleared = 0
+    portals: set[str] = set()
     for item in store.messages.unpushed(older_than, limit):
         if item.pushed_rank >= item.status_rank:
             cleared += store.messages.clear_push_pending(item.member_id, item.message_id)
             continue
         due = store.now() + push_retry_delay(older_than, item.tries)
         if store.messages.retry_push_later(item.member_id, item.message_id, item.since, due):
-            queues.enqueue_push(item.member_id, item.message_id)
+            portals.add(item.member_id)
             requeued += 1
+    for member_id in sorted(portals):
+        queues.enqueue_portal_push(member_id)
     if requeued or cleared:
-        logger.warning("unpushed statuses queued again", extra={"count": requeued, "cleared": cleared})
+        logger.warning("unpushed statuses queued again", extra={"count": requeued, "portals": len(portals), "cleared": cleared})
     return requeued

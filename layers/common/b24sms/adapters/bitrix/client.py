@@ -53,7 +53,7 @@ class BitrixClient:
         portal: Portal,
         tokens: TokenStore | None = None,
         *,
-        timeout: float = 10.0,
+        timeout: float | tuple[float, float] = 10.0,  # seconds, or (connect, read)
         max_retries: int = 4,
         backoff: float = 0.5,
         max_operating_wait: float = 5.0,

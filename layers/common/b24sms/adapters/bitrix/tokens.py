@@ -71,12 +71,18 @@ class StoredTokens:
             time.sleep(0.1)
 
 
-def client_for(portal: Portal, max_wait: float = 10.0) -> BitrixClient:
-    """A REST client for the portal, paced by the portal's shared token bucket."""
+def client_for(portal: Portal, max_wait: float = 10.0, *, fail_fast: bool = False) -> BitrixClient:
+    """A REST client for the portal, paced by the portal's shared token bucket. ``fail_fast`` (the
+    status push): no sleeping retries (busy, 5xx, network, OPERATION_TIME_LIMIT): the first error is
+    raised, so the caller defers the work instead of holding a Lambda shared with other portals."""
     from b24sms.adapters.bitrix.client import (
         BitrixClient,
     )  # cold start: imports requests, paid only by functions that call portals
 
     settings = get_settings()
     bucket = TokenBucket(f"portal#{portal.member_id}", settings.portal_rate, settings.portal_burst, max_wait=max_wait)
+    if fail_fast:
+        return BitrixClient(
+            portal, StoredTokens(), timeout=settings.http_timeout, max_retries=0, max_operating_wait=0.0, limiter=bucket.acquire
+        )
     return BitrixClient(portal, StoredTokens(), timeout=settings.http_timeout, limiter=bucket.acquire)

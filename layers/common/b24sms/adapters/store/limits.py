@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from b24sms.adapters.store._table import guarded, table
 from b24sms.domain.errors import Throttled
@@ -75,3 +75,48 @@ class TokenBucket:
                 raise Throttled(self.key, wait)
             self.sleep(wait)
             waited += wait
+
+
+# -- a portal's status push: one drain at a time, and when it last pushed ------------------------------
+class PushTurn(NamedTuple):
+    busy_until: float  # another drain of the portal holds it until then (0: nobody)
+    last_push: float  # when the portal was last given statuses (0: never)
+
+
+def _push_key(member_id: str) -> dict[str, str]:
+    return {"bucket": f"push#{member_id}"}
+
+
+def push_turn(member_id: str) -> PushTurn:
+    """Whether a drain of the portal is in flight, and when it last pushed (one consistent read)."""
+    item = table("limits_table").get_item(Key=_push_key(member_id), ConsistentRead=True).get("Item") or {}
+    return PushTurn(float(item.get("busy_until", 0)), float(item.get("last_push", 0)))
+
+
+def take_push_turn(member_id: str, owner: str, until: float) -> bool:
+    """Hold the portal's push until ``until`` (or ``end_push_turn``); False when another drain holds it."""
+    at = Decimal(f"{time.time():.3f}")
+    response = guarded(
+        table("limits_table").update_item,
+        Key=_push_key(member_id),
+        UpdateExpression="SET busy_until = :until, push_owner = :o",
+        ConditionExpression="attribute_not_exists(busy_until) OR busy_until < :now",
+        ExpressionAttributeValues={":until": Decimal(f"{until:.3f}"), ":o": owner, ":now": at},
+    )
+    return response is not None
+
+
+def end_push_turn(member_id: str, owner: str, pushed: bool) -> None:
+    """Let the portal's next drain in; ``pushed``: it was given statuses now (the coalescing clock)."""
+    values: dict[str, Any] = {":o": owner}
+    expression = "REMOVE busy_until, push_owner"
+    if pushed:
+        expression = "SET last_push = :t " + expression
+        values[":t"] = Decimal(f"{time.time():.3f}")
+    guarded(
+        table("limits_table").update_item,
+        Key=_push_key(member_id),
+        UpdateExpression=expression,
+        ConditionExpression="push_owner = :o",
+        ExpressionAttributeValues=values,
+    )

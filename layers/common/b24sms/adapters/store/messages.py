@@ -3,8 +3,9 @@
 While a message waits to be sent it is also in the sparse index ``by-pending`` (shard, since), so a
 message whose queue entry was lost can be found and queued again (usecases/recovery.py). Likewise,
 while it holds a status the portal has not been given it is in the sparse index ``by-push-pending``
-(``push_shard``, ``push_since``): the write that advances the status puts it there, the write that
-records the push takes it out, so a push whose queue entry was lost is found and queued again.
+(``push_portal`` = the portal's member_id, ``push_since``): the write that advances the status puts it
+there, the write that records the push takes it out. The push drains a portal's pending statuses from
+it, 50 to a ``batch`` call, and a push whose queue entry was lost is found there and queued again.
 """
 
 from __future__ import annotations
@@ -32,15 +33,9 @@ def _pending_shard(message_id: str) -> str:
     return f"p{zlib.crc32(message_id.encode()) % PENDING_SHARDS}"
 
 
-# Sharded by message, not portal: a busy portal's statuses spread over the index's partitions.
-PUSH_SHARDS = 8
 # Every message starts with the portal at `sent` (Message.pushed_rank): a status ranked no higher
 # never needs a push, so it never enters ``by-push-pending`` (and costs no cleanup).
 PUSHED_AT_START = statuses.rank(statuses.SENT)
-
-
-def _push_shard(message_id: str) -> str:
-    return f"q{zlib.crc32(message_id.encode()) % PUSH_SHARDS}"
 
 
 def create_message(message: Message) -> bool:
@@ -275,8 +270,8 @@ def advance_status(
             sets.append(f"{attr} = :{attr}")
             values[f":{attr}"] = value
     if status_rank > PUSHED_AT_START:  # the portal must be told: pending until mark_pushed catches up
-        sets += ["push_shard = :pshard", "push_since = :t"]
-        values[":pshard"] = _push_shard(message_id)
+        sets += ["push_portal = :pportal", "push_since = :t"]
+        values[":pportal"] = member_id
     remove = ["push_tries"] if status_rank > PUSHED_AT_START else []
     if dispatch_state:
         remove += ["body", "lease_until", "pending_shard", "pending_since"]
@@ -310,7 +305,7 @@ def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "
     caught_up = guarded(
         _messages().update_item,
         Key=key,
-        UpdateExpression=expression + " REMOVE push_shard, push_since, push_tries",
+        UpdateExpression=expression + " REMOVE push_portal, push_since, push_tries",
         ConditionExpression="pushed_rank < :r AND status_rank <= :r",
         ExpressionAttributeValues=values,
     )
@@ -394,37 +389,57 @@ class PushPending(NamedTuple):
 
 def unpushed(older_than: int, limit: int = 400, due_by: int | None = None) -> list[PushPending]:
     """Messages holding a status the portal has not been given for ``older_than`` seconds (due by
-    ``due_by``, default now minus ``older_than``): at most ``limit``, shared between the shards."""
-    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
+    ``due_by``, default now minus ``older_than``): at most ``limit``. A Scan of the sparse index: only
+    statuses in flight are in it, so it costs what is pending, not what the table or the fleet holds."""
+    from boto3.dynamodb.conditions import Attr  # cold start: boto3 loads at the first table call, not at import
 
     cutoff = (now() - older_than) if due_by is None else due_by
-    per_shard = max(1, -(-limit // PUSH_SHARDS))
     found: list[PushPending] = []
-    for shard in range(PUSH_SHARDS):
-        kwargs: dict[str, Any] = {
-            "IndexName": "by-push-pending",
-            "KeyConditionExpression": Key("push_shard").eq(f"q{shard}") & Key("push_since").lte(cutoff),
-            "Limit": per_shard,
-        }
-        taken = 0
-        while taken < per_shard:
-            page = _messages().query(**kwargs)
-            for item in page.get("Items", [])[: per_shard - taken]:
-                found.append(
-                    PushPending(
-                        str(item["member_id"]),
-                        str(item["message_id"]),
-                        int(item["push_since"]),
-                        int(item.get("push_tries", 0)),
-                        int(item.get("status_rank", 0)),
-                        int(item.get("pushed_rank", PUSHED_AT_START)),
-                    )
+    kwargs: dict[str, Any] = {
+        "IndexName": "by-push-pending",
+        "FilterExpression": Attr("push_since").lte(cutoff),
+        "Limit": max(limit, 100),
+    }
+    for _ in range(50):  # pages read per sweep: bounded even when little of the index is due
+        page = _messages().scan(**kwargs)
+        for item in page.get("Items", []):
+            found.append(
+                PushPending(
+                    str(item["member_id"]),
+                    str(item["message_id"]),
+                    int(item["push_since"]),
+                    int(item.get("push_tries", 0)),
+                    int(item.get("status_rank", 0)),
+                    int(item.get("pushed_rank", PUSHED_AT_START)),
                 )
-                taken += 1
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            )
+        if len(found) >= limit or "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return found[:limit]
+
+
+def pending_for_portal(member_id: str, limit: int = 500) -> tuple[list[Message], bool]:
+    """The portal's messages holding a status it has not been given, oldest first, at most ``limit``
+    (the index projects every attribute, so the push needs no other read), and whether more remain.
+    The index is eventually consistent: a status written a moment ago may not be in it yet (its own
+    queue record names it), one pushed a moment ago may still be (``pushed_rank`` is checked again by
+    ``mark_pushed``'s condition)."""
+    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
+
+    found: list[Message] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "by-push-pending",
+        "KeyConditionExpression": Key("push_portal").eq(member_id),
+        "Limit": min(limit, 500),
+    }
+    while True:
+        page = _messages().query(**kwargs)
+        found.extend(Message.from_item(item) for item in page.get("Items", []))
+        more = "LastEvaluatedKey" in page
+        if not more or len(found) >= limit:
+            return found[:limit], more or len(found) > limit
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def retry_push_later(member_id: str, message_id: str, seen_since: int, next_due: int) -> bool:
@@ -445,8 +460,8 @@ def clear_push_pending(member_id: str, message_id: str) -> bool:
     response = guarded(
         _messages().update_item,
         Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="REMOVE push_shard, push_since, push_tries",
-        ConditionExpression="attribute_exists(push_shard) AND pushed_rank >= status_rank",
+        UpdateExpression="REMOVE push_portal, push_since, push_tries",
+        ConditionExpression="attribute_exists(push_portal) AND pushed_rank >= status_rank",
     )
     return response is not None
 
