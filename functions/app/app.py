@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
+from b24sms.adapters import config
 from b24sms.domain.errors import DomainError, Invalid, NotFound
 from b24sms.usecases import page, page_session
 from b24sms.usecases.page_session import Session
@@ -101,7 +101,7 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
     def t(key: str, **params: str) -> str:
         return translate(lang, key, **params)
 
-    bx24 = os.environ.get("APP_BX24_JS", BX24_JS)
+    bx24 = config.bx24_js(BX24_JS)
     body = ENV.get_template(name).render(
         t=t,
         lang=lang[:2],
@@ -224,8 +224,8 @@ def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
 
 # -- headers -------------------------------------------------------------------------------------
 def security_headers(nonce: str) -> dict[str, str]:
-    ancestors = os.environ.get("APP_FRAME_ANCESTORS") or DEFAULT_FRAME_ANCESTORS
-    bx24 = os.environ.get("APP_BX24_JS", BX24_JS)
+    ancestors = config.frame_ancestors(DEFAULT_FRAME_ANCESTORS)
+    bx24 = config.bx24_js(BX24_JS)
     script_src = f"'nonce-{nonce}'" + (f" {bx24.split('/api/')[0]}" if bx24 else "")
     return {
         "Content-Security-Policy": (

@@ -15,7 +15,7 @@ LAYER = sorted((ROOT / "layers" / "common" / "b24sms").rglob("*.py"))
 
 # What a thin handler may import of the layer: the HTTP edge, use cases, domain types and errors, and
 # the few adapters a handler shapes its answer with (metrics, the SQS record helpers, carrier parsing,
-# Bitrix24's error type). Never the store or the AWS clients; never boto3 or requests.
+# Bitrix24's error type, the deployment's settings). Never the store or the AWS clients; never boto3 or requests.
 ALLOWED: tuple[str, ...] = (
     "b24sms.api",
     "b24sms.usecases",
@@ -24,6 +24,7 @@ ALLOWED: tuple[str, ...] = (
     "b24sms.adapters.queues",
     "b24sms.adapters.carriers",
     "b24sms.adapters.bitrix",
+    "b24sms.adapters.config",
 )
 FORBIDDEN = ("boto3", "botocore", "requests", "b24sms.adapters.store", "b24sms.adapters.aws")
 

@@ -112,9 +112,64 @@ def secret(name: str) -> str:
 
 def optional_secret(name: str) -> str:
     """Like :func:`secret`, but "" when neither ``name`` nor ``name_PARAM`` is set."""
-    if not os.environ.get(name) and not os.environ.get(f"{name}_PARAM"):
-        return ""
-    return secret(name)
+    return secret(name) if is_configured(name) else ""
+
+
+def is_configured(name: str) -> bool:
+    """Whether the secret or deployment value ``name`` is set (the value or its ``name_PARAM``; not read)."""
+    return bool(os.environ.get(name) or os.environ.get(f"{name}_PARAM"))
+
+
+# -- settings read when asked ----------------------------------------------------------------------
+# Not cached in Settings: the local stack and the tests change them while functions stay imported.
+
+
+def setting(name: str, default: str = "") -> str:
+    """A deployment setting a module declares itself (a carrier's ``<ID>_API_BASE``, its default
+    sender): the environment variable ``name``, else ``default``."""
+    return os.environ.get(name, default)
+
+
+def app_carriers(known: tuple[str, ...]) -> tuple[str, ...]:
+    """The carriers the page offers (``APP_CARRIERS``, comma-separated), in ``known``'s order; all by default."""
+    wanted = [c.strip() for c in os.environ.get("APP_CARRIERS", ",".join(known)).split(",")]
+    return tuple(c for c in known if c in wanted)
+
+
+def tracing_enabled() -> bool:
+    """X-Ray tracing is on only when the template's ``Tracing`` parameter turned it on (it sets
+    ``POWERTOOLS_TRACE_DISABLED`` to ``false``); off everywhere else, the local stack included."""
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0")
+
+
+def carrier_secrets_prefix() -> str:
+    """Where per-portal credentials live in Secrets Manager (``CARRIER_SECRETS_PREFIX``)."""
+    return os.environ.get("CARRIER_SECRETS_PREFIX") or "b24sms/local/"
+
+
+def sandbox_send_delay() -> float:
+    """Seconds the sandbox carrier waits per send (``SANDBOX_SEND_DELAY_MS``; the bench sets it)."""
+    return float(os.environ.get("SANDBOX_SEND_DELAY_MS", "0")) / 1000
+
+
+def recover_after() -> int:
+    """Seconds a message may wait to be sent before the recovery sweep queues it again (``RECOVER_AFTER``)."""
+    return int(os.environ.get("RECOVER_AFTER", "1200"))
+
+
+def push_recover_after() -> int:
+    """Seconds a stored status may wait unpushed before the sweep queues its push again (``PUSH_RECOVER_AFTER``)."""
+    return int(os.environ.get("PUSH_RECOVER_AFTER", "300"))
+
+
+def frame_ancestors(default: str) -> str:
+    """Who may frame the application's page (``APP_FRAME_ANCESTORS``; ``default`` when unset or empty)."""
+    return os.environ.get("APP_FRAME_ANCESTORS") or default
+
+
+def bx24_js(default: str) -> str:
+    """The BX24 library's URL for the page (``APP_BX24_JS``; "" locally: no script from outside)."""
+    return os.environ.get("APP_BX24_JS", default)
 
 
 def secret_json(reference: str) -> dict[str, str]:

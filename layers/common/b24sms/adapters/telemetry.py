@@ -7,13 +7,14 @@ disabled metrics in memory and still prints them when 100 pile up.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from b24sms.adapters import config
 
 metrics = Metrics(namespace="b24sms")
 
@@ -29,7 +30,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 def tracing_enabled() -> bool:
     """X-Ray tracing is on only when the template's ``Tracing`` parameter turned it on (it sets
     ``POWERTOOLS_TRACE_DISABLED`` to ``false``); off everywhere else, the local stack included."""
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0")
+    return config.tracing_enabled()
 
 
 def traced(handler: Handler) -> Handler:

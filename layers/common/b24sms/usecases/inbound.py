@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -86,7 +85,7 @@ def _own_accounts(carrier: str, number: str) -> list[tuple[Portal, CarrierConfig
 
 
 def _deployment_number(carrier: str) -> str:
-    return as_number(os.environ.get(carriers.default_sender_env(carrier), ""))
+    return as_number(carriers.default_sender(carrier))
 
 
 def _unrouted(carrier: str, sender: str, sms: InboundSms) -> str:

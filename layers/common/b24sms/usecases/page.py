@@ -9,7 +9,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms.adapters import carriers, store
+from b24sms.adapters import carriers, config, store
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.bitrix.users import NotConfirmed, call_as_user
 from b24sms.adapters.carriers import checks
@@ -52,9 +51,7 @@ class PageError(Invalid):
 
 # -- who is looking --------------------------------------------------------------------------------
 def allowed_carriers() -> tuple[str, ...]:
-    known = carriers.known()
-    wanted = [c.strip() for c in os.environ.get("APP_CARRIERS", ",".join(known)).split(",")]
-    return tuple(c for c in known if c in wanted)
+    return config.app_carriers(carriers.known())
 
 
 def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str]:

@@ -4,8 +4,6 @@ own carrier), so an inbound SMS finds its portal without scanning PortalsTable."
 
 from __future__ import annotations
 
-import os
-
 from b24sms.adapters import carriers, store
 from b24sms.domain import phones
 from b24sms.domain.models import Portal
@@ -16,7 +14,7 @@ def our_number(portal: Portal) -> str:
     for its carrier); "" when it sends from no number (an alphanumeric sender id, a messaging service)."""
     config = portal.carrier
     carrier = config.carrier if config else carriers.default_name()
-    sender = (config.sender if config else "") or os.environ.get(carriers.default_sender_env(carrier), "")
+    sender = (config.sender if config else "") or carriers.default_sender(carrier)
     return as_number(sender)
 
 

@@ -11,11 +11,11 @@ Adding a carrier: one module here (its adapter and ``SPEC``), its name in ``MODU
 from __future__ import annotations
 
 import importlib
-import os
 import time
 from collections.abc import Mapping
 from functools import cache
 
+from b24sms.adapters import config
 from b24sms.adapters.carriers.base import (
     CallbackRequest,
     Carrier,
@@ -124,6 +124,12 @@ def default_sender_env(name: str) -> str:
     return found.default_sender if found else ""
 
 
+def default_sender(name: str) -> str:
+    """The deployment's default sender of carrier ``name`` (its setting's value; "" if none or unknown)."""
+    setting = default_sender_env(name)
+    return config.setting(setting) if setting else ""
+
+
 def unverifiable(name: str, creds: Mapping[str, str]) -> str:
     """The credential a setup of carrier ``name`` lacks to verify its callbacks, "" when none: a
     carrier with a ``callback_secret`` needs it in the portal's credentials ``creds`` or, failing
@@ -132,7 +138,7 @@ def unverifiable(name: str, creds: Mapping[str, str]) -> str:
     if not found.callback_secret or creds.get(found.callback_secret):
         return ""
     setting = found.callback_secret_setting
-    if setting and (os.environ.get(setting) or os.environ.get(f"{setting}_PARAM")):
+    if setting and config.is_configured(setting):
         return ""
     return found.callback_secret
 

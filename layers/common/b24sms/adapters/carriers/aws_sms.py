@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -31,7 +30,7 @@ from b24sms.adapters.carriers.base import (
     StatusReport,
     TransientCarrierError,
 )
-from b24sms.adapters.config import get_settings
+from b24sms.adapters.config import get_settings, setting
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -184,7 +183,7 @@ def parse_inbound_event(event: dict[str, Any]) -> InboundSms:
 
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> AwsSmsCarrier:
     """IAM authenticates: a portal picks its own origination identity, never other credentials."""
-    env = os.environ.get
+    env = setting
     return AwsSmsCarrier(
         origination_identity=config.sender or env("AWS_SMS_ORIGINATION_IDENTITY", ""),
         configuration_set=env("AWS_SMS_CONFIGURATION_SET", ""),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 import uuid
 from collections import deque
@@ -33,7 +32,7 @@ from b24sms.adapters.carriers.base import (
     StatusReport,
     same_signature,
 )
-from b24sms.adapters.config import get_settings
+from b24sms.adapters.config import get_settings, sandbox_send_delay
 from b24sms.domain.formdata import decode_form, encode_form
 from b24sms.domain.models import CarrierConfig
 
@@ -138,7 +137,7 @@ class SandboxCarrier:
 
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> SandboxCarrier:
     settings = get_settings()
-    delay = float(os.environ.get("SANDBOX_SEND_DELAY_MS", "0")) / 1000
+    delay = sandbox_send_delay()
     return SandboxCarrier(creds.get("secret") or settings.carrier_secret("sandbox"), timeout=settings.http_timeout, delay=delay)
 
 

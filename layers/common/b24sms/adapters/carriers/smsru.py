@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
@@ -41,7 +40,7 @@ from b24sms.adapters.carriers.base import (
     post_once,
     same_signature,
 )
-from b24sms.adapters.config import get_settings, optional_secret
+from b24sms.adapters.config import get_settings, optional_secret, setting
 from b24sms.domain.formdata import decode_pairs
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -186,7 +185,7 @@ class SmsRuCarrier:
 
 def check(creds: Mapping[str, str], sender: str) -> None:
     """The page's **Check**: ask for the account's balance with this api_id (nothing is sent)."""
-    base = os.environ.get("SMSRU_API_BASE", DEFAULT_API).rstrip("/")
+    base = setting("SMSRU_API_BASE", DEFAULT_API).rstrip("/")
     response = checks.http("SMS.ru", "POST", f"{base}/my/balance", data={"api_id": creds["api_id"], "json": "1"})
     try:
         answer = response.json()
@@ -205,7 +204,7 @@ def panel_callback_url(base_url: str, member_id: str, creds: Mapping[str, str]) 
 
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> SmsRuCarrier:
     """The adapter with a portal's own account (``creds``, ``config.sender``), else the deployment's."""
-    env = os.environ.get
+    env = setting
     return SmsRuCarrier(
         creds.get("api_id") or optional_secret("SMSRU_API_ID"),
         sender=config.sender or env("SMSRU_FROM", ""),

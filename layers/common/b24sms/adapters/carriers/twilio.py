@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -38,7 +37,7 @@ from b24sms.adapters.carriers.base import (
     post_once,
     same_signature,
 )
-from b24sms.adapters.config import get_settings, secret
+from b24sms.adapters.config import get_settings, secret, setting
 from b24sms.domain.formdata import decode_flat
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -201,7 +200,7 @@ class TwilioCarrier:
 
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> TwilioCarrier:
     """The adapter with a portal's own account (``creds``, ``config.sender``), else the deployment's."""
-    env = os.environ.get
+    env = setting
     sender = config.sender or env("TWILIO_FROM", "")
     service = env("TWILIO_MESSAGING_SERVICE_SID", "") if not config.sender else ""
     if sender.startswith("MG"):  # a messaging service, not a number or sender id
@@ -218,7 +217,7 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> TwilioCarrier:
 
 def check(creds: Mapping[str, str], sender: str) -> None:
     """The page's **Check**: fetch the account with these credentials (nothing is sent)."""
-    base = os.environ.get("TWILIO_API_BASE", DEFAULT_API).rstrip("/")
+    base = setting("TWILIO_API_BASE", DEFAULT_API).rstrip("/")
     url = f"{base}/2010-04-01/Accounts/{creds['account_sid']}.json"
     checks.http("Twilio", "GET", url, auth=(creds["account_sid"], creds["auth_token"]))
 

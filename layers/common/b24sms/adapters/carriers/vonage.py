@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
 
@@ -44,7 +43,7 @@ from b24sms.adapters.carriers.base import (
     post_once,
     same_signature,
 )
-from b24sms.adapters.config import get_settings, optional_secret
+from b24sms.adapters.config import get_settings, optional_secret, setting
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -252,7 +251,7 @@ _ERR_TEXT = {
 
 def build(config: CarrierConfig, creds: Mapping[str, str]) -> VonageCarrier:
     """The adapter with a portal's own account (``creds``, ``config.sender``), else the deployment's."""
-    env = os.environ.get
+    env = setting
     if creds.get("signature_secret"):  # a portal's own signature settings come with its account
         signature_secret, method = creds["signature_secret"], creds.get("signature_method", "md5hash")
     else:  # else the deployment's (a portal whose account signs with the same secret)
@@ -270,7 +269,7 @@ def build(config: CarrierConfig, creds: Mapping[str, str]) -> VonageCarrier:
 
 def check(creds: Mapping[str, str], sender: str) -> None:
     """The page's **Check**: ask for the account's balance with these credentials (nothing is sent)."""
-    base = os.environ.get("VONAGE_API_BASE", DEFAULT_API).rstrip("/")
+    base = setting("VONAGE_API_BASE", DEFAULT_API).rstrip("/")
     params = {"api_key": creds["api_key"], "api_secret": creds["api_secret"]}
     response = checks.http("Vonage", "GET", f"{base}/account/get-balance", params=params)
     try:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets as _secrets
 from dataclasses import dataclass
 from typing import Any
 
+from b24sms.adapters import config
 from b24sms.adapters.store._table import guarded, now, table
 from b24sms.domain.models import Message
 from b24sms.domain.stats import DAY_PREFIX, day_of
@@ -201,7 +201,7 @@ def take_sender_number(member_id: str, number: int) -> bool:
 # -- credentials ---------------------------------------------------------------------------------
 def secrets_prefix() -> str:
     """Where per-portal credentials live (the functions may read only secrets under it)."""
-    return os.environ.get("CARRIER_SECRETS_PREFIX") or "b24sms/local/"
+    return config.carrier_secrets_prefix()
 
 
 def put_credentials(member_id: str, code: str, values: dict[str, str], replaces: str = "") -> str:
