@@ -12,33 +12,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration browser container validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
-help:
-	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
-	@echo "make demo           local stack + portal emulator: install, send three SMS, print their timelines"
-	@echo "                    KEEP=1: keep it running and print the URL of the application's page"
-	@echo "make invoke         EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event"
-	@echo "make sync-senders   run SyncSendersFunction once, then SyncPortalFunction on what it queued (events/sync_senders.json)"
-	@echo "make sam-local-setup Docker, its daemon, the Lambda base image, the SAM CLI (idempotent; as root)"
-	@echo "make sam-invoke     EVENT=events/<file>.json [FUNCTION=...]: make invoke, in the function's container"
-	@echo "make sam-check      say whether sam local can run here (one line)"
-	@echo "make run LAMBDA_MODE=sam, make demo LAMBDA_MODE=sam: every function call in its Lambda container"
-	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
-	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
-	@echo "make test           set up, then ruff, mypy, import contracts, pytest, sam validate --lint, cfn-lint, checkov, sam build"
-	@echo "make lint           ruff check, ruff format --check, and the layer's import contracts (lint-imports)"
-	@echo "make typecheck      mypy (strict)"
-	@echo "make pytest         every test (tests/unit and tests/integration)"
-	@echo "make unit           tests/unit"
-	@echo "make integration    tests/integration"
-	@echo "make validate       sam validate --lint, cfn-lint and checkov on template.yaml"
-	@echo "make build          sam build (needs python3.13, the Lambda runtime)"
-	@echo "make run-venv       .venv with what running needs (requirements-run.txt); run/demo/invoke/bench do it"
-	@echo "make venv           .venv with everything for development (requirements-dev.txt); test does it"
-	@echo "make sam-venv       .venv-sam with the SAM CLI and cfn-lint"
-	@echo "make clean          remove build and tool caches"
-	@echo "make help           this list"
+help: ## this list: the `## text` after each target of this Makefile (`##  text` lines continue it)
+	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
+		printf "make %-17s %s\n", name, text } /^##  / { print "                      " substr($$0, 5) }' $(firstword $(MAKEFILE_LIST))
 
 # Two stamps in one .venv: running needs a small set (first `make run`: ~15 s, ~155 MB); development
 # installs a superset (linters, type checker, carrier SDKs, moto's every extra).
@@ -61,26 +39,32 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install -q -r requirements-sam.txt
 	touch $@
 
-venv: $(VENV)/.installed
-run-venv: $(VENV)/.run-installed
-sam-venv: $(SAM_VENV)/.installed
+venv: $(VENV)/.installed ## `.venv` with everything for development (requirements-dev.txt); test does it
+run-venv: $(VENV)/.run-installed ## `.venv` with what running needs (requirements-run.txt); run/demo/invoke/bench do it
+sam-venv: $(SAM_VENV)/.installed ## `.venv-sam` with the SAM CLI and cfn-lint
 
-lint: venv
+lint: venv ## ruff check, ruff format --check, and the layer's import contracts (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=layers/common $(VENV)/bin/lint-imports --no-logo
 
-typecheck: venv
+typecheck: venv ## mypy (strict)
 	$(VENV)/bin/mypy .
 
-pytest: venv
+pytest: venv ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
 	$(VENV)/bin/pytest
 
-unit: venv
+unit: venv ## tests/unit (in-process, about a minute)
 	$(VENV)/bin/pytest tests/unit
 
-integration: venv
+integration: venv ## tests/integration (the local stack: moto's server, every function, the portal emulator)
 	$(VENV)/bin/pytest tests/integration
+
+browser: venv ## tests/browser (Playwright on Debian's chromium: apt-get install -y chromium, or CHROMIUM_PATH)
+	$(VENV)/bin/pytest tests/browser
+
+container: venv sam-venv ## tests/container (sam local: run `make sam-local-setup` first, as root)
+	$(VENV)/bin/pytest tests/container
 
 # checkov (the IaC security scan) pins many packages: its own virtualenv. Skipped checks: .checkov.yaml.
 CHECKOV_VENV := .venv-checkov
@@ -90,54 +74,57 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
 	touch $@
 
-validate: sam-venv $(CHECKOV_VENV)/.installed
+validate: sam-venv $(CHECKOV_VENV)/.installed ## sam validate --lint, cfn-lint and checkov on template.yaml
 	$(SAM) validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-build: sam-venv
+build: sam-venv ## sam build (needs python3.13, the Lambda runtime)
 	@if [ -n "$(PY313)" ] || command -v python3.13 >/dev/null 2>&1; then \
 		$(SAM_BUILD_ENV) $(SAM) build; \
 	else \
 		echo "sam build skipped: no python3.13 on this machine (the Lambda runtime)"; \
 	fi
 
-test: lint typecheck pytest validate build
+test: lint typecheck pytest validate build ## set up, then lint, typecheck, pytest (every tier), validate, build; names the tiers that did not run
+	@if [ -s .pytest_cache/tiers-not-run.txt ]; then echo; echo "make test: green, but not every tier ran:"; cat .pytest_cache/tiers-not-run.txt; fi
 
 # LAMBDA_MODE=sam: every function call goes to `sam local start-lambda` (a Lambda container each).
 LAMBDA_MODE ?=
 export LAMBDA_MODE
 
-run: run-venv
+run: run-venv ## serve every route of template.yaml on 127.0.0.1:$PORT (default 3000); LAMBDA_MODE=sam: each call in its Lambda container
 	$(PY) -m local.run
 
-demo: run-venv
+demo: run-venv ## local stack + portal emulator: install, send three SMS, print their timelines
+##  KEEP=1: keep it running and print the URL of the application's page
+##  LAMBDA_MODE=sam: every function call in its Lambda container
 	$(PY) -m local.demo $(if $(KEEP),--keep,)
 
-bench: run-venv
+bench: run-venv ## figures for sizing a deployment (under 10 min); docs/benchmarks.md
 	$(PY) -m bench.run
 
-invoke: run-venv
+invoke: run-venv ## EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event
 	@test -n "$(EVENT)" || { echo "make invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
-sync-senders: run-venv
+sync-senders: run-venv ## run SyncSendersFunction once, then SyncPortalFunction on what it queued (events/sync_senders.json)
 	$(PY) -m local.invoke SyncSendersFunction events/sync_senders.json
 
 # sam local (Docker): one command sets it all up, as root on a fresh Debian machine; safe to rerun.
-sam-local-setup:
+sam-local-setup: ## Docker, its daemon, the Lambda base image, the SAM CLI (idempotent; as root)
 	tools/sam_local_setup.sh
 
-sam-check: run-venv
+sam-check: run-venv ## say whether sam local can run here (one line)
 	@$(PY) -m local.sam check
 
-sam-invoke: run-venv sam-venv
+sam-invoke: run-venv sam-venv ## EVENT=events/<file>.json [FUNCTION=...]: make invoke, in the function's container
 	@test -n "$(EVENT)" || { echo "make sam-invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
 	$(PY) -m local.sam invoke $(FUNCTION) $(EVENT)
 
 # ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
-portal-carrier: run-venv
+portal-carrier: run-venv ## ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)
 	$(PY) -m tools.portal_carrier $(ARGS)
 
-clean:
+clean: ## remove build and tool caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .sam-local/env-*.json
