@@ -3,6 +3,7 @@ portal emulator for the whole session; a freshly installed portal per test that 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
+from tests import tiers
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
@@ -94,3 +96,29 @@ def sync_portals(stack: LocalStack, *portals: EmulatedPortal, timeout: float = 3
     assert answer["queued"] == len(portals), answer
     wait_until(lambda: sync_queue_depth(stack) == 0, timeout)
     return answer
+
+
+# -- the last lines: a tier that did not run is named, with why and the `make` command that runs it --
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    stats = terminalreporter.stats
+    ran = [r for key in ("passed", "failed", "error") for r in stats.get(key, []) if getattr(r, "nodeid", "")]
+    config.stash[_NOT_RUN] = tiers.not_run(stats.get("skipped", []), ran)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After pytest's own summary line, so they are the last lines; also left in the cache folder for
+    `make test`, which says them again after the steps that follow pytest."""
+    lines = config.stash.get(_NOT_RUN, None)
+    if lines is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line, yellow=True, bold=True)
+    path = config.rootpath / config.getini("cache_dir") / tiers.NOT_RUN_NAME
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines))
+
+
+_NOT_RUN = pytest.StashKey[list[str]]()
