@@ -67,13 +67,16 @@ class LoopbackServer:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
+        self._serving = False
         self.port = int(self.server.server_address[1])
         self.base_url = f"http://{host}:{self.port}"
 
     def start(self) -> LoopbackServer:
+        self._serving = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._serving:  # shutdown() would wait forever for a server never started
+            self.server.shutdown()
         self.server.server_close()

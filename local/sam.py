@@ -20,6 +20,7 @@ network (local/samcli.py), so nothing leaves loopback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -263,6 +264,7 @@ class StartLambda:
             # SIGINT stops SAM and its warm containers; a shell's background job has it ignored.
             preexec_fn=_default_sigint,
         )
+        atexit.register(self.close)  # its own session: a run that ends without close() must not leave it
         deadline = time.monotonic() + timeout
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
@@ -294,6 +296,7 @@ class StartLambda:
         return payload
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         if self.process and self.process.poll() is None:
             # SIGINT, as Ctrl-C: SAM stops and removes its warm containers.
             os.killpg(self.process.pid, signal.SIGINT)

@@ -9,6 +9,7 @@ with the layer on sys.path, with the environment the template gives them.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import importlib.util
 import json
@@ -137,6 +138,13 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a start that fails half-way leaves nothing running (moto's server above all)
+            raise
+
+    def _start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Metrics are disabled locally, so every flush would warn that there is nothing to publish.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -438,13 +446,23 @@ def _moto_app() -> Callable[..., Any]:
     return serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
 
 
-def serve_moto(port: int, host: str = "127.0.0.1") -> None:
-    """moto's server with DynamoDB serialised, in the foreground (what ``_MotoProcess`` runs)."""
+def serve_moto(port: int, host: str = "127.0.0.1", parent: int = 0) -> None:
+    """moto's server with DynamoDB serialised, in the foreground (what ``_MotoProcess`` runs); it
+    ends itself when process ``parent`` is gone (killed, or exited without stopping it)."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
+    if parent:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     run_simple(host, port, _moto_app(), threaded=True, request_handler=MotoRequestHandler)
+
+
+def _exit_with(parent: int) -> None:
+    """End this process once ``parent`` is no longer its parent (an orphan is adopted by another)."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
 
 
 class _MotoThread:
@@ -477,11 +495,14 @@ class _MotoProcess:
                 port = probe.getsockname()[1]
         self.port = port
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto
-            [sys.executable, "-c", f"from local.stack import serve_moto; serve_moto({int(port)})"],
+            [sys.executable, "-c", f"from local.stack import serve_moto; serve_moto({int(port)}, parent={os.getpid()})"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Stopped at exit even when nobody calls stop() (a failed run, a replaced stop); if this process
+        # is killed instead, the server sees it is orphaned and ends itself (serve_moto's ``parent``).
+        atexit.register(self.stop)
         import urllib.request
 
         deadline = time.monotonic() + 30
@@ -491,6 +512,7 @@ class _MotoProcess:
                 return
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
                     raise RuntimeError("moto's server did not start") from None
                 time.sleep(0.1)
 
@@ -498,6 +520,9 @@ class _MotoProcess:
         """Firmly: SIGTERM, a short wait, then SIGKILL (a busy server has been seen to ignore SIGTERM)."""
         import subprocess
 
+        atexit.unregister(self.stop)
+        if self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=3)
