@@ -4,8 +4,10 @@ threaded HTTP/1.1 on loopback, quiet, handing each request to a plain function."
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,27 @@ class Hangup(Exception):
         super().__init__("hang up")
         self.partial = partial
         self.reset = reset
+
+
+logger = logging.getLogger(__name__)
+
+# A peer that goes away: the app's HTTP client timing out, a fake's callback thread at shutdown, a
+# test's abortive close. Expected on loopback; anything else is a bug and keeps its traceback.
+DISCONNECTS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of connections while the accept loop waits for
+    # the CPU (a loaded machine) overflowed it and the extra ones were reset. The kernel caps it (somaxconn).
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, DISCONNECTS):
+            logger.debug("%s:%s dropped the connection (%s)", *client_address[:2], type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -65,8 +88,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         self._serving = False
         self.port = int(self.server.server_address[1])
         self.base_url = f"http://{host}:{self.port}"
