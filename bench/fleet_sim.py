@@ -513,8 +513,8 @@ class Simulation:
                 "hottest_portal_rru_per_s": round(hottest_r, 1),
                 "portal": hot_portal,
                 "handover_sms_per_s": cfg.handover,
-                "messages_wru_per_sms": round(self.meter.wru["messages"] / max(1, sms), 2),
-                "binds_at_handover_sms_per_s": round(PARTITION_WCU / max(self.meter.wru["messages"] / max(1, sms), 1e-9)),
+                "partition_wru_per_sms": round(self.meter.partition_writes / max(1, sms), 2),
+                "binds_at_handover_sms_per_s": round(PARTITION_WCU / max(self.meter.partition_writes / max(1, sms), 1e-9)),
                 "hottest_second_binds_at_handover_sms_per_s": round(PARTITION_WCU / max(hottest_w / cfg.handover, 1e-9)),
             },
             "lambda_concurrency": {

@@ -23,7 +23,8 @@ ITEM_KB = 1.0  # a message item's size (the text is dropped once sent): 1 WRU a 
 
 
 class Meter:
-    """Request units and requests by table, and each portal's hottest second."""
+    """Request units and requests by table, and the hottest second of a portal's partition of the
+    messages table (its own writes and consistent reads; index entries are on the indexes' partitions)."""
 
     def __init__(self, clock: SimClock, latency: float) -> None:
         self.clock, self.latency = clock, latency
@@ -31,6 +32,7 @@ class Meter:
         self.rru: defaultdict[str, float] = defaultdict(float)
         self.requests: Counter[str] = Counter()
         self._second: dict[str, tuple[int, float, float]] = {}  # portal -> (second, WRU, RRU) in it
+        self.partition_writes = 0.0  # write units on the portals' partitions of the messages table
         self.hottest_wru: tuple[float, str, int] = (0.0, "", 0)  # (WRU in one second, portal, second)
         self.hottest_rru: tuple[float, str, int] = (0.0, "", 0)
 
@@ -51,14 +53,15 @@ class Meter:
         self.requests[f"{table}.{op}"] += 1
         units = 1 + index_writes  # each index whose entry is added, changed or removed costs a write
         self.wru[table] += units
-        if table == "messages":  # partition key member_id: a portal's messages share a partition
-            self._heat(member_id, units, 0.0)
+        if table == "messages":  # the table's partition key is member_id; index entries land on the indexes'
+            self.partition_writes += 1
+            self._heat(member_id, 1.0, 0.0)
 
     def read(self, table: str, member_id: str, op: str = "GetItem", units: float = 1.0) -> None:
         self.clock.sleep(self.latency)
         self.requests[f"{table}.{op}"] += 1
         self.rru[table] += units
-        if table == "messages":
+        if table == "messages" and op != "Query":  # an index query reads the index's partitions
             self._heat(member_id, 0.0, units)
 
 
