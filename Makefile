@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help:
 	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
@@ -26,6 +26,7 @@ help:
 	@echo "make run LAMBDA_MODE=sam, make demo LAMBDA_MODE=sam: every function call in its Lambda container"
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
+	@echo "make bench-fleet-local  make bench with its fleet section at 100 portals x 20 SMS (about 20 min)"
 	@echo "make test           set up, then ruff, mypy, import contracts, pytest, sam validate --lint, cfn-lint, checkov, sam build"
 	@echo "make lint           ruff check, ruff format --check, and the layer's import contracts (lint-imports)"
 	@echo "make typecheck      mypy (strict)"
@@ -116,6 +117,9 @@ demo: run-venv
 
 bench: run-venv
 	$(PY) -m bench.run
+
+bench-fleet-local: run-venv
+	BENCH_FLEET=$${BENCH_FLEET:-100} BENCH_BUDGET=$${BENCH_BUDGET:-1500} $(PY) -m bench.run
 
 invoke: run-venv
 	@test -n "$(EVENT)" || { echo "make invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }

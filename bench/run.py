@@ -12,7 +12,7 @@ a phase that runs out of time reports what it measured so far. The defaults (siz
 
 and the fleet section's (bench/fleet.py; BENCH_FLEET=0 leaves it out):
 
-    BENCH_FLEET=100 BENCH_FLEET_SMALL=10 BENCH_FLEET_SMS=20 BENCH_FLEET_DOWN=60 BENCH_FLEET_SLOW=1 make bench
+    BENCH_FLEET=40 BENCH_FLEET_SMALL=10 BENCH_FLEET_SMS=20 BENCH_FLEET_DOWN=60 BENCH_FLEET_SLOW=1 make bench
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ def main() -> int:
     budget = Budget(float(os.environ.get("BENCH_BUDGET", "540")))
     parser_cap = float(os.environ.get("BENCH_PARSER_CAP", "30"))
     cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "3"))
-    n_fleet = int(os.environ.get("BENCH_FLEET", "100"))
+    n_fleet = int(os.environ.get("BENCH_FLEET", "40"))
     n_fleet_small = int(os.environ.get("BENCH_FLEET_SMALL", "10"))
     fleet_sms = int(os.environ.get("BENCH_FLEET_SMS", "20"))
     fleet_down = float(os.environ.get("BENCH_FLEET_DOWN", "60"))
@@ -570,7 +570,7 @@ def render(r: dict[str, Any]) -> str:
         ]
     else:
         lines.append(missing)
-    lines += render_fleet(r.get("fleet"), r.get("sizes", {}).get("fleet", 100))
+    lines += render_fleet(r.get("fleet"), r.get("sizes", {}).get("fleet", 40))
     if (t := r.get("throughput")) is not None:
         lines += [
             "",

@@ -110,7 +110,11 @@ def test_the_report_shows_each_run_side_by_side_and_the_ratios():
         return s
 
     f = {"portals": 40, "small_portals": 10, "per_portal": 20, "down_seconds": 60.0, "slow_seconds": 1.0}
-    f["with_faulty"], f["without_faulty"], f["small"] = figures(40, 32, 0.1, 6.0), figures(40, 40, 0.1, 4.0), figures(10, 8, 0.05, 3.0)
+    f["with_faulty"], f["without_faulty"], f["small"] = (
+        figures(40, 32, 0.1, 6.0),
+        figures(40, 40, 0.1, 4.0),
+        figures(10, 8, 0.05, 3.0),
+    )
     f["small"]["portals"] = 10
     f["healthy_with_vs_without"] = fleet.compare(f["with_faulty"], f["without_faulty"])
     f["calls_per_status_vs_small"] = fleet.ratio(0.1, 0.05)
