@@ -21,13 +21,20 @@ Only the local stack applies these (``local.stack._moto_app``); the product neve
 
 from __future__ import annotations
 
+import datetime
 import functools
 import time
 from typing import Any
 
+from moto.core import utils
 
-def _now_millis() -> float:
-    return time.time() * 1000
+
+def _unix_time(dt: datetime.datetime | None = None) -> float:
+    return time.time() if dt is None else utils.unix_time(dt)
+
+
+def _unix_time_millis(dt: datetime.datetime | None = None) -> float:
+    return time.time() * 1000 if dt is None else utils.unix_time_millis(dt)
 
 
 def quicken() -> None:
@@ -35,8 +42,8 @@ def quicken() -> None:
     from moto import backends
     from moto.sqs import models
 
-    models.unix_time = time.time  # type: ignore[assignment]
-    models.unix_time_millis = _now_millis  # type: ignore[assignment]
+    models.unix_time = _unix_time  # type: ignore[attr-defined]
+    models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention = float(self.get_queue(queue_name).message_retention_period)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench import fleet
@@ -102,14 +104,14 @@ def test_a_portal_row_counts_push_calls_repeats_and_limits_from_the_emulator_rec
 def test_the_report_shows_each_run_side_by_side_and_the_ratios():
     from bench import run
 
-    def figures(portals: int, healthy: int, calls: float, p95: float) -> dict[str, object]:
+    def figures(portals: int, healthy: int, calls: float, p95: float) -> dict[str, Any]:
         rows = [row("healthy", [0.0] * 20, [p95] * 20, calls=1) for _ in range(healthy)]
         rows += [row("slow", [0.0] * 20, [30.0] * 20) for _ in range(portals - healthy)]
         s = fleet.summary(rows, started=0.0)
         s["rest_calls_per_status"] = calls
         return s
 
-    f = {"portals": 40, "small_portals": 10, "per_portal": 20, "down_seconds": 60.0, "slow_seconds": 1.0}
+    f: dict[str, Any] = {"portals": 40, "small_portals": 10, "per_portal": 20, "down_seconds": 60.0, "slow_seconds": 1.0}
     f["with_faulty"], f["without_faulty"], f["small"] = (
         figures(40, 32, 0.1, 6.0),
         figures(40, 40, 0.1, 4.0),

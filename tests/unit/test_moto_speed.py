@@ -50,7 +50,8 @@ def test_messages_past_their_retention_period_are_not_handed_out(sqs):
     from moto.sqs.models import sqs_backends
 
     queue = sqs_backends["123456789012"]["us-east-1"].get_queue("short")
-    queue._messages[0].sent_timestamp -= 61_000  # sent 61 s ago, as far as moto knows
+    message = queue._messages[0]
+    message.sent_timestamp = int(message.sent_timestamp or 0) - 61_000  # type: ignore[assignment]  # sent 61 s ago, for moto
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
     sqs.send_message(QueueUrl=url, MessageBody="new")
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]] == ["new"]
