@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -127,3 +128,32 @@ def test_the_report_shows_each_run_side_by_side_and_the_ratios():
     assert "0 / 0 / 0" in text
     assert "not measured" in "\n".join(run.render_fleet(None, 40))
     assert "left out" in "\n".join(run.render_fleet(None, 0))
+
+
+def test_the_issues_fleets_a_tenth_slow_and_a_tenth_down_half_refusing():
+    assert Counter(fleet.plan_for(40)) == {"healthy": 32, "slow": 4, "refusing": 2, "503": 2}
+    assert Counter(fleet.plan_for(100)) == {"healthy": 80, "slow": 10, "refusing": 5, "503": 5}
+    assert Counter(fleet.plan_for(10)) == {"healthy": 8, "slow": 1, "refusing": 1}
+
+
+def test_the_section_runs_faulty_healthy_and_small_and_compares_them(monkeypatch: pytest.MonkeyPatch):
+    seen: list[tuple[str, list[str], float]] = []
+    figures = {"fa": (0.5, 6.0), "fb": (0.5, 4.0), "fc": (0.25, 2.0)}
+
+    def fake_run(emu: Any, stack: Any, prefix: str, plan: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        wait = args[3]
+        seen.append((prefix, plan, wait))
+        calls, p95 = figures[prefix]
+        return {"rest_calls_per_status": calls, "p95_latency_seconds": p95, "tail_latency_seconds": p95 * 2}
+
+    monkeypatch.setattr(fleet, "run", fake_run)
+    saved: list[set[str]] = []
+    out = fleet.phase(None, None, 40, 10, 20, 60.0, 1.0, lambda: 99.0, save=lambda f: saved.append(set(f)))  # type: ignore[arg-type]
+    assert [(p, Counter(plan)["healthy"], len(plan), w) for p, plan, w in seen] == [
+        ("fa", 32, 40, 99.0),
+        ("fb", 40, 40, 99.0),
+        ("fc", 8, 10, 99.0),
+    ]
+    assert out["healthy_with_vs_without"] == {"p95": 1.5, "tail": 1.5, "rest_calls_per_status": 1.0}
+    assert out["calls_per_status_vs_small"] == 2.0
+    assert "with_faulty" in saved[0] and "small" in saved[-1]  # figures kept after every run
