@@ -26,7 +26,7 @@ help:
 	@echo "make run LAMBDA_MODE=sam, make demo LAMBDA_MODE=sam: every function call in its Lambda container"
 	@echo "make portal-carrier ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)"
 	@echo "make bench          figures for sizing a deployment (under 10 min); docs/benchmarks.md"
-	@echo "make bench-fleet-local  make bench with its fleet section at 100 portals x 20 SMS (about 20 min)"
+	@echo "make bench-fleet-local  make bench with its fleet section at 100 portals x 20 SMS (about 12 min)"
 	@echo "make test           set up, then ruff, mypy, import contracts, pytest, sam validate --lint, cfn-lint, checkov, sam build"
 	@echo "make lint           ruff check, ruff format --check, and the layer's import contracts (lint-imports)"
 	@echo "make typecheck      mypy (strict)"
