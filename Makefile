@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help: ## this list: the `## text` after each target of this Makefile (`##  text` lines continue it)
 	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
@@ -106,6 +106,9 @@ bench: run-venv ## figures for sizing a deployment (under 10 min); docs/benchmar
 
 bench-fleet: run-venv ## 10,000 portals by simulation, a few minutes (PORTALS=500 for fewer); docs/benchmarks.md
 	$(PY) -m bench.fleet_sim $(if $(PORTALS),--portals $(PORTALS),)
+
+bench-fleet-local: run-venv ## make bench with its fleet section at 100 portals on the local stack (about 12 minutes)
+	BENCH_FLEET=$${BENCH_FLEET:-100} BENCH_BUDGET=$${BENCH_BUDGET:-1500} $(PY) -m bench.run
 
 invoke: run-venv ## EVENT=events/<file>.json [FUNCTION=<LogicalId>]: run one function on an event
 	@test -n "$(EVENT)" || { echo "make invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }

@@ -9,6 +9,10 @@ a phase that runs out of time reports what it measured so far. The defaults (siz
 
     BENCH_LATENCY=100 BENCH_SLOW=20 BENCH_BURST=500 BENCH_THROUGHPUT=1000 BENCH_BUDGET=540 \
     BENCH_PARSER_CAP=30 BENCH_COLD_RUNS=3 make bench
+
+and the fleet section's (bench/fleet.py; BENCH_FLEET=0 leaves it out):
+
+    BENCH_FLEET=40 BENCH_FLEET_SMALL=10 BENCH_FLEET_SMS=20 BENCH_FLEET_DOWN=60 BENCH_FLEET_SLOW=1 make bench
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 
 import boto3
 
+from bench import fleet
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LAYER_DIR, LocalStack
 from local.template import ROOT, Template
@@ -279,17 +284,22 @@ def main() -> int:
     budget = Budget(float(os.environ.get("BENCH_BUDGET", "540")))
     parser_cap = float(os.environ.get("BENCH_PARSER_CAP", "30"))
     cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+    n_fleet = int(os.environ.get("BENCH_FLEET", "40"))
+    n_fleet_small = int(os.environ.get("BENCH_FLEET_SMALL", "10"))
+    fleet_sms = int(os.environ.get("BENCH_FLEET_SMS", "20"))
+    fleet_down = float(os.environ.get("BENCH_FLEET_DOWN", "60"))
+    fleet_slow = float(os.environ.get("BENCH_FLEET_SLOW", "1"))
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "prices_usd": PRICES}
-    results["sizes"] = {"latency": n_latency, "slow": n_slow, "burst": n_burst, "throughput": n_throughput}
+    results["sizes"] = {"latency": n_latency, "slow": n_slow, "burst": n_burst, "throughput": n_throughput, "fleet": n_fleet}
     results["budget_seconds"] = budget.left()
 
     # Phases without the stack first: nothing else competes for the CPU while they measure.
     sizes = f"{PARSER_SIZES[0]:,} and {PARSER_SIZES[1]:,} keys"
-    progress(f"1/6 form parser: decode_form on {sizes} (each capped at {parser_cap:.0f} s)")
+    progress(f"1/7 form parser: decode_form on {sizes} (each capped at {parser_cap:.0f} s)")
     results["parser_scaling"] = parser_scaling(parser_cap)
     save(results)
-    progress(f"2/6 cold start imports ({cold_runs} fresh interpreters per function)")
+    progress(f"2/7 cold start imports ({cold_runs} fresh interpreters per function)")
     # cold start: import time of each function's module vs `import boto3`
     results["cold_start_seconds"] = cold_starts(cold_runs)
     save(results)
@@ -299,7 +309,7 @@ def main() -> int:
     # moto's server gets a process (a core) of its own; everything else shares this one.
     stack = LocalStack(env={"BITRIX_OAUTH_URL": emu.oauth_url}, default_concurrency=4, moto_process=True).start()
     try:
-        progress(f"3/6 handler latency: {n_latency} SMS with the carrier at 0 ms, {n_slow} at 1000 ms")
+        progress(f"3/7 handler latency: {n_latency} SMS with the carrier at 0 ms, {n_slow} at 1000 ms")
         # handler acknowledgement latency, carrier at 0 ms and at 1000 ms
         p1 = install(emu, stack, "latency")
         fast = latency(emu, p1, n_latency, 0)
@@ -313,7 +323,7 @@ def main() -> int:
         save(results)
         wait_final(p1, list(p1.messages), min(120, budget.left(reserve=300)))
 
-        progress(f"4/6 burst of {n_burst} SMS to one portal")
+        progress(f"4/7 burst of {n_burst} SMS to one portal")
         # a burst to one portal: REST calls per status, throttling, losses, AWS requests
         p2 = install(emu, stack, "burst")
         before_calls, before_inv = calls.snapshot(), dict(stack.invocations)
@@ -369,9 +379,34 @@ def main() -> int:
         }
         save(results)
 
+        if n_fleet:
+            progress(
+                f"5/7 fleet: {n_fleet} portals x {fleet_sms} SMS (a tenth slow, a tenth down {fleet_down:.0f} s), "
+                f"the same all healthy, and {n_fleet_small} portals"
+            )
+
+            def keep(partial: dict[str, Any]) -> None:
+                results["fleet"] = partial
+                save(results)
+
+            # each run waits at most a third of what is left, the throughput phase keeps 60 s
+            results["fleet"] = fleet.phase(
+                emu,
+                stack,
+                n_fleet,
+                n_fleet_small,
+                fleet_sms,
+                fleet_down,
+                fleet_slow,
+                lambda: max(30.0, min(300.0, budget.left(reserve=90) / 2)),
+                progress=progress,
+                save=keep,
+            )
+            save(results)
+
         # throughput of the local stack, end to end, with what time is left
         handover_limit = max(30.0, budget.left(reserve=60) / 2)
-        progress(f"5/6 throughput: up to {n_throughput} SMS end to end (handover stops after {handover_limit:.0f} s)")
+        progress(f"6/7 throughput: up to {n_throughput} SMS end to end (handover stops after {handover_limit:.0f} s)")
         p3 = install(emu, stack, "throughput")
         started = time.monotonic()
         # A steady load: at most 200 SMS between handover and final status. (moto's SQS scans the whole
@@ -397,7 +432,7 @@ def main() -> int:
         # The figures first: stopping moto has been seen to hang, and must not cost them.
         results["seconds_total"] = budget.elapsed()
         save(results)
-        progress("6/6 figures written; stopping the stack")
+        progress("7/7 figures written; stopping the stack")
         try:
             stack.stop()
         except Exception as exc:  # a slow or stuck shutdown is not a failed benchmark
@@ -405,6 +440,7 @@ def main() -> int:
         emu.stop()
     print(render(results))
     ok = results["burst"]["statuses_lost"] == 0 and results["throughput"]["lost"] == 0
+    ok = ok and all(results.get("fleet", {}).get(k, {}).get("lost", 0) == 0 for k in ("with_faulty", "without_faulty", "small"))
     return 0 if ok else 1
 
 
@@ -422,6 +458,52 @@ def _ratio(row: dict[str, Any]) -> str:
     if "ratio_at_least" in row:
         return f">= {row['ratio_at_least']:.0f}x"
     return "-"
+
+
+def _f(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
+def render_fleet(f: dict[str, Any] | None, asked: int) -> list[str]:
+    """The fleet section: each run's figures side by side, then the ratios between them."""
+    if not asked:
+        return ["", "5b. fleet: left out (BENCH_FLEET=0)"]
+    if not f or "with_faulty" not in f:
+        return ["", "5b. fleet", "   not measured (the run stopped before this phase)"]
+    runs = [(k, f[k]) for k in ("with_faulty", "without_faulty", "small") if k in f]
+    heads = {"with_faulty": "with faulty", "without_faulty": "all healthy", "small": "small fleet"}
+    lines = [
+        "",
+        f"5b. fleet: {f['per_portal']} SMS per portal handed over together; each portal its own 2 req/s burst-50 bucket;",
+        f"    a tenth slow ({f['slow_seconds']:.0f} s a REST call), a tenth down for {f['down_seconds']:.0f} s "
+        "(half refusing connections, half 503)",
+        "   " + " " * 34 + "".join(f"{heads[k]:>16}" for k, _ in runs),
+        "   portals (healthy)                 "
+        + "".join(f"{str(v['portals']) + ' (' + str(v['kinds'].get('healthy', 0)) + ')':>16}" for _, v in runs),
+    ]
+    rows: list[tuple[str, Any]] = [
+        ("REST calls per status, healthy", lambda v: _f(v["rest_calls_per_status"], ".4f")),
+        ("healthy last status (s)", lambda v: _f(v["last_status_seconds"], ".1f")),
+        ("  floor: their handover (s)", lambda v: _f(v["floor_seconds"], ".1f")),
+        ("  last status / floor", lambda v: _f(v["last_vs_floor"], ".2f", "x")),
+        ("healthy p95 status latency (s)", lambda v: _f(v["p95_latency_seconds"], ".1f")),
+        ("healthy tail status latency (s)", lambda v: _f(v["tail_latency_seconds"], ".1f")),
+        ("faulty portals' last status (s)", lambda v: _f(v["faulty_last_status_seconds"], ".1f")),
+        ("lost / twice / QUERY_LIMIT", lambda v: f"{v['lost']} / {v['duplicated']} / {v['query_limit_exceeded']}"),
+    ]
+    for label, cell in rows:
+        lines.append(f"   {label:34}" + "".join(f"{cell(v):>16}" for _, v in runs))
+    if (c := f.get("healthy_with_vs_without")) is not None:
+        lines.append(
+            f"   healthy portals with the faulty ones vs without: p95 {_f(c['p95'], '.2f', 'x')}, "
+            f"tail {_f(c['tail'], '.2f', 'x')}, calls per status {_f(c['rest_calls_per_status'], '.2f', 'x')}; goal <= 1.10x"
+        )
+    if (flat := f.get("calls_per_status_vs_small")) is not None:
+        lines.append(
+            f"   calls per status, {f['portals']} portals vs {f['small_portals']}: {_f(flat, '.2f', 'x')} (flat: within 1.20x); "
+            "goal per status <= 0.0556 (20 statuses, 1 batch call)"
+        )
+    return lines
 
 
 def render(r: dict[str, Any]) -> str:
@@ -488,6 +570,7 @@ def render(r: dict[str, Any]) -> str:
         ]
     else:
         lines.append(missing)
+    lines += render_fleet(r.get("fleet"), r.get("sizes", {}).get("fleet", 40))
     if (t := r.get("throughput")) is not None:
         lines += [
             "",

@@ -6,6 +6,7 @@ the lock, then POSTs what events.py builds, outside it."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -50,6 +51,32 @@ class PortalEmulator(EmulatorState):
     def accept_connections(self, portal: EmulatedPortal) -> None:
         """The portal's endpoint listens again, at the same address."""
         self._endpoints[portal.name].open()
+
+    def slow_down(self, portal: EmulatedPortal, seconds: float) -> None:
+        """The portal answers each REST call ``seconds`` late (0: at once again); other portals do not wait."""
+        with self.lock:
+            portal.delay = seconds
+
+    def take_down(self, portal: EmulatedPortal, seconds: float, refuse: bool = False) -> threading.Timer:
+        """The portal is down for ``seconds``: it refuses connections (``refuse``; it needs
+        ``own_endpoint`` before install) or answers every REST call 503; then it is back by itself."""
+        if refuse:
+            self.refuse_connections(portal)
+        else:
+            with self.lock:
+                portal.down = True
+
+        def back() -> None:
+            if refuse:
+                self.accept_connections(portal)
+            else:
+                with self.lock:
+                    portal.down = False
+
+        timer = threading.Timer(seconds, back)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def handle(self, verb: str, raw_path: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
         """One request, as the server answers it: (status, JSON answer)."""

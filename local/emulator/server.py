@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,6 +35,8 @@ def handle(state: EmulatorState, verb: str, raw_path: str, content_type: str, bo
         params.update(json.loads(body) if "json" in content_type else decode_form(body))
     if portal.on_call is not None:
         portal.on_call(method, params)
+    if portal.delay:
+        time.sleep(portal.delay)  # outside the lock: a slow portal holds up only its own callers
     try:
         with state.lock:
             result = rest.serve(portal, method, params)

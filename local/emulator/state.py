@@ -100,6 +100,7 @@ class EmulatedPortal:
     batch_allows_messageservice: bool = True
     failures: deque[tuple[int, str, str]] = field(default_factory=deque)
     down: bool = False
+    delay: float = 0.0  # seconds the portal takes to answer each REST call (a slow portal), outside the lock
     installed: bool = False
     app_version: int = 1  # the app's version installed on the portal: ``update_app`` raises it
     token_ttl: float = 3600.0

@@ -267,3 +267,45 @@ def test_a_portal_of_its_own_endpoint_refuses_connections_and_accepts_again():
         assert session.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"  # same address again
     finally:
         emulator.stop()
+
+
+def test_a_slow_portal_answers_late_and_holds_up_no_other_portal():
+    emulator = PortalEmulator().start()
+    try:
+        slow, quick = emulator.add_portal(), emulator.add_portal()
+        emulator.slow_down(slow, 1.0)
+        answered: list[float] = []
+        started = time.monotonic()
+        caller = threading.Thread(target=lambda: requests.post(f"{slow.client_endpoint}app.info", timeout=5))
+        caller.start()
+        time.sleep(0.1)  # the slow call is in progress
+        assert requests.post(f"{quick.client_endpoint}app.info", timeout=5).json()["error"] == "NO_AUTH_FOUND"
+        answered.append(time.monotonic() - started)
+        caller.join()
+        answered.append(time.monotonic() - started)
+        assert answered[0] < 0.6 <= 1.0 <= answered[1]
+        emulator.slow_down(slow, 0)
+        assert slow.delay == 0
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize("refuse", [True, False])
+def test_a_portal_taken_down_for_a_while_comes_back_by_itself(refuse: bool):
+    emulator = PortalEmulator().start()
+    try:
+        portal = emulator.add_portal()
+        if refuse:
+            emulator.own_endpoint(portal)
+        url = f"{portal.client_endpoint}app.info"
+        emulator.take_down(portal, 0.5, refuse=refuse)
+        if refuse:
+            with pytest.raises(requests.ConnectionError):
+                requests.post(url, timeout=5)
+        else:
+            answer = requests.post(url, timeout=5)
+            assert (answer.status_code, answer.json()["error"]) == (503, "INTERNAL_SERVER_ERROR")
+        time.sleep(0.8)
+        assert requests.post(url, timeout=5).json()["error"] == "NO_AUTH_FOUND"  # back, at the same address
+    finally:
+        emulator.stop()
