@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration validate build test run demo bench invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help:
 	@echo "make run            serve every route of template.yaml on 127.0.0.1:\$$PORT (default 3000)"
@@ -32,6 +32,7 @@ help:
 	@echo "make pytest         every test (tests/unit and tests/integration)"
 	@echo "make unit           tests/unit"
 	@echo "make integration    tests/integration"
+	@echo "make iam-policies   local/iam/policies.json from template.yaml (SAM's translator): what the local stack enforces"
 	@echo "make validate       sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build          sam build (needs python3.13, the Lambda runtime)"
 	@echo "make run-venv       .venv with what running needs (requirements-run.txt); run/demo/invoke/bench do it"
@@ -89,6 +90,11 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
 	touch $@
+
+# Each function's deployed permissions, which the local stack enforces: regenerate after changing a
+# function's Policies or events (tests/unit/test_iam_policies.py fails while the file is stale).
+iam-policies: sam-venv
+	$(SAM_VENV)/bin/python -m local.iam.gen
 
 validate: sam-venv $(CHECKOV_VENV)/.installed
 	$(SAM) validate --lint
