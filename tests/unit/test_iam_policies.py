@@ -122,6 +122,20 @@ def test_sqs_refuses_with_its_own_code_and_batches_need_the_single_action(enforc
     assert enforcer.count("HandlerFunction", "sqs:SendMessage") >= 1
 
 
+@pytest.mark.parametrize(("function", "queue"), [("PushFunction", "StatusQueue"), ("DispatchFunction", "OutboundQueue")])
+def test_a_queue_consumer_may_delay_redelivery_of_its_own_queue_only(
+    enforcer: enforce.Enforcer, template: Template, function: str, queue: str
+):
+    """Defect 1: queues.delay_redelivery (sqs:ChangeMessageVisibility) was granted to neither consumer."""
+    client, stub = stubbed("sqs")
+    other = "OutboundQueue" if queue == "StatusQueue" else "StatusQueue"
+    stub.add_response("change_message_visibility", {})
+    with stub, enforcer.acting_as(function):
+        client.change_message_visibility(QueueUrl=template.physical[queue]["Ref"], ReceiptHandle="r", VisibilityTimeout=5)
+        with pytest.raises(ClientError):
+            client.change_message_visibility(QueueUrl=template.physical[other]["Ref"], ReceiptHandle="r", VisibilityTimeout=5)
+
+
 def test_ssm_parameters_and_secrets_are_named_by_their_arns(enforcer: enforce.Enforcer):
     arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}"
     assert enforce.resources_of("ssm", "GetParameter", {"Name": "/b24sms/dev/x"}, REGION, ACCOUNT) == [
