@@ -64,6 +64,7 @@ OVERRIDABLE = (
     "DISPATCH_LEASE_SECONDS",
     "UNKNOWN_OUTCOME_GRACE",
     "PUSH_RETRY_BASE",
+    "PUSH_RETRY_CAP",
     "DEFAULT_COUNTRY",
     "MAX_SEGMENTS",
     *carriers.settings(),

@@ -3,19 +3,25 @@ does on a retry path uses only what its role grants, and a portal down for a (sc
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
+from collections.abc import Iterator
 
+import boto3
 import pytest
 
-from b24sms.adapters import queues, store
+from b24sms.adapters import config, queues, store
 from b24sms.adapters.bitrix.client import BitrixClient
 from b24sms.adapters.carriers import CarrierThrottled, OutboundSms, SendResult
 from b24sms.adapters.carriers.sandbox import SandboxCarrier
 from b24sms.domain import statuses
 from b24sms.domain.models import Message
 from b24sms.domain.states import DispatchState
+from b24sms.usecases import push
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
+from local.template import REGION
 from tests.conftest import final_status
 
 DELAY = "sqs:ChangeMessageVisibility"
@@ -78,3 +84,62 @@ def test_a_throttled_send_delays_its_own_queue_message(
     assert final_status(portal, message_id) == "delivered"
     assert stack.iam.count("DispatchFunction", DELAY) > before
     assert denied_to(stack, "DispatchFunction") == []
+
+
+# -- a day of outage, scaled: an hour of the deployment is a second here ------------------------------------
+SCALE = 3600
+
+
+@pytest.fixture
+def scaled_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The deployed arithmetic (5 s doubling, 1 h cap, 50 receives, the REST client's backoff and the
+    portal's pace), every duration divided by SCALE."""
+    monkeypatch.setenv("PUSH_RETRY_BASE", str(5 / SCALE))
+    monkeypatch.setenv("PUSH_RETRY_CAP", str(3600 // SCALE))
+    monkeypatch.setenv("PORTAL_RATE", str(2 * SCALE))
+    defaults = BitrixClient.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "backoff", 0.5 / SCALE)
+    config.reset_settings()
+    yield
+    monkeypatch.undo()
+    config.reset_settings()
+
+
+def dlq_bodies(stack: LocalStack) -> list[str]:
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name=REGION)
+    found = sqs.receive_message(QueueUrl=stack.queue_url("StatusDLQ"), MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [m["Body"] for m in found.get("Messages", [])]
+
+
+def most_tries_within(seconds: float) -> int:
+    """How many receives ``push.retry_delay`` allows in ``seconds`` if pushing took no time at all."""
+    tries, elapsed = 0, 0.0
+    while elapsed <= seconds and tries < 1000:
+        tries += 1
+        elapsed += push.retry_delay(tries)
+    return tries
+
+
+@pytest.mark.usefixtures("scaled_time")
+def test_a_portal_down_for_a_day_gets_every_status_afterwards(portal: EmulatedPortal, stack: LocalStack):
+    outage = 24 * 3600 / SCALE
+    bound = most_tries_within(outage)
+    assert bound == 10 + 24 + 1 < 50  # ten quick tries (5115 s, 1.4 s here), then one an hour: no DLQ
+    message_id = delivered_status(portal)
+    deferred = stack.iam.count("PushFunction", DELAY)
+    portal.down = True
+    try:
+        queues.enqueue_push(portal.member_id, message_id)
+        time.sleep(outage)
+        assert portal.timeline(message_id) == ["sent"]  # nothing landed while it was down
+    finally:
+        portal.down = False
+    deferrals = stack.iam.count("PushFunction", DELAY) - deferred
+    # Past the doubling into the hourly tries, and no more tries than the back-off allows (a status
+    # coming back sooner would burn its 50 receives into the DLQ within hours).
+    assert 10 < deferrals <= bound
+    assert final_status(portal, message_id, timeout=30) == "delivered"
+    assert portal.timeline(message_id) == ["sent", "delivered"]
+    assert not any(json.loads(body).get("message_id") == message_id for body in dlq_bodies(stack))
+    assert denied_to(stack, "PushFunction") == []

@@ -37,6 +37,7 @@ class Settings:
     dispatch_lease_seconds: int
     unknown_outcome_grace: int
     push_retry_base: float
+    push_retry_cap: float
     default_country: str
     max_segments: int
 
@@ -88,6 +89,7 @@ def get_settings() -> Settings:
         dispatch_lease_seconds=int(_env("DISPATCH_LEASE_SECONDS", "60")),
         unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
         push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),
+        push_retry_cap=float(_env("PUSH_RETRY_CAP", "3600")),  # the longest wait between tries (tests shorten it)
         default_country=os.environ.get("DEFAULT_COUNTRY", "").upper(),  # for national numbers, e.g. RU
         max_segments=int(_env("MAX_SEGMENTS", "10")),
     )
