@@ -21,6 +21,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -192,6 +193,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if os.environ.get("LOCAL_IAM_REPORT"):  # every AWS call the functions made, denials first
+            Path(os.environ["LOCAL_IAM_REPORT"]).write_text(json.dumps(self.iam.report(), indent=1) + "\n")
         if self._http:
             self._http.stop()
         for thread in self._threads:

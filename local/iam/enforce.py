@@ -25,6 +25,7 @@ import contextvars
 import fnmatch
 import functools
 import json
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -120,8 +121,12 @@ class Enforcer:
     def check(self, function: str, action: str, resources: list[str], operation: str) -> None:
         for resource in resources:
             allowed = any(s.allows(action, resource) for s in self.statements.get(function, []))
+            call = Call(function, action, resource, allowed)
             with self._lock:
-                self.calls[Call(function, action, resource, allowed)] += 1
+                first = call not in self.calls
+                self.calls[call] += 1
+            if not allowed and first:  # said once, even where the caller swallows the error
+                sys.stderr.write(f"IAM: {function} may not {action} on {resource} (its role in template.yaml)\n")
             if not allowed and self.enforce:
                 raise _denied(function, action, resource, operation, self.account)
 
@@ -133,6 +138,15 @@ class Enforcer:
 
     def denied(self) -> list[Call]:
         return [c for c in self.seen() if not c.allowed]
+
+    def report(self) -> dict[str, Any]:
+        """Every distinct call with its count, denials first (what ``LOCAL_IAM_REPORT`` writes)."""
+        with self._lock:
+            calls = sorted(self.calls.items(), key=lambda item: (item[0].allowed, item[0]))
+        return {
+            "denied": [c._asdict() | {"count": n} for c, n in calls if not c.allowed],
+            "allowed": [c._asdict() | {"count": n} for c, n in calls if c.allowed],
+        }
 
     def count(self, function: str, action: str, allowed: bool = True) -> int:
         with self._lock:

@@ -180,6 +180,18 @@ def test_a_thread_is_the_functions_only_in_a_copy_of_its_context(enforcer: enfor
     assert outcomes == ["AccessDeniedException", "sent"]
 
 
+def test_a_refusal_is_said_once_on_stderr_and_reported(
+    enforcer: enforce.Enforcer, template: Template, capsys: pytest.CaptureFixture[str]
+):
+    client, stub = stubbed("dynamodb")
+    for _ in range(2):
+        with stub, enforcer.acting_as("RecoverFunction"), pytest.raises(ClientError):
+            client.scan(TableName=template.physical["ChatsTable"]["Ref"])
+    assert capsys.readouterr().err.count("IAM: RecoverFunction may not dynamodb:Scan on ") == 1
+    (denial,) = [d for d in enforcer.report()["denied"] if d["function"] == "RecoverFunction"]
+    assert denial["action"] == "dynamodb:Scan" and denial["count"] == 2
+
+
 def test_record_mode_records_a_refusal_without_raising(template: Template):
     recorder = enforce.Enforcer.from_policies(template.resolve, ACCOUNT, enforce=False)
     enforce.install()
