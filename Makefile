@@ -141,7 +141,7 @@ sam-invoke: run-venv sam-venv
 	@test -n "$(EVENT)" || { echo "make sam-invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
 	$(PY) -m local.sam invoke $(FUNCTION) $(EVENT)
 
-# ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
+# ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/prod/acme-twilio"
 portal-carrier: run-venv
 	$(PY) -m tools.portal_carrier $(ARGS)
 

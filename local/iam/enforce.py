@@ -13,9 +13,11 @@ The current function is a context variable: set per invocation, on the invoking 
 that hands work to other threads must run it in a copy of its context (``contextvars.copy_context``),
 as ``Enforcer.run_as`` shows; a thread started without it makes unchecked calls.
 
+Each function also gets Powertools parameter providers of its own (``PerFunctionProviders``): a
+secret cached by one function is not served to another without that one's own, checked, call.
+
 Not modelled: explicit Deny, NotAction/NotResource, resource policies, and conditions (a statement
-with a ``Condition`` is taken as matching; the record says ``conditional``); an SSM parameter or
-secret that Powertools cached for one function is served to another without a call.
+with a ``Condition`` is taken as matching).
 """
 
 from __future__ import annotations
@@ -262,13 +264,44 @@ def _register(client: Any) -> Any:
     return client
 
 
+class PerFunctionProviders(dict[Any, Any]):
+    """Powertools' parameter providers, one set per function, as each Lambda function has a process of
+    its own: a secret one function read (and cached for five minutes) is not served to another without
+    that one's own, checked, call."""
+
+    @staticmethod
+    def _key(name: Any) -> tuple[str, Any]:
+        current = _current.get()
+        return (current[1] if current else "", name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, self._key(name))
+
+    def __getitem__(self, name: Any) -> Any:
+        return dict.__getitem__(self, self._key(name))
+
+    def __setitem__(self, name: Any, provider: Any) -> None:
+        dict.__setitem__(self, self._key(name), provider)
+
+
+def _separate_powertools_providers() -> None:
+    from aws_lambda_powertools.utilities.parameters import constants
+
+    providers = PerFunctionProviders()
+    constants.DEFAULT_PROVIDERS = providers  # what modules imported from now on bind
+    for name, module in list(sys.modules.items()):  # and those imported already
+        if name.startswith("aws_lambda_powertools.utilities.parameters") and hasattr(module, "DEFAULT_PROVIDERS"):
+            module.DEFAULT_PROVIDERS = providers
+
+
 _installed = False
 _install_lock = threading.Lock()
 
 
 def install() -> None:
     """Hook every botocore client created from now on (any session: boto3's default, Powertools' own)
-    to the check. Idempotent; a no-op for calls with no current function."""
+    to the check, and give each function Powertools parameter providers (and caches) of its own.
+    Idempotent; a no-op for calls with no current function."""
     global _installed
     with _install_lock:
         if _installed:
@@ -282,4 +315,5 @@ def install() -> None:
             return _register(create_client(self, *args, **kwargs))
 
         botocore.session.Session.create_client = create_checked_client  # type: ignore[method-assign]
+        _separate_powertools_providers()
         _installed = True

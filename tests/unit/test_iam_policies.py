@@ -192,6 +192,21 @@ def test_a_refusal_is_said_once_on_stderr_and_reported(
     assert denial["action"] == "dynamodb:Scan" and denial["count"] == 2
 
 
+def test_each_function_has_powertools_parameter_providers_of_its_own(enforcer: enforce.Enforcer):
+    """As each Lambda function has its own process: a secret cached by one is not served to another."""
+    from aws_lambda_powertools.utilities.parameters import secrets, ssm
+
+    assert isinstance(secrets.DEFAULT_PROVIDERS, enforce.PerFunctionProviders)
+    assert ssm.DEFAULT_PROVIDERS is secrets.DEFAULT_PROVIDERS
+    with enforcer.acting_as("AppFunction"):
+        secrets.DEFAULT_PROVIDERS["secrets"] = provider = object()
+        assert "secrets" in secrets.DEFAULT_PROVIDERS and secrets.DEFAULT_PROVIDERS["secrets"] is provider
+    with enforcer.acting_as("DispatchFunction"):
+        assert "secrets" not in secrets.DEFAULT_PROVIDERS
+    assert "secrets" not in secrets.DEFAULT_PROVIDERS  # nor outside any function
+    secrets.DEFAULT_PROVIDERS.clear()
+
+
 def test_record_mode_records_a_refusal_without_raising(template: Template):
     recorder = enforce.Enforcer.from_policies(template.resolve, ACCOUNT, enforce=False)
     enforce.install()
