@@ -128,7 +128,8 @@ class Enforcer:
                 first = call not in self.calls
                 self.calls[call] += 1
             if not allowed and first:  # said once, even where the caller swallows the error
-                sys.stderr.write(f"IAM: {function} may not {action} on {resource} (its role in template.yaml)\n")
+                why = "its role in template.yaml" if function in self.statements else "not in local/iam/policies.json"
+                sys.stderr.write(f"IAM: {function} may not {action} on {resource} ({why}: make iam-policies)\n")
             if not allowed and self.enforce:
                 raise _denied(function, action, resource, operation, self.account)
 
