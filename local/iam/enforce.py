@@ -292,7 +292,7 @@ def _separate_powertools_providers() -> None:
     constants.DEFAULT_PROVIDERS = providers  # what modules imported from now on bind
     for name, module in list(sys.modules.items()):  # and those imported already
         if name.startswith("aws_lambda_powertools.utilities.parameters") and hasattr(module, "DEFAULT_PROVIDERS"):
-            module.DEFAULT_PROVIDERS = providers
+            setattr(module, "DEFAULT_PROVIDERS", providers)  # noqa: B010 - the name each module bound
 
 
 _installed = False

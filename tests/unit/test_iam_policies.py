@@ -196,15 +196,16 @@ def test_each_function_has_powertools_parameter_providers_of_its_own(enforcer: e
     """As each Lambda function has its own process: a secret cached by one is not served to another."""
     from aws_lambda_powertools.utilities.parameters import secrets, ssm
 
-    assert isinstance(secrets.DEFAULT_PROVIDERS, enforce.PerFunctionProviders)
-    assert ssm.DEFAULT_PROVIDERS is secrets.DEFAULT_PROVIDERS
+    providers = vars(secrets)["DEFAULT_PROVIDERS"]  # the name get_secret uses
+    assert isinstance(providers, enforce.PerFunctionProviders)
+    assert vars(ssm)["DEFAULT_PROVIDERS"] is providers
     with enforcer.acting_as("AppFunction"):
-        secrets.DEFAULT_PROVIDERS["secrets"] = provider = object()
-        assert "secrets" in secrets.DEFAULT_PROVIDERS and secrets.DEFAULT_PROVIDERS["secrets"] is provider
+        providers["secrets"] = provider = object()
+        assert "secrets" in providers and providers["secrets"] is provider
     with enforcer.acting_as("DispatchFunction"):
-        assert "secrets" not in secrets.DEFAULT_PROVIDERS
-    assert "secrets" not in secrets.DEFAULT_PROVIDERS  # nor outside any function
-    secrets.DEFAULT_PROVIDERS.clear()
+        assert "secrets" not in providers
+    assert "secrets" not in providers  # nor outside any function
+    providers.clear()
 
 
 def test_record_mode_records_a_refusal_without_raising(template: Template):
