@@ -5,8 +5,9 @@ first. tests/integration/test_iam.py runs the same arithmetic scaled down on the
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
@@ -19,16 +20,13 @@ SQS_MAX_VISIBILITY = 43200
 
 
 @pytest.fixture
-def deployed_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The settings a deployment runs with: the template's environment, no local overrides."""
-    for name in ("PORTALS_TABLE", "MESSAGES_TABLE", "LIMITS_TABLE", "OUTBOUND_QUEUE_URL", "STATUS_QUEUE_URL", "BITRIX_CLIENT_ID"):
-        monkeypatch.setenv(name, "x")
-    monkeypatch.delenv("PUSH_RETRY_BASE", raising=False)
-    monkeypatch.delenv("PUSH_RETRY_CAP", raising=False)
-    config.reset_settings()
-    yield
-    monkeypatch.undo()
-    config.reset_settings()
+def deployed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """push.retry_delay with the settings a deployment runs with: the defaults, no local overrides
+    (read in a private environment; the process's cached settings are left alone)."""
+    required = ("PORTALS_TABLE", "MESSAGES_TABLE", "LIMITS_TABLE", "OUTBOUND_QUEUE_URL", "STATUS_QUEUE_URL", "BITRIX_CLIENT_ID")
+    with mock.patch.dict(os.environ, dict.fromkeys(required, "x"), clear=True):
+        deployed = config.get_settings.__wrapped__()
+    monkeypatch.setattr(push, "get_settings", lambda: deployed)
 
 
 def last_try_after(receives: int) -> int:

@@ -3,12 +3,12 @@ to no role): the configured URL of the record's queue, else the URL its ARN impl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from b24sms.adapters import aws, config, queues
+from b24sms.adapters import aws, queues
 
 OUTBOUND = "https://sqs.eu-west-1.amazonaws.com/111122223333/b24sms-prod-OutboundQueue-AbC"
 STATUS = "https://sqs.eu-west-1.amazonaws.com/111122223333/b24sms-prod-StatusQueue-XyZ"
@@ -28,17 +28,11 @@ class RecordingSqs:
 
 
 @pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingSqs]:
-    for name in ("PORTALS_TABLE", "MESSAGES_TABLE", "LIMITS_TABLE", "BITRIX_CLIENT_ID"):
-        monkeypatch.setenv(name, "x")
-    monkeypatch.setenv("OUTBOUND_QUEUE_URL", OUTBOUND)
-    monkeypatch.setenv("STATUS_QUEUE_URL", STATUS)
-    config.reset_settings()
+def sqs(monkeypatch: pytest.MonkeyPatch) -> RecordingSqs:
+    monkeypatch.setattr(queues, "get_settings", lambda: SimpleNamespace(outbound_queue_url=OUTBOUND, status_queue_url=STATUS))
     fake = RecordingSqs()
     monkeypatch.setattr(aws, "sqs", lambda: fake)
-    yield fake
-    monkeypatch.undo()
-    config.reset_settings()
+    return fake
 
 
 def test_a_configured_queue_is_named_by_its_configured_url(sqs: RecordingSqs):
