@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from b24sms.adapters import config, queues, store
 from b24sms.adapters.bitrix.client import BitrixClient
@@ -43,6 +44,17 @@ def delivered_status(portal: EmulatedPortal) -> str:
 
 def denied_to(stack: LocalStack, function: str) -> list[object]:
     return [c for c in stack.iam.denied() if c.function == function]
+
+
+def test_a_call_outside_the_role_is_refused_before_it_reaches_moto(portal: EmulatedPortal, stack: LocalStack):
+    phone = "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
+    with stack.iam.acting_as("HandlerFunction"), pytest.raises(ClientError) as refused:
+        store.chats.opt_out(portal.member_id, phone, "test")  # the handler may not write ChatsTable
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert not store.chats.is_opted_out(portal.member_id, phone)  # nothing was written
+    with stack.iam.acting_as("InboundFunction"):  # STOP: the inbound route may
+        store.chats.opt_out(portal.member_id, phone, "test")
+    assert store.chats.is_opted_out(portal.member_id, phone)
 
 
 @pytest.fixture
