@@ -70,7 +70,7 @@ def test_a_deferred_status_push_delays_its_own_queue_message(portal: EmulatedPor
     """Defect 1: the push function's back-off (sqs:ChangeMessageVisibility) was granted to no role."""
     message_id = delivered_status(portal)
     before = stack.iam.count("PushFunction", DELAY)
-    portal.fail_next(5, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests")  # the client's five attempts
+    portal.fail_next(1, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests")  # the push fails fast: one deferral
     queues.enqueue_push(portal.member_id, message_id)
     assert final_status(portal, message_id) == "delivered"
     assert not portal.failures
