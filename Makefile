@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help: ## this list: the `## text` after each target of this Makefile (`##  text` lines continue it)
 	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
@@ -74,6 +74,11 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
 	touch $@
 
+# Each function's deployed permissions, which the local stack enforces: regenerate after changing a
+# function's Policies or events (tests/unit/test_iam_policies.py fails while the file is stale).
+iam-policies: sam-venv ## local/iam/policies.json from template.yaml (SAM's translator): what the local stack enforces
+	$(SAM_VENV)/bin/python -m local.iam.gen
+
 validate: sam-venv $(CHECKOV_VENV)/.installed ## sam validate --lint, cfn-lint and checkov on template.yaml
 	$(SAM) validate --lint
 	$(SAM_VENV)/bin/cfn-lint template.yaml
@@ -128,7 +133,7 @@ sam-invoke: run-venv sam-venv ## EVENT=events/<file>.json [FUNCTION=...]: make i
 	@test -n "$(EVENT)" || { echo "make sam-invoke needs EVENT=events/<file>.json (and FUNCTION=<LogicalId> for a file of your own)" >&2; exit 2; }
 	$(PY) -m local.sam invoke $(FUNCTION) $(EVENT)
 
-# ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/acme"
+# ARGS="--stack b24sms-prod --member-id <id> --carrier twilio --sender +1... --credentials b24sms/prod/acme-twilio"
 portal-carrier: run-venv ## ARGS=...: give a portal its own carrier (python -m tools.portal_carrier -h)
 	$(PY) -m tools.portal_carrier $(ARGS)
 

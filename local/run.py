@@ -21,6 +21,9 @@ def main() -> None:
     if stack.remote:
         print(f"functions: each in its Lambda container, through sam local start-lambda on 127.0.0.1:{stack.remote.port}")
     print(f"carrier: {stack.environment['CARRIER']}; Bitrix24 OAuth: {stack.environment['BITRIX_OAUTH_URL']}")
+    if not stack.remote:
+        how = "enforced" if stack.iam_mode == "enforce" else "recorded, not enforced"
+        print(f"permissions: each function's deployed role, {how} (local/iam/policies.json; LOCAL_IAM=record|enforce)")
     print("routes:")
     for route in stack.routes:
         print(f"  {route.method:5} {route.path:28} -> {route.function}")

@@ -22,11 +22,13 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from b24sms.adapters import carriers
 from local.httpserver import LoopbackServer
+from local.iam import enforce as iam
 from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
 
 LAYER_DIR = ROOT / "layers" / "common"
@@ -65,6 +67,7 @@ OVERRIDABLE = (
     "UNKNOWN_OUTCOME_GRACE",
     "PUSH_RETRY_BASE",
     "SYNC_RETRY_BASE",
+    "PUSH_RETRY_CAP",
     "DEFAULT_COUNTRY",
     "MAX_SEGMENTS",
     *carriers.settings(),
@@ -105,12 +108,15 @@ class LocalStack:
         default_concurrency: int = 2,
         moto_process: bool = False,
         lambda_mode: str | None = None,
+        iam_mode: str | None = None,
     ) -> None:
         """``visibility_timeout`` overrides the queues' (tests that wait for a redelivery);
         ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds; ``moto_process`` runs
         moto's server in a process of its own (on another core) instead of a thread of this one;
         ``lambda_mode`` "sam" (default: $LAMBDA_MODE) runs every function call through `sam local
-        start-lambda`, each function in its Lambda container (local/sam.py), instead of in-process."""
+        start-lambda`, each function in its Lambda container (local/sam.py), instead of in-process;
+        ``iam_mode`` (default: $LOCAL_IAM, else "enforce") "enforce" refuses a function's AWS call that
+        its deployed role does not allow (local/iam/), "record" only records it."""
         self.host = host
         self.port = port
         self.moto_port = moto_port
@@ -121,6 +127,10 @@ class LocalStack:
         self.default_concurrency = default_concurrency
         self.moto_process = moto_process
         self.lambda_mode = os.environ.get("LAMBDA_MODE", "") if lambda_mode is None else lambda_mode
+        self.iam_mode = (os.environ.get("LOCAL_IAM") or "enforce") if iam_mode is None else iam_mode
+        if self.iam_mode not in ("enforce", "record"):
+            raise ValueError(f"unknown LOCAL_IAM {self.iam_mode!r}: 'enforce' (default) or 'record'")
+        self.iam = iam.Enforcer({}, ACCOUNT)  # each function's permissions, once the resources exist
         self.remote: Any = None  # lambda_mode "sam": a local.sam.StartLambda
         self.invocation_seconds: dict[str, float] = {}
         self._count_lock = threading.Lock()
@@ -166,6 +176,10 @@ class LocalStack:
             }
         )
         self._create_resources()
+        # Every AWS call a function makes is checked against its deployed role (local/iam/); the hook is
+        # on botocore clients created from here on, and _set_environment drops the layer's cached ones.
+        self.iam = iam.Enforcer.from_policies(self.template.resolve, ACCOUNT, enforce=self.iam_mode == "enforce")
+        iam.install()
         self._http = LoopbackServer(self.handle_http, self.port, self.host)
         self.port = self._http.port
         self.base_url = self._http.base_url
@@ -188,6 +202,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if os.environ.get("LOCAL_IAM_REPORT"):  # every AWS call the functions made, denials first
+            Path(os.environ["LOCAL_IAM_REPORT"]).write_text(json.dumps(self.iam.report(), indent=1) + "\n")
         if self._http:
             self._http.stop()
         for thread in self._threads:
@@ -301,6 +317,7 @@ class LocalStack:
         config.reset_settings()
         aws.reset_clients()
         store.reset_client()
+        _reset_powertools_clients()
 
     def _load_functions(self) -> None:
         for spec in self.template.functions():
@@ -326,7 +343,8 @@ class LocalStack:
         try:
             if self.remote:  # LAMBDA_MODE=sam: the function's container answers (its own environment)
                 return self.remote(function, event)
-            return (handler or self.handlers[function])(event, LambdaContext(function))
+            with self.iam.acting_as(function):  # its AWS calls are checked against its role
+                return (handler or self.handlers[function])(event, LambdaContext(function))
         finally:
             elapsed = time.perf_counter() - started
             with self._count_lock:
@@ -360,7 +378,8 @@ class LocalStack:
         window = trigger.window if self.max_batch_window is None else min(trigger.window, self.max_batch_window)
         while not self._stop.is_set():
             try:
-                messages = self._receive(sqs, url, trigger.batch_size, window)
+                with self.iam.acting_as(trigger.function):  # Lambda's poller uses the function's role
+                    messages = self._receive(sqs, url, trigger.batch_size, window)
             except Exception as exc:  # moto shutting down, or a hiccup: try again
                 if self._stop.is_set():
                     return
@@ -378,10 +397,13 @@ class LocalStack:
                 failed = {m["MessageId"] for m in messages}
             done = [m for m in messages if m["MessageId"] not in failed]
             for start in range(0, len(done), 10):
-                sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
-                )
+                with self.iam.acting_as(trigger.function):
+                    sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                        ],
+                    )
 
     def _every(self, function: str, seconds: float) -> None:
         """A Schedule event: EventBridge invokes the function every ``seconds``."""
@@ -532,6 +554,15 @@ class _MotoProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+
+def _reset_powertools_clients() -> None:
+    """Powertools' parameters keep one provider (and its boto3 client) per process: drop them, so the
+    next ones are created with the endpoint and the IAM hook of this stack."""
+    from aws_lambda_powertools.utilities.parameters import base
+
+    providers: dict[str, Any] = base.DEFAULT_PROVIDERS  # type: ignore[attr-defined]
+    providers.clear()
 
 
 def load_handler(spec: FunctionSpec, instance: str = "") -> Callable[[dict[str, Any], Any], Any]:

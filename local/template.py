@@ -156,7 +156,7 @@ class Template:
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 return re.sub(
                     r"\$\{([^}]+)\}",
-                    lambda m: str(self.resolve(extra[m.group(1)]) if m.group(1) in extra else self._ref(m.group(1))),
+                    lambda m: str(self.resolve(extra[m.group(1)]) if m.group(1) in extra else self._sub_variable(m.group(1))),
                     text,
                 )
             if name == "Fn::If":
@@ -188,6 +188,13 @@ class Template:
             if name == "Condition":
                 return self.condition(arg)
         return self.resolve(expr)
+
+    def _sub_variable(self, name: str) -> str:
+        """``${Name}`` (a Ref) or ``${Logical.Attribute}`` (a GetAtt) in a ``Fn::Sub``."""
+        logical, dot, attr = name.partition(".")
+        if dot and logical in self.physical:
+            return self.physical[logical].get(attr, name)
+        return self._ref(name)
 
     def _ref(self, name: str) -> str:
         pseudo = {

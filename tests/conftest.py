@@ -7,6 +7,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,7 +116,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     for line in lines:
         if reporter is not None:
             reporter.write_line(line, yellow=True, bold=True)
-    path = config.rootpath / config.getini("cache_dir") / tiers.NOT_RUN_NAME
+    with contextlib.suppress(ValueError):  # no cache_dir under `-p no:cacheprovider`: nowhere to leave them
+        _leave_for_make(config.rootpath / config.getini("cache_dir") / tiers.NOT_RUN_NAME, lines)
+
+
+def _leave_for_make(path: Path, lines: list[str]) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{line}\n" for line in lines))

@@ -209,7 +209,7 @@ def test_admin_adds_a_second_sender_and_the_portal_has_it_registered(
 def test_a_failed_message_is_found_by_the_last_digits_with_its_error_explained(
     page: Page, emulator: PortalEmulator, portal: EmulatedPortal, stack: LocalStack, twilio_env: TwilioFake, shot: Any
 ):
-    name = f"b24sms/local/{portal.member_id}/seed"
+    name = f"b24sms/{stack.template.parameters['Stage']}/{portal.member_id}/seed"  # the stage's prefix, as the page's role wants
     put_secret(stack, name, {"account_sid": twilio_env.account_sid, "auth_token": twilio_env.auth_token})
     portal_carriers.configure(portal.member_id, CarrierConfig("twilio", "+15005550006", "", name))
     sent = [emulator.send_sms(portal, to, "hello")[0] for to in ("+15550100013", "+15550104444", "+15550105555")]

@@ -69,7 +69,7 @@ def put_secret(stack: LocalStack, name: str, value: dict[str, str]) -> str:
 
 
 def with_own_twilio(stack: LocalStack, portal: EmulatedPortal, fake: TwilioFake, number: str) -> None:
-    name = put_secret(stack, f"b24sms/{portal.name}-own-twilio", {"account_sid": fake.account_sid, "auth_token": fake.auth_token})
+    name = put_secret(stack, f"b24sms/dev/{portal.name}-own-twilio", {"account_sid": fake.account_sid, "auth_token": fake.auth_token})
     portal_carriers.configure(portal.member_id, CarrierConfig("twilio", number, credentials=name))
 
 
@@ -119,7 +119,7 @@ def test_a_reply_to_a_portals_own_vonage_number_is_verified_with_its_signature_s
     vonage, number = fakes.vonage, own_number()
     name = put_secret(
         stack,
-        f"b24sms/{portal.name}-own-vonage",
+        f"b24sms/dev/{portal.name}-own-vonage",
         {
             "api_key": vonage.api_key,
             "api_secret": vonage.api_secret,

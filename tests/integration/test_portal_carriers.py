@@ -42,7 +42,7 @@ def put_secret(stack: LocalStack, name: str, value: dict[str, str]) -> str:
 def test_a_portal_sends_through_its_own_account(
     portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, vonage_env: VonageFake
 ):
-    name = f"b24sms/{portal.name}-vonage"
+    name = f"b24sms/{stack.template.parameters['Stage']}/{portal.name}-vonage"  # the stage's prefix: dispatch may read only that
     put_secret(
         stack,
         name,
@@ -116,7 +116,7 @@ def test_bad_configurations_are_refused_with_a_reason(portal: EmulatedPortal, co
 
 
 def test_a_secret_without_the_carriers_keys_is_refused(portal: EmulatedPortal, stack: LocalStack):
-    name = f"b24sms/{portal.name}-incomplete"
+    name = f"b24sms/{stack.template.parameters['Stage']}/{portal.name}-incomplete"
     put_secret(stack, name, {"account_sid": "AC123"})
     with pytest.raises(portal_carriers.InvalidCarrierConfig, match="lacks auth_token"):
         portal_carriers.configure(portal.member_id, CarrierConfig("twilio", "+15005550006", credentials=name))

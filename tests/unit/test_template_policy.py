@@ -4,7 +4,9 @@ is capped; the status batching window is a parameter the local stack honours.
 
 The table below is the one to change with the code: a function that starts using a table operation,
 queue, SSM parameter or secret fails here until its role (and this table) says so, and a grant nobody
-uses fails here too."""
+uses fails here too. What a role grants is read as deployed: local/iam/policies.json, SAM's translation
+of the template (inline statements and the managed policies SAM attaches; tests/unit/test_iam_policies.py
+keeps it fresh), which is also what the local stack enforces."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from local.iam import gen
 from local.template import Template
 
 SSM = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
@@ -30,6 +33,7 @@ SMSRU_API_ID = "ssm:/b24sms/${Stage}/${SmsruApiIdParameter}"
 SMSRU_CALLBACK = "ssm:/b24sms/${Stage}/${SmsruCallbackSecretParameter}"
 GET, PUT, UPDATE, DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 QUERY, SCAN, SEND, PARAM = "dynamodb:Query", "dynamodb:Scan", "sqs:SendMessage", "ssm:GetParameter"
+DELAY = "sqs:ChangeMessageVisibility"  # queues.delay_redelivery: a deferred record comes back later
 TOKEN_BUCKET = {("LimitsTable", GET), ("LimitsTable", PUT)}
 
 
@@ -53,7 +57,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "HandlerFunction": grants(("PortalsTable", GET), ("MessagesTable", PUT), ("OutboundQueue", SEND)),
     "DispatchFunction": grants(
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
-        ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND),
+        ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
         params={PUBLIC_URL, SMSRU_API_ID} | CARRIER_PARAMS,
     ),
@@ -80,7 +84,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "PushFunction": grants(
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
-        ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
+        ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(
@@ -106,6 +110,21 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
 }  # fmt: skip
 
+# What Lambda itself needs, from the managed policies SAM attaches: logs for every function, and for the
+# queue consumers the event source mapping's receive, delete and queue attributes.
+BASIC, SQS_TRIGGER = "service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaSQSQueueExecutionRole"
+LOGS = {("*", "logs:CreateLogGroup"), ("*", "logs:CreateLogStream"), ("*", "logs:PutLogEvents")}
+POLLER = {("*", "sqs:ReceiveMessage"), ("*", "sqs:DeleteMessage"), ("*", "sqs:GetQueueAttributes")}
+MANAGED = {function: [BASIC] for function in EXPECTED} | {
+    "DispatchFunction": [BASIC, SQS_TRIGGER],
+    "PushFunction": [BASIC, SQS_TRIGGER],
+    "SyncPortalFunction": [BASIC, SQS_TRIGGER],
+}
+# What Lambda itself needs from statements SAM writes: an async-invoked function's dead letters go to
+# its own DLQ (``DeadLetterQueue``), sent by the Lambda service, never by the code.
+LAMBDA_SOURCES = {"DeadLetterQueuePolicy"}
+DEAD_LETTERS = {"SmsEventsFunction": "SmsEventsDLQ", "RecoverFunction": "RecoverDLQ"}
+
 PUBLIC = {
     "InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction",
     "AppFunction",
@@ -128,6 +147,8 @@ def unwrap_if(value: Any) -> Any:
 
 def resource_key(value: Any) -> str:
     value = unwrap_if(value)
+    if value == "*":
+        return "*"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         logical, attr = value["Fn::GetAtt"]
         assert attr == "Arn"
@@ -148,6 +169,7 @@ def resource_key(value: Any) -> str:
 
 
 def statements(template: Template, function: str) -> list[dict[str, Any]]:
+    """The function's ``Policies`` statements as written in template.yaml."""
     found = []
     for policy in template.resources[function]["Properties"].get("Policies", []):
         assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
@@ -157,30 +179,73 @@ def statements(template: Template, function: str) -> list[dict[str, Any]]:
     return found
 
 
-def granted(template: Template, function: str) -> set[tuple[str, str]]:
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Any]:
+    """Each function's role as SAM translates it (local/iam/policies.json)."""
+    functions: dict[str, Any] = json.loads(gen.POLICIES.read_text())["functions"]
+    return functions
+
+
+def pairs_of(function: str, found: list[dict[str, Any]]) -> set[tuple[str, str]]:
     pairs = set()
-    for statement in statements(template, function):
+    for statement in found:
         assert statement["Effect"] == "Allow"
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
+        for action in statement["Action"]:
             assert "*" not in action, f"{function}: wildcard action {action}"
-            pairs |= {(resource_key(r), action) for r in resources}
+            pairs |= {(resource_key(r), action) for r in statement["Resource"]}
     return pairs
 
 
-def test_every_function_is_in_the_table(template: Template) -> None:
-    assert set(template.of_type("AWS::Serverless::Function")) == set(EXPECTED)
+def granted(deployed: dict[str, Any], function: str, managed: bool = False) -> set[tuple[str, str]]:
+    """(resource, action) the role grants: its own statements, or (``managed``) the managed policies'."""
+    role = deployed[function]
+    return pairs_of(
+        function,
+        [s for s in role["statements"] if (s["Source"] in role["managed"]) == managed and s["Source"] not in LAMBDA_SOURCES],
+    )
+
+
+def lambdas_own(deployed: dict[str, Any], function: str) -> set[tuple[str, str]]:
+    """(resource, action) SAM grants for the Lambda service itself (the dead-letter queue)."""
+    return pairs_of(function, [s for s in deployed[function]["statements"] if s["Source"] in LAMBDA_SOURCES])
+
+
+def covers(pairs: set[tuple[str, str]], need: tuple[str, str]) -> bool:
+    return need in pairs or ("*", need[1]) in pairs
+
+
+def test_every_function_is_in_the_table(template: Template, deployed: dict[str, Any]) -> None:
+    assert set(template.of_type("AWS::Serverless::Function")) == set(EXPECTED) == set(deployed)
+
+
+def test_the_roles_are_read_as_sam_translates_them(template: Template, deployed: dict[str, Any]) -> None:
+    for function in EXPECTED:
+        assert len(statements(template, function)) == len(
+            [
+                s
+                for s in deployed[function]["statements"]
+                if s["Source"] not in deployed[function]["managed"] and s["Source"] not in LAMBDA_SOURCES
+            ]
+        ), f"{function}: local/iam/policies.json is stale (make iam-policies)"
 
 
 @pytest.mark.parametrize("function", sorted(EXPECTED))
-def test_each_function_is_granted_exactly_what_its_code_uses(template: Template, function: str) -> None:
-    have = granted(template, function)
-    assert have - EXPECTED[function] == set(), "granted but not used"
-    assert EXPECTED[function] - have == set(), "used but not granted"
+def test_lambda_may_send_only_an_async_functions_dead_letters_to_its_own_dlq(deployed: dict[str, Any], function: str) -> None:
+    expected = {(DEAD_LETTERS[function], SEND)} if function in DEAD_LETTERS else set()
+    assert lambdas_own(deployed, function) == expected
 
 
-def test_ssm_grants_are_this_stages_parameters_the_code_is_told_about(template: Template) -> None:
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_each_function_is_granted_exactly_what_its_code_uses(deployed: dict[str, Any], function: str) -> None:
+    own, managed = granted(deployed, function), granted(deployed, function, managed=True)
+    assert own - EXPECTED[function] == set(), "granted but not used"
+    assert {need for need in EXPECTED[function] if not covers(own | managed, need)} == set(), "used but not granted"
+    assert deployed[function]["managed"] == MANAGED[function], "a managed policy grants what Lambda does not need"
+    lambda_needs = LOGS | (POLLER if SQS_TRIGGER in MANAGED[function] else set())
+    assert managed == lambda_needs, "the managed policies' table (local/iam/managed.json) changed"
+
+
+def test_ssm_grants_are_this_stages_parameters_the_code_is_told_about(template: Template, deployed: dict[str, Any]) -> None:
     env = template.doc["Globals"]["Function"]["Environment"]["Variables"]
     told = set()
     for name, value in env.items():
@@ -189,7 +254,7 @@ def test_ssm_grants_are_this_stages_parameters_the_code_is_told_about(template: 
             told.add("ssm:" + value["Fn::Sub"])
     assert template.resources["PublicBaseUrlParameter"]["Properties"]["Name"] == {"Fn::Sub": PUBLIC_URL[4:]}
     for function in EXPECTED:
-        for key, action in granted(template, function):
+        for key, action in granted(deployed, function):
             if action == PARAM:
                 assert key.startswith("ssm:/b24sms/${Stage}/"), f"{function} may read {key}: not per stage"
                 assert "*" not in key

@@ -39,6 +39,7 @@ class Settings:
     unknown_outcome_grace: int
     push_retry_base: float
     sync_retry_base: float
+    push_retry_cap: float
     default_country: str
     max_segments: int
 
@@ -92,6 +93,7 @@ def get_settings() -> Settings:
         unknown_outcome_grace=int(_env("UNKNOWN_OUTCOME_GRACE", "900")),
         push_retry_base=float(_env("PUSH_RETRY_BASE", "5")),
         sync_retry_base=float(_env("SYNC_RETRY_BASE", "60")),
+        push_retry_cap=float(_env("PUSH_RETRY_CAP", "3600")),  # the longest wait between tries (tests shorten it)
         default_country=os.environ.get("DEFAULT_COUNTRY", "").upper(),  # for national numbers, e.g. RU
         max_segments=int(_env("MAX_SEGMENTS", "10")),
     )

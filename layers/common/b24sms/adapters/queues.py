@@ -78,9 +78,15 @@ def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
 
 
 def _queue_url(queue_arn: str) -> str:
+    """The URL of the queue a record came from, without asking SQS (no role may sqs:GetQueueUrl): the
+    configured URL of that queue (locally moto's), else the one its ARN implies."""
+    parts = queue_arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs" or not all(parts[1:]):
+        raise ValueError(f"{queue_arn!r} is not an SQS queue ARN")
+    _, partition, _, region, account, name = parts
     settings = get_settings()
-    name = queue_arn.rsplit(":", 1)[-1]
     for url in (settings.outbound_queue_url, settings.status_queue_url, settings.sync_queue_url):
         if url.rstrip("/").rsplit("/", 1)[-1] == name:
             return url
-    return str(aws.sqs().get_queue_url(QueueName=name)["QueueUrl"])
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{suffix}/{account}/{name}"

@@ -316,8 +316,10 @@ def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
 
 def retry_delay(receives: int) -> int:
     """Seconds before a deferred status is tried again: ``PUSH_RETRY_BASE`` (5 s) doubling per receive,
-    at most an hour. With the status queue's 50 receives that covers well over a day of outage."""
-    return int(min(get_settings().push_retry_base * 2 ** max(receives - 1, 0), 3600))
+    at most ``PUSH_RETRY_CAP`` (an hour). With the status queue's 50 receives the last try comes about
+    40 h after the first: a portal down for a day loses no status (tests/unit/test_push_outage.py)."""
+    settings = get_settings()
+    return int(min(settings.push_retry_base * 2 ** max(receives - 1, 0), settings.push_retry_cap))
 
 
 @dataclass
