@@ -69,7 +69,9 @@ def put_secret(stack: LocalStack, name: str, value: dict[str, str]) -> str:
 
 
 def with_own_twilio(stack: LocalStack, portal: EmulatedPortal, fake: TwilioFake, number: str) -> None:
-    name = put_secret(stack, f"b24sms/dev/{portal.name}-own-twilio", {"account_sid": fake.account_sid, "auth_token": fake.auth_token})
+    name = put_secret(
+        stack, f"b24sms/dev/{portal.name}-own-twilio", {"account_sid": fake.account_sid, "auth_token": fake.auth_token}
+    )
     portal_carriers.configure(portal.member_id, CarrierConfig("twilio", number, credentials=name))
 
 
