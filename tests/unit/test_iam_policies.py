@@ -199,6 +199,7 @@ def test_each_function_has_powertools_parameter_providers_of_its_own(enforcer: e
     providers = vars(secrets)["DEFAULT_PROVIDERS"]  # the name get_secret uses
     assert isinstance(providers, enforce.PerFunctionProviders)
     assert vars(ssm)["DEFAULT_PROVIDERS"] is providers
+    providers.clear()  # what functions run earlier in this process (the integration tier) cached
     with enforcer.acting_as("AppFunction"):
         providers["secrets"] = provider = object()
         assert "secrets" in providers and providers["secrets"] is provider
