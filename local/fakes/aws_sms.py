@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.fakes.faults import Faults, FaultyServer
+from local.fakes.faults import Faults, ServedFake
 from local.httpserver import Reply
 
 
@@ -34,7 +34,7 @@ class Sent:
 
 
 @dataclass
-class AwsSmsFake:
+class AwsSmsFake(ServedFake):
     publish: Callable[[dict[str, Any]], Any] | None = None
     sent: list[Sent] = field(default_factory=list)
     failures: deque[tuple[int, str, str, str]] = field(default_factory=deque)  # http status, type, message, reason
@@ -42,9 +42,6 @@ class AwsSmsFake:
     base_url: str = ""
     faults: Faults = field(default_factory=Faults)
     received: list[dict[str, Any]] = field(default_factory=list)  # every send request read, faulted or not
-
-    def __post_init__(self) -> None:
-        self._server: FaultyServer | None = None
 
     def start(self) -> AwsSmsFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -55,18 +52,8 @@ class AwsSmsFake:
                 json.dumps(payload).encode(),
             )
 
-        self._server = FaultyServer(respond)
-        self.base_url = self._server.base_url
+        self._serve(respond)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def refuse_for(self, seconds: float) -> None:
-        """Refuse connections (nothing listens) for ``seconds``."""
-        if self._server:
-            self._server.refuse_for(seconds)
 
     def fail_next(self, http_status: int, error_type: str, message: str, reason: str = "") -> None:
         self.failures.append((http_status, error_type, message, reason))

@@ -92,3 +92,24 @@ class FaultyServer:
             if self._listening:
                 self._server.stop()
                 self._listening = False
+
+
+class ServedFake:
+    """What every carrier fake does with its server: serve a responder, stop, refuse connections a while.
+    The fake (a dataclass) declares ``base_url``; this sets it when it serves."""
+
+    _server: FaultyServer | None = None
+    base_url: str
+
+    def _serve(self, respond: Responder) -> None:
+        self._server = FaultyServer(respond)
+        self.base_url = self._server.base_url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    def refuse_for(self, seconds: float) -> None:
+        """Refuse connections (nothing listens) for ``seconds``."""
+        if self._server:
+            self._server.refuse_for(seconds)

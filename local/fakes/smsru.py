@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import requests
 
-from local.fakes.faults import Faults, FaultyServer
+from local.fakes.faults import Faults, ServedFake
 from local.httpserver import Reply, json_reply
 
 
@@ -43,7 +43,7 @@ class Sent:
 
 
 @dataclass
-class SmsRuFake:
+class SmsRuFake(ServedFake):
     api_id: str = field(default_factory=lambda: secrets.token_hex(16).upper())
     callback_url: str = ""  # as registered in the panel (or by callback/add)
     receipts: bool = True  # False: accepted sends get no status callbacks (a test posts its own)
@@ -56,7 +56,6 @@ class SmsRuFake:
     received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
 
     def __post_init__(self) -> None:
-        self._server: FaultyServer | None = None
         self._ids = itertools.count(10000000)
 
     def start(self) -> SmsRuFake:
@@ -64,18 +63,8 @@ class SmsRuFake:
             status, payload = self.handle(method, path, body.decode())
             return json_reply(status, payload)
 
-        self._server = FaultyServer(respond)
-        self.base_url = self._server.base_url
+        self._serve(respond)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def refuse_for(self, seconds: float) -> None:
-        """Refuse connections (nothing listens) for ``seconds``."""
-        if self._server:
-            self._server.refuse_for(seconds)
 
     def received_for(self, to: str) -> int:
         """How many send requests for number ``to`` (with or without "+") reached the fake."""

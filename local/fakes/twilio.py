@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import requests
 
 from b24sms.domain import segments
-from local.fakes.faults import Faults, FaultyServer
+from local.fakes.faults import Faults, ServedFake
 from local.httpserver import Reply, json_reply
 
 
@@ -41,7 +41,7 @@ class Sent:
 
 
 @dataclass
-class TwilioFake:
+class TwilioFake(ServedFake):
     account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     sent: list[Sent] = field(default_factory=list)
@@ -52,9 +52,6 @@ class TwilioFake:
     faults: Faults = field(default_factory=Faults)
     received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
 
-    def __post_init__(self) -> None:
-        self._server: FaultyServer | None = None
-
     def start(self) -> TwilioFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
             status, payload, delay = self.handle(path, headers.get("authorization", ""), body.decode())
@@ -62,18 +59,8 @@ class TwilioFake:
                 time.sleep(delay)
             return json_reply(status, payload, {"Retry-After": "1"} if status == 429 else None)
 
-        self._server = FaultyServer(respond)
-        self.base_url = self._server.base_url
+        self._serve(respond)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def refuse_for(self, seconds: float) -> None:
-        """Refuse connections (nothing listens) for ``seconds``."""
-        if self._server:
-            self._server.refuse_for(seconds)
 
     def received_for(self, key: str) -> int:
         """How many send requests for our message ``key`` (``member_id.message_id``) reached the fake."""

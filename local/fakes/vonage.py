@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 import requests
 
 from b24sms.domain import segments
-from local.fakes.faults import Faults, FaultyServer
+from local.fakes.faults import Faults, ServedFake
 from local.httpserver import Reply, json_reply
 
 
@@ -40,7 +40,7 @@ class Sent:
 
 
 @dataclass
-class VonageFake:
+class VonageFake(ServedFake):
     api_key: str = field(default_factory=lambda: secrets.token_hex(4))
     api_secret: str = field(default_factory=lambda: secrets.token_hex(8))
     signature_secret: str = ""
@@ -53,9 +53,6 @@ class VonageFake:
     faults: Faults = field(default_factory=Faults)
     received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
 
-    def __post_init__(self) -> None:
-        self._server: FaultyServer | None = None
-
     def start(self) -> VonageFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
             status, payload, delay = self.handle(method, path, body.decode())
@@ -63,18 +60,8 @@ class VonageFake:
                 time.sleep(delay)
             return json_reply(status, payload)
 
-        self._server = FaultyServer(respond)
-        self.base_url = self._server.base_url
+        self._serve(respond)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def refuse_for(self, seconds: float) -> None:
-        """Refuse connections (nothing listens) for ``seconds``."""
-        if self._server:
-            self._server.refuse_for(seconds)
 
     def received_for(self, key: str) -> int:
         """How many send requests for our message ``key`` (``member_id.message_id``) reached the fake."""
