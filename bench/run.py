@@ -33,7 +33,8 @@ import boto3
 
 from bench import fleet
 from local.portal_emulator import EmulatedPortal, PortalEmulator
-from local.stack import LAYER_DIR, LocalStack
+from local.functions import LAYER_DIR
+from local.stack import LocalStack
 from local.template import ROOT, Template
 
 RESULTS = ROOT / "bench" / "results"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.events import EVENTS, FUNCTION_OF
-from local.stack import OVERRIDABLE
+from local.settings import OVERRIDABLE
 from local.template import ROOT
 
 # What each file's function answers once `make invoke` has seeded the demo portal.
