@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.states import DispatchState
-from bench.sim.clock import SimClock
+from local.memory.clock import SimClock
 
 PUSHED_AT_START = statuses.rank(statuses.SENT)
 ITEM_KB = 1.0  # a message item's size (the text is dropped once sent): 1 WRU a write, 0.25 of a 4 KB read
