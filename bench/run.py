@@ -32,8 +32,8 @@ from typing import Any
 import boto3
 
 from bench import fleet
-from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.functions import LAYER_DIR
+from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from local.template import ROOT, Template
 
