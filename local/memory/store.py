@@ -275,10 +275,15 @@ class SimPortals:
 class SimChats:
     def __init__(self, meter: Meter) -> None:
         self.meter = meter
+        self.opted_out: set[tuple[str, str]] = set()  # (member_id, phone)
 
     def is_opted_out(self, member_id: str, phone: str) -> bool:
         self.meter.read("chats", member_id)
-        return False
+        return (member_id, phone) in self.opted_out
+
+    def opt_out(self, member_id: str, phone: str, source: str = "") -> None:
+        self.meter.write("chats", member_id)
+        self.opted_out.add((member_id, phone))
 
     def remember_recipient(self, member_id: str, phone: str) -> None:
         self.meter.write("chats", member_id)
