@@ -38,7 +38,7 @@ def _dispatch_all(world: World) -> list[Any]:
     from b24sms.adapters import queues
     from b24sms.usecases import dispatch
 
-    results = []
+    results: list[Any] = []
     for record in world.outbound.receive(100):
         try:
             results.append(dispatch.dispatch(*queues.parse_body(record["body"])))
