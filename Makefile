@@ -18,11 +18,11 @@ help: ## this list: the `## text` after each target of this Makefile (`##  text`
 	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
 		printf "make %-17s %s\n", name, text } /^##  / { print "                      " substr($$0, 5) }' $(firstword $(MAKEFILE_LIST))
 
-# Two stamps in one .venv: running needs a small set (first `make run`: ~15 s, ~155 MB); development
+# Two stamps in one .venv: running needs a small set (first `make run`: ~45 s, ~160 MB); development
 # installs a superset (linters, type checker, carrier SDKs, moto's every extra).
 $(VENV)/.run-installed: requirements-run.txt layers/common/requirements.txt
 	@start=$$SECONDS; \
-	if [ ! -x $(PY) ]; then echo "first start: creating $(VENV) with what running needs (requirements-run.txt; about 15 s and 155 MB on a fresh machine)"; fi; \
+	if [ ! -x $(PY) ]; then echo "first start: creating $(VENV) with what running needs (requirements-run.txt; about 45 s and 160 MB on a fresh machine)"; fi; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || exit 1; \
 	$(PY) -m pip install --disable-pip-version-check -r requirements-run.txt || exit 1; \
 	echo "set-up took $$((SECONDS - start)) s; later starts skip it"
