@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration browser browser-setup container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help: ## this list: the `## text` after each target of this Makefile (`##  text` lines continue it)
 	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
@@ -51,7 +51,7 @@ lint: venv ## ruff check, ruff format --check, and the layer's import contracts 
 typecheck: venv ## mypy (strict)
 	$(VENV)/bin/mypy .
 
-pytest: venv ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
+pytest: venv browser-setup ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
 	$(VENV)/bin/pytest
 
 unit: venv ## tests/unit (in-process, about a minute)
@@ -60,11 +60,14 @@ unit: venv ## tests/unit (in-process, about a minute)
 integration: venv ## tests/integration (the local stack: moto's server, every function, the portal emulator)
 	$(VENV)/bin/pytest tests/integration
 
-browser: venv ## tests/browser (Playwright on Debian's chromium: apt-get install -y chromium, or CHROMIUM_PATH)
+browser: venv browser-setup ## tests/browser (Playwright on Debian's chromium, or CHROMIUM_PATH)
 	$(VENV)/bin/pytest tests/browser
 
 container: venv sam-venv ## tests/container (sam local: run `make sam-local-setup` first, as root)
 	$(VENV)/bin/pytest tests/container
+
+browser-setup: ## Debian's chromium for tests/browser, when missing (as root or with sudo; idempotent; pytest does it)
+	@tools/browser_setup.sh
 
 # checkov (the IaC security scan) pins many packages: its own virtualenv. Skipped checks: .checkov.yaml.
 CHECKOV_VENV := .venv-checkov
