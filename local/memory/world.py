@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
-from local.memory.clock import EventLoop, SimClock, SimExecutor
+from local.memory.clock import EventLoop, SimClock, SimExecutor, elapsed_from_zero
 from local.memory.portal import Bucket, SimPortal, SimSession
 from local.memory.sqs import SimQueue, SimSqsClient
 from local.memory.store import Meter, SimChats, SimLimits, SimMessages, SimPortals
@@ -106,7 +106,13 @@ class World:
         from b24sms.usecases import accept, dispatch, push, status_updates
 
         store = SimpleNamespace(
-            messages=self.messages, portals=self.portals, limits=self.limits, chats=self.chats, now=self.clock.now_int
+            messages=self.messages,
+            pushes=self.messages,  # store.pushes and store.counters live on the messages table
+            counters=self.messages,
+            portals=self.portals,
+            limits=self.limits,
+            chats=self.chats,
+            now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
         settings = {
@@ -138,4 +144,5 @@ class World:
             previous = logging.root.manager.disable
             logging.disable(logging.CRITICAL)
             stack.callback(logging.disable, previous)
+            stack.enter_context(elapsed_from_zero())
             yield

@@ -27,7 +27,8 @@ def run(tmp_path: Path, *, chromium: bool, uid: int, apt: bool = True) -> tuple[
     for name, body in fakes.items():
         (bin_dir / name).write_text(f"#!{BASH}\n{body}\n")
         (bin_dir / name).chmod(0o755)
-    done = subprocess.run([BASH, str(SCRIPT)], env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=30, check=False)
+    env = {"PATH": str(bin_dir)}
+    done = subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30, check=False)
     return done, calls.read_text().splitlines() if calls.exists() else []
 
 
