@@ -271,11 +271,28 @@ class SimPortals:
         self.meter.read("portals", member_id)
         return self.items.get(member_id)
 
+    def save_senders(self, member_id: str, senders: dict[str, dict[str, str]]) -> bool:
+        self.meter.write("portals", member_id)
+        portal = self.items.get(member_id)
+        if portal is None or not portal.installed:
+            return False
+        self.items[member_id] = replace(portal, senders=senders)
+        return True
+
+    def take_sender_number(self, member_id: str, number: int) -> bool:
+        """``sender_seq`` only rises (conditional): False when it is at ``number`` or above already."""
+        self.meter.write("portals", member_id)
+        portal = self.items.get(member_id)
+        if portal is None or not portal.installed or portal.sender_seq >= number:
+            return False
+        self.items[member_id] = replace(portal, sender_seq=number)
+        return True
+
 
 class SimChats:
     def __init__(self, meter: Meter) -> None:
         self.meter = meter
-        self.opted_out: set[tuple[str, str]] = set()  # (member_id, phone)
+        self.opted_out: dict[tuple[str, str], dict[str, Any]] = {}  # (member_id, phone) -> at, source
 
     def is_opted_out(self, member_id: str, phone: str) -> bool:
         self.meter.read("chats", member_id)
@@ -283,7 +300,15 @@ class SimChats:
 
     def opt_out(self, member_id: str, phone: str, source: str = "") -> None:
         self.meter.write("chats", member_id)
-        self.opted_out.add((member_id, phone))
+        self.opted_out[(member_id, phone)] = {"at": self.meter.clock.now_int(), "source": source}
+
+    def opt_in(self, member_id: str, phone: str) -> bool:
+        self.meter.write("chats", member_id)
+        return self.opted_out.pop((member_id, phone), None) is not None
+
+    def opt_outs(self, member_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        self.meter.read("chats", member_id)
+        return [{"phone": p, **entry} for (m, p), entry in self.opted_out.items() if m == member_id][:limit]
 
     def remember_recipient(self, member_id: str, phone: str) -> None:
         self.meter.write("chats", member_id)

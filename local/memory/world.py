@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 from local.memory.clock import EventLoop, SimClock, SimExecutor, elapsed_from_zero
+from local.memory.page import SimAudit
 from local.memory.portal import Bucket, SimPortal, SimSession
 from local.memory.sqs import SimQueue, SimSqsClient
 from local.memory.store import Meter, SimChats, SimLimits, SimMessages, SimPortals
@@ -81,6 +82,7 @@ class World:
         self.portals = SimPortals(self.meter)
         self.limits = SimLimits(self.meter)
         self.chats = SimChats(self.meter)
+        self.audit = SimAudit(self.meter)
         self.outbound = SimQueue("b24sms-sim-outbound", self.clock, 90, 10)
         self.status = SimQueue("b24sms-sim-status", self.clock, 420, 50)
         self.sqs = SimSqsClient(self.clock, [self.outbound, self.status], aws_latency)
@@ -99,11 +101,14 @@ class World:
     @contextmanager
     def installed(self, env: dict[str, str] | None = None) -> Iterator[None]:
         """The use cases' adapters pointed at the stand-ins, their clocks at the simulated one, the
-        settings from ``env`` on top of the world's; logging off."""
+        settings from ``env`` on top of the world's; logging off. The page's use cases too (their
+        portal calls over ``SimSession``), but for its carrier check and credentials."""
         from b24sms.adapters import queues
         from b24sms.adapters.bitrix import client as bitrix_client
+        from b24sms.adapters.bitrix import tokens
         from b24sms.adapters.config import get_settings
         from b24sms.usecases import accept, dispatch, push, status_updates
+        from b24sms.usecases.page import guard, log, opt_outs, senders, session, statistics, trial_sms, view
 
         store = SimpleNamespace(
             messages=self.messages,
@@ -112,6 +117,7 @@ class World:
             portals=self.portals,
             limits=self.limits,
             chats=self.chats,
+            audit=self.audit,
             now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
@@ -126,14 +132,17 @@ class World:
             "PUBLIC_BASE_URL": "https://sim.example",
             "CARRIER_RATE": "0",
             "POWERTOOLS_METRICS_NAMESPACE": "sim",
+            "APP_SESSION_SECRET": "memory-session-key",
             **(env or {}),
         }
         with ExitStack() as stack:
             stack.enter_context(mock.patch.dict(os.environ, settings))
             get_settings.cache_clear()
             stack.callback(get_settings.cache_clear)
-            for module in (accept, dispatch, status_updates, push):
+            page = (guard, log, opt_outs, senders, session, statistics, trial_sms, view)
+            for module in (accept, dispatch, status_updates, push, *page):
                 stack.enter_context(mock.patch.object(module, "store", store))
+            stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
             for module in (push, dispatch, bitrix_client):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))

@@ -120,7 +120,7 @@ def test_a_send_whose_outcome_is_unknown_is_never_sent_again(world: World):
 
 
 def test_an_opted_out_recipient_is_not_sent_to_and_the_portal_hears_failed(world: World):
-    world.chats.opted_out.add((PORTAL, "+79161234567"))
+    world.chats.opt_out(PORTAL, "+79161234567", "STOP")
     [message_id] = _accept(world, 1)
     [result] = _dispatch_all(world)
     assert result.outcome == "failed" and result.detail == "OPTED_OUT" and world.carrier.sent == []
