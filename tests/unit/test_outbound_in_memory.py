@@ -170,6 +170,15 @@ def test_each_status_reaches_the_portal_once_in_one_batch_call(world: World):
     assert all(m.pushed_rank == m.status_rank for m in world.messages.items.values())
 
 
+def test_more_than_50_statuses_go_in_batches_of_50(world: World):
+    ids = _accept(world, 120)
+    _dispatch_all(world)
+    for message_id in ids:
+        _deliver(world, PORTAL, message_id)
+    assert _push_all(world) == []
+    assert len(_seen(world)) == 120 and world.sim_portals[PORTAL].requests == 3
+
+
 def test_a_down_portal_defers_only_its_own_statuses(world: World):
     world.add_portal("p-down", mode="down", down_until=10**9)
     ok = _accept(world, 3)
