@@ -54,7 +54,7 @@ typecheck: venv ## mypy (strict)
 pytest: venv browser-setup ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
 	$(VENV)/bin/pytest
 
-unit: venv ## tests/unit (in-process, about a minute)
+unit: venv ## tests/unit: the use cases on in-memory stand-ins (local/memory/), no server (about 20 s of CPU)
 	$(VENV)/bin/pytest tests/unit
 
 integration: venv ## tests/integration (the local stack: moto's server, every function, the portal emulator)
