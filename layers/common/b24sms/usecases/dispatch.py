@@ -147,6 +147,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         segments=size.segments,
         part_ids=result.part_ids,
         config=config,
+        reconcile_after=carriers.delivery_time(carrier.name),  # into by-reconcile in this same write
     )
     store.chats.remember_recipient(member_id, to)  # a reply from this number finds this portal (two-way SMS)
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):
