@@ -76,7 +76,7 @@ def sweep(limit: int = SWEEP_LIMIT) -> dict[str, int]:
         if now < give_up_at:
             due_again = min(due_again, max(give_up_at, now + 60))
         if store.recon.take(item.member_id, item.message_id, item.due, due_again):
-            batch.append([item.member_id, item.message_id, item.carrier_message_id, item.created_at])
+            batch.append([item.member_id, item.message_id, item.carrier_message_id, item.created_at, item.status_rank])
     bodies = [
         {"carrier": carrier, "credentials": credentials, "sender": sender, "messages": batch}
         for (carrier, credentials, sender), batch in sorted(accounts.items())
@@ -113,7 +113,9 @@ def check_account(
     give_up_after = config.reconcile_give_up_after()
     counts = {"asked": 0, "advanced": 0, "final": 0, "given_up": 0, "failed": 0, "unknown": 0}
     last = 0.0
-    for member_id, message_id, carrier_message_id, created_at in body.get("messages", []):
+    for entry in body.get("messages", []):
+        member_id, message_id, carrier_message_id, created_at = entry[:4]
+        known_rank = int(entry[4]) if len(entry) > 4 else 0  # the status stored when it was swept
         if remaining() < 5:
             break
         key = f"{member_id}.{message_id}"
@@ -126,13 +128,12 @@ def check_account(
             counts["asked"] += 1
             try:
                 report = carriers.query_status(adapter, str(carrier_message_id), key)
+                counts["unknown"] += report is None
             except TransientCarrierError as exc:
                 counts["failed"] += 1
                 logger.warning("reconciliation: query failed", extra={"carrier": carrier, "code": exc.code})
-            if report is None:
-                counts["unknown"] += 1
         source = f"reconciler:{carrier}"
-        if report is not None and report.bitrix_status is not None:
+        if report is not None and report.bitrix_status is not None and statuses.rank(report.bitrix_status) > known_rank:
             report = StatusReport(report.carrier_message_id, report.carrier_status, report.bitrix_status, key,
                                   report.error_code, report.error_message)  # fmt: skip
             outcome = status_updates.apply_report(carrier, report, source=source)
