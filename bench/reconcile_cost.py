@@ -43,11 +43,10 @@ class Store:
     """``store.messages`` (what apply_report calls) and ``store.recon`` over one dict, counting requests."""
 
     now_s: int = 1_800_000_000
-    requests: Counter[str] | None = None
     index_writes: int = 0  # by-reconcile entries added or removed (write units on the index)
 
     def __post_init__(self) -> None:
-        self.requests = Counter()
+        self.requests: Counter[str] = Counter()
         self.items: dict[tuple[str, str], Message] = {}
         self.recon: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (due, tries)
         self.messages = self  # the modules' names, as the code reaches them
@@ -57,7 +56,6 @@ class Store:
         return self.now_s
 
     def _req(self, name: str) -> None:
-        assert self.requests is not None
         self.requests[name] += 1
 
     # The send's answer recorded (dispatch): the message enters by-reconcile in that same write.
@@ -135,13 +133,19 @@ class Carrier:
 @contextmanager
 def installed(store: Store, carrier: Carrier, rate: float, give_up_after: int = 72 * 3600) -> Iterator[list[dict[str, Any]]]:
     """The reconciler and apply_report wired to the stand-ins; yields the reconcile queue's bodies."""
+    from b24sms.adapters import config
     from b24sms.usecases import reconcile, status_updates
 
     queued: list[dict[str, Any]] = []
     fake_store = SimpleNamespace(now=store.now, messages=store, recon=store.recon_api)
+
+    def enqueue_reconciles(bodies: list[dict[str, Any]]) -> int:
+        queued.extend(bodies)
+        store._req("sqs.SendMessageBatch")
+        return 1
+
     fake_queues = SimpleNamespace(
-        enqueue_reconciles=lambda bodies: (queued.extend(bodies), store._req("sqs.SendMessageBatch"))[0],
-        enqueue_push=lambda member_id, message_id: store._req("sqs.SendMessage"),
+        enqueue_reconciles=enqueue_reconciles, enqueue_push=lambda member_id, message_id: store._req("sqs.SendMessage")
     )
     fake_carriers = SimpleNamespace(
         get_carrier=lambda name, config=None: carrier,
@@ -154,7 +158,7 @@ def installed(store: Store, carrier: Carrier, rate: float, give_up_after: int = 
             stack.enter_context(mock.patch.object(module, "store", fake_store))
             stack.enter_context(mock.patch.object(module, "queues", fake_queues))
         stack.enter_context(mock.patch.object(reconcile, "carriers", fake_carriers))
-        stack.enter_context(mock.patch.object(reconcile.config, "reconcile_give_up_after", lambda: give_up_after))
+        stack.enter_context(mock.patch.object(config, "reconcile_give_up_after", lambda: give_up_after))
         yield queued
 
 
@@ -192,9 +196,8 @@ def scenario(n: int, lost: float, answer: str | None, rate: float) -> dict[str, 
         for i in range(n):
             if f"c{i}" not in lost_ids:
                 store.advance_status("portal", f"m{i}", "delivered", 2, source="carrier:sim")
-        callbacks = dict(store.requests or {})
+        callbacks = dict(store.requests)
         sweeps = run_sweeps(store, queued, start + HOURS * 3600)
-    assert store.requests is not None
     reconciler = {k: v - callbacks.get(k, 0) for k, v in store.requests.items() if v - callbacks.get(k, 0)}
     sweep_queries = sweeps * 8
     per_message = {k: v for k, v in reconciler.items()}

@@ -58,12 +58,12 @@ def test_nobody_to_ask_ends_undelivered_with_a_reason_after_the_give_up_age():
         sent(store, 2)
         run_sweeps(store, queued, start + 71 * 3600)
         assert {m.status for m in store.items.values()} == {"sent"}
-        before = store.requests.copy() if store.requests else None
+        before = store.requests.copy()
         run_sweeps(store, queued, start + 73 * 3600)
     assert {m.status for m in store.items.values()} == {"undelivered"}
     assert {m.error_code for m in store.items.values()} == {reconcile.GIVE_UP_CODE}
     assert not carrier.asked and not store.recon
-    assert before is not None and before["dynamodb.UpdateItem"] == 2  # one take each: parked until the give-up age
+    assert before["dynamodb.UpdateItem"] == 2  # one take each: parked until the give-up age
 
 
 def test_a_sweep_queues_one_message_per_account_with_at_most_its_share():
