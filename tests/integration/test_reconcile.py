@@ -108,3 +108,23 @@ def test_one_query_per_interval_and_the_end_after_the_give_up_age(
     assert twilio.fetched.count(sid) == 2  # asked once more, then given up
     ended = store.messages.get_message(portal.member_id, message_id)
     assert ended and ended.error_code == "RECONCILE_NO_FINAL_STATUS"
+
+
+def test_the_page_turns_reconciliation_off_for_the_messages_sent_afterwards(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    from tests.integration.test_app_page_api import call, session_of
+
+    page = emulator.open_app(portal).text
+    assert 'id="reconcile-state" class="ok"' in page and "30 minutes after sending" in page
+    token = session_of(emulator, portal)
+    assert call(stack, token, "reconcile-save", reconcile="maybe").status_code == 400
+    assert call(stack, token, "reconcile-save", reconcile="off").status_code == 200
+    page = emulator.open_app(portal).text
+    assert 'id="reconcile-state" class="warn"' in page, page[page.find('id="reconcile"') :][:1500]
+    assert "late delivery reports: reconcile=off" in page, page[page.find('id="audit"') :][:1500]  # audited
+    message_id, _ = emulator.send_sms(portal, "+15550170004", "not reconciled")
+    assert final_status(portal, message_id) == "delivered"
+    wait_until(lambda: "carrier_message_id" in raw(portal, message_id))
+    assert "recon_shard" not in raw(portal, message_id)  # never entered by-reconcile
+    assert call(stack, token, "reconcile-save", reconcile="on").status_code == 200
