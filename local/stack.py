@@ -25,22 +25,27 @@ from local.functions import LAYER_DIR, load_handler, reset_powertools_clients
 from local.httpserver import LoopbackServer
 from local.iam import enforce as iam
 from local.lambda_events import LambdaContext, http_event, http_response, sns_event, sqs_event
-from local.moto_server import MotoProcess, MotoThread
+from local.moto_server import MotoProcess, MotoThread, serve_moto
 from local.settings import LOCAL_DEFAULTS, OVERRIDABLE
 from local.template import ACCOUNT, REGION, FunctionSpec, QueueTrigger, Route, Template
 
-# Other modules' names, still importable from here (older imports, other branches).
+# Other modules' names, still importable from here (older imports, other branches): their homes are
+# local/settings.py, local/lambda_events.py, local/functions.py and local/moto_server.py.
 __all__ = [
     "LAYER_DIR",
     "LOCAL_DEFAULTS",
     "OVERRIDABLE",
     "LambdaContext",
     "LocalStack",
+    "MotoProcess",
+    "MotoThread",
     "http_event",
     "http_response",
     "load_handler",
+    "serve_moto",
     "sqs_event",
 ]
+_MotoProcess, _MotoThread = MotoProcess, MotoThread
 
 
 class LocalStack:
