@@ -19,8 +19,11 @@ from typing import Any
 from local import invoke as local_invoke
 from local.emulator import PortalEmulator
 from local.events import FUNCTION_OF
-from local.lambda_containers import BUILD_DIR, build, invoke, problem, write_env_file
+from local.lambda_containers import BUILD_DIR, SAM_PY, StartLambda, build, invoke, problem, write_env_file
 from local.stack import LocalStack
+
+# The back end's names, still importable from here (older imports): local/lambda_containers.py.
+__all__ = ["BUILD_DIR", "SAM_PY", "StartLambda", "build", "invoke", "main", "problem", "write_env_file"]
 
 
 def _file_invoker(stack: LocalStack, env_file: Path) -> Callable[[str, dict[str, Any]], Any]:
