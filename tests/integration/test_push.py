@@ -1,7 +1,7 @@
 """Status pushes against moto and the portal emulator: single calls where batch refuses the method,
 statuses the portal no longer knows dropped, outages, a portal refusing connections, OPERATION_TIME_LIMIT.
 Many statuses in one batch call, batches of 50 and nothing pushed twice are checked once, in the unit
-tier (tests/unit/test_outbound_in_memory.py), on the in-memory stand-ins."""
+tier (tests/unit/test_push_fleet.py), on in-memory stand-ins."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The outbound use cases — accept, dispatch, status_updates, push — on the in-memory stand-ins of
-local/memory/ (the tables, the queues, a carrier, the portals, a simulated clock): what each guarantees,
-seen through their public functions and what lands in the tables, the queues and the portal, in
-milliseconds and without moto, a server or a thread."""
+"""The outbound use cases (accept, dispatch, status_updates, and push at the end of the path) on the
+in-memory stand-ins of local/memory/ (the tables, the queues, a carrier, the portals, a simulated
+clock): what each guarantees, seen through their public functions and what lands in the tables, the
+queues and the portal, in milliseconds and without moto, a server or a thread."""
 
 from __future__ import annotations
 
@@ -150,47 +150,18 @@ def test_a_report_for_no_message_of_ours_changes_nothing(world: World):
     assert len(world.status) == before
 
 
-# -- push ------------------------------------------------------------------------------------------
+# -- the whole path --------------------------------------------------------------------------------
 
 
-def test_each_status_reaches_the_portal_once_in_one_batch_call(world: World):
-    ids = _accept(world, 20)
+def test_from_handover_to_the_portal_each_sms_is_sent_once_and_its_status_pushed_once(world: World):
+    """The whole outbound path in memory: accept, dispatch, the carrier's report, the push. The push's
+    own rules (batches of 50, coalescing, isolation, never twice) are tests/unit/test_push_fleet.py's."""
+    ids = _accept(world, 5)
     _dispatch_all(world)
+    _dispatch_all(world)  # nothing is left to send
     for message_id in ids:
-        _deliver(world, PORTAL, message_id)
+        assert _deliver(world, PORTAL, message_id) != "stale"
     assert _push_all(world) == []
-    assert _seen(world) == {message_id: ["delivered"] for message_id in ids}
-    assert world.sim_portals[PORTAL].requests == 1  # 20 statuses, one `batch` call
-    for message_id in ids:  # a stale or re-driven record pushes nothing again
-        _deliver(world, PORTAL, message_id)
-    world.status.send(f'{{"member_id":"{PORTAL}","message_id":"{ids[0]}"}}')
-    world.clock.base += 10
-    _push_all(world)
+    assert len(world.carrier.sent) == 5
     assert _seen(world) == {message_id: ["delivered"] for message_id in ids}
     assert all(m.pushed_rank == m.status_rank for m in world.messages.items.values())
-
-
-def test_more_than_50_statuses_go_in_batches_of_50(world: World):
-    ids = _accept(world, 120)
-    _dispatch_all(world)
-    for message_id in ids:
-        _deliver(world, PORTAL, message_id)
-    assert _push_all(world) == []
-    assert len(_seen(world)) == 120 and world.sim_portals[PORTAL].requests == 3
-
-
-def test_a_down_portal_defers_only_its_own_statuses(world: World):
-    world.add_portal("p-down", mode="down", down_until=10**9)
-    ok = _accept(world, 3)
-    down = _accept(world, 3, member_id="p-down")
-    _dispatch_all(world)
-    for message_id in ok:
-        _deliver(world, PORTAL, message_id)
-    for message_id in down:
-        _deliver(world, "p-down", message_id)
-    failures = _push_all(world)
-    assert failures  # the down portal's records come back later
-    assert _seen(world) == {message_id: ["delivered"] for message_id in ok}
-    assert world.sim_portals["p-down"].requests == 1  # one refused request, not one per status
-    pending = [m for m in world.messages.items.values() if m.member_id == "p-down"]
-    assert pending and all(m.pushed_rank < m.status_rank for m in pending)  # kept, not lost
