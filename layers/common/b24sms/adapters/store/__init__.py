@@ -4,13 +4,14 @@
 - ``messages``: MessagesTable (messages, their dispatch claim, statuses, pushes, pending shards);
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
+- ``quiet``: messages held by quiet hours (MessagesTable's ``by-quiet``) and a portal's quiet hours;
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
 forgets the DynamoDB resource (the local stack points it at moto's server).
 """
 
-from b24sms.adapters.store import chats, erase, limits, messages, portals
+from b24sms.adapters.store import chats, erase, limits, messages, portals, quiet
 from b24sms.adapters.store._table import now, reset_client
 
-__all__ = ["chats", "erase", "limits", "messages", "now", "portals", "reset_client"]
+__all__ = ["chats", "erase", "limits", "messages", "now", "portals", "quiet", "reset_client"]
