@@ -44,6 +44,8 @@ class Portal:
     # The number of the last sender added on the page (CODE ``<SENDER_CODE>_<n>``): it only rises, so a
     # removed sender's CODE is never handed out again (the log and statistics name senders by CODE).
     sender_seq: int = 0
+    # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
+    reconcile: str = ""
     # Quiet hours (domain/quiet.QuietHours.to_item: start, end, zone, exempt CODEs); empty: off.
     quiet_hours: dict[str, Any] = field(default_factory=dict)
 
