@@ -51,3 +51,30 @@ def test_a_message_inside_quiet_hours_is_sent_by_the_portals_wake_up(
     assert stack.iam.count("DispatchFunction", "scheduler:CreateSchedule") >= 1
     assert stack.iam.count("DispatchFunction", "iam:PassRole") >= 1
     assert not [c for c in stack.iam.denied() if c.function in ("QuietWakeRole", "DispatchFunction")]
+
+
+def test_the_page_sets_quiet_hours_in_both_languages_and_audits_them(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    from tests.integration.test_app_page_api import call, session_of
+
+    page = emulator.open_app(portal).text
+    assert 'id="quiet-state" class="warn"' in page  # off by default
+    token = session_of(emulator, portal)
+    for bad in (
+        {"quiet": "maybe"},
+        {"quiet": "on", "start": "25:00", "end": "08:00", "zone": "UTC"},
+        {"quiet": "on", "start": "21:00", "end": "08:00", "zone": "Mars/Base"},
+        {"quiet": "on", "start": "21:00", "end": "08:00", "zone": "UTC", "exempt": "not_ours"},
+    ):
+        assert call(stack, token, "quiet-save", **bad).status_code == 400, bad
+    assert store.portals.get_portal(portal.member_id).quiet_hours == {}  # type: ignore[union-attr]
+    saved = call(stack, token, "quiet-save", quiet="on", start="22:00", end="07:30", zone="Europe/Moscow", exempt="b24sms")
+    assert saved.status_code == 200, saved.text
+    stored = store.portals.get_portal(portal.member_id)
+    assert stored and stored.quiet_hours == {"start": "22:00", "end": "07:30", "zone": "Europe/Moscow", "exempt": ["b24sms"]}
+    page = emulator.open_app(portal).text
+    assert 'id="quiet-state" class="ok"' in page and "22:00–07:30" in page
+    assert "quiet hours: exempt=b24sms, quiet=22:00-07:30 Europe/Moscow" in page, page[page.find('id="audit"') :][:1500]
+    assert call(stack, token, "quiet-save", quiet="off").status_code == 200
+    assert store.portals.get_portal(portal.member_id).quiet_hours == {}  # type: ignore[union-attr]
