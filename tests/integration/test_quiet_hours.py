@@ -38,6 +38,7 @@ def test_a_message_inside_quiet_hours_is_sent_by_the_portals_wake_up(
     group = stack.schedules.groups[0]
     mine = [s for s in stack.schedules.client.list_schedules(GroupName=group)["Schedules"] if s["Name"].endswith(f"-{wake}")]
     assert len(mine) == 1  # one wake-up for the two messages
+    assert emulator.open_app(portal).text.count("<span>held for quiet hours, goes at") == 2  # the page's log says so
     time.sleep(1.5)  # the scheduler ticks: not due yet
     assert [k for k, _ in SandboxCarrier.outbox if k.startswith(portal.member_id)] == []
 

@@ -122,6 +122,8 @@ class Message:
     updated_at: int = 0
     expires_at: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Held by the portal's quiet hours until then (store/quiet.py writes it; never written from here).
+    quiet_until: int = 0
 
     @property
     def key(self) -> str:
@@ -130,6 +132,7 @@ class Message:
 
     def to_item(self) -> dict[str, Any]:
         item = asdict(self)
+        item.pop("quiet_until")  # by-quiet's key: only store/quiet.py sets or removes it
         if self.carrier and self.carrier_message_id:
             item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
         return {k: v for k, v in item.items() if v != ""}
