@@ -131,6 +131,7 @@ def record_carrier_accepted(
     segments: int,
     part_ids: tuple[str, ...] = (),
     config: CarrierConfig | None = None,
+    failover: str = "",
 ) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
     sent and the size, and drop the text. A carrier with one id per segment also gets each segment
@@ -154,6 +155,9 @@ def record_carrier_accepted(
     if config is not None and (config.sender or config.credentials):
         sets += ", carrier_sender = :snd, carrier_credentials = :cred"
         values[":snd"], values[":cred"] = config.sender, config.credentials
+    if failover:  # sent by the fallback carrier: why (the page's log shows it)
+        sets += ", failover = :fo"
+        values[":fo"] = failover
     if part_ids:
         sets += ", parts_total = :pt"
         values[":pt"] = len(part_ids)
