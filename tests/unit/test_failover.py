@@ -226,3 +226,16 @@ def test_a_sender_with_its_own_carrier_keeps_it(monkeypatch: pytest.MonkeyPatch)
 def test_an_invalid_deployment_table_is_ignored(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CARRIER_ROUTES", "+7=nosuch")
     assert failover.route(portal(), "", "+79991234567") == failover.Route(failover.Leg("sandbox", None))
+
+
+def test_a_refused_connection_is_told_apart_from_a_lost_answer():
+    """``post_once``: nothing listening proves the request never left (``CarrierUnreachable``)."""
+    import socket
+
+    from b24sms.adapters.carriers.base import post_once
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(CarrierUnreachable):
+        post_once("Twilio", f"http://127.0.0.1:{port}/send", timeout=2)

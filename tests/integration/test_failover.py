@@ -1,0 +1,125 @@
+"""Failover over the whole local stack (issue #21 items 1 and 4), counted at the carrier fakes: Twilio
+is the deployment's carrier and Vonage its fallback (``FALLBACK_CARRIER``). A send Twilio provably did
+not take (connection refused, a route refusal) goes out once through Vonage, whose receipts then
+settle it; a connection Twilio dropped after reading the request never fails over; both down fails
+with both reasons."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from b24sms.adapters import config, store
+from local.fakes.twilio import TwilioFake
+from local.fakes.vonage import VonageFake
+from local.portal_emulator import EmulatedPortal, PortalEmulator
+from local.stack import LocalStack
+from tests.conftest import final_status, wait_until
+
+HTTP_TIMEOUT = 2.0
+
+
+def listening(base_url: str) -> bool:
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[tuple[TwilioFake, VonageFake]]:
+    twilio = TwilioFake().start()
+    vonage = VonageFake(signature_secret="failover-signature-secret", signature_method="sha256").start()
+    yield twilio, vonage
+    twilio.stop()
+    vonage.stop()
+
+
+@pytest.fixture
+def pair(fakes: tuple[TwilioFake, VonageFake], stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    twilio, vonage = fakes
+    env = {
+        "CARRIER": "twilio",
+        "FALLBACK_CARRIER": "vonage",
+        "HTTP_TIMEOUT": str(HTTP_TIMEOUT),
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_FROM": "+15005550006",
+        "TWILIO_API_BASE": twilio.base_url,
+        "VONAGE_API_KEY": vonage.api_key,
+        "VONAGE_API_SECRET": vonage.api_secret,
+        "VONAGE_SIGNATURE_SECRET": vonage.signature_secret,
+        "VONAGE_SIGNATURE_METHOD": vonage.signature_method,
+        "VONAGE_FROM": "AcmeInc",
+        "VONAGE_API_BASE": vonage.base_url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config.reset_settings()
+    for fake in (twilio, vonage):
+        fake.faults.clear()
+    yield twilio, vonage
+    for fake in (twilio, vonage):
+        fake.faults.clear()
+        wait_until(lambda fake=fake: listening(fake.base_url), 10)  # a refusal of this test is over
+    monkeypatch.undo()
+    config.reset_settings()
+
+
+def test_primary_down_before_sending_the_fallback_delivers_one_sms(portal: EmulatedPortal, emulator: PortalEmulator, pair: Any):
+    twilio, vonage = pair
+    twilio.refuse_for(3)
+    message_id, _ = emulator.send_sms(portal, "+15550190001", "twilio is down")
+    key = f"{portal.member_id}.{message_id}"
+    assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
+    assert (twilio.received_for(key), vonage.received_for(key)) == (0, 1)
+    stored = store.messages.get_message(portal.member_id, message_id)
+    assert stored and stored.carrier == "vonage" and stored.attempts == 1
+    assert stored.failover == "TWILIO_UNREACHABLE at twilio (unreachable)"
+
+
+def test_a_route_refusal_goes_to_the_fallback(portal: EmulatedPortal, emulator: PortalEmulator, pair: Any):
+    twilio, vonage = pair
+    twilio.fail_next(400, 21408, "Permission to send an SMS has not been enabled for the region")
+    message_id, _ = emulator.send_sms(portal, "+15550190002", "no route at twilio")
+    key = f"{portal.member_id}.{message_id}"
+    assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
+    assert (twilio.received_for(key), vonage.received_for(key)) == (1, 1)
+    stored = store.messages.get_message(portal.member_id, message_id)
+    assert stored and stored.carrier == "vonage" and stored.failover.startswith("TWILIO_21408 at twilio (route)")
+    # statuses from the fallback are found by its id, as any carrier's
+    assert store.messages.find_key_by_carrier_id("vonage", stored.carrier_message_id) == (portal.member_id, message_id)
+
+
+def test_a_connection_dropped_after_the_request_never_fails_over(portal: EmulatedPortal, emulator: PortalEmulator, pair: Any):
+    twilio, vonage = pair
+    twilio.faults.next("close")
+    message_id, _ = emulator.send_sms(portal, "+15550190003", "twilio may have it")
+    key = f"{portal.member_id}.{message_id}"
+    assert final_status(portal, message_id, timeout=40) == "failed", portal.timeline(message_id)
+    assert (twilio.received_for(key), vonage.received_for(key)) == (1, 0)
+    stored = store.messages.get_message(portal.member_id, message_id)
+    assert stored and stored.error_code == "DISPATCH_INTERRUPTED" and not stored.failover
+
+
+def test_both_down_fails_with_both_reasons(
+    portal: EmulatedPortal, emulator: PortalEmulator, pair: Any, monkeypatch: pytest.MonkeyPatch
+):
+    twilio, vonage = pair
+    monkeypatch.setenv("DISPATCH_MAX_ATTEMPTS", "1")
+    config.reset_settings()
+    twilio.refuse_for(4)
+    vonage.refuse_for(4)
+    message_id, _ = emulator.send_sms(portal, "+15550190004", "everyone is down")
+    key = f"{portal.member_id}.{message_id}"
+    assert final_status(portal, message_id, timeout=30) == "failed", portal.timeline(message_id)
+    assert (twilio.received_for(key), vonage.received_for(key)) == (0, 0)
+    stored = store.messages.get_message(portal.member_id, message_id)
+    assert stored and stored.error_code == "VONAGE_UNREACHABLE"
+    assert "TWILIO_UNREACHABLE" in stored.error_message and "VONAGE_UNREACHABLE" in stored.error_message
