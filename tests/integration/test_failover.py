@@ -6,6 +6,7 @@ with both reasons."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
+from tests.integration.test_portal_carrier_cli import NO_CREDENTIALS, portal_carrier
 
 HTTP_TIMEOUT = 2.0
 
@@ -123,3 +125,34 @@ def test_both_down_fails_with_both_reasons(
     stored = store.messages.get_message(portal.member_id, message_id)
     assert stored and stored.error_code == "VONAGE_UNREACHABLE"
     assert "TWILIO_UNREACHABLE" in stored.error_message and "VONAGE_UNREACHABLE" in stored.error_message
+
+
+def test_a_portals_own_routing_sends_by_country_and_fails_over(
+    stack: LocalStack, portal: EmulatedPortal, emulator: PortalEmulator, pair: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """Set with `make portal-carrier --routes`: +7 through Vonage, the rest through the deployment's
+    carrier (the sandbox here), and Twilio takes what the first refuses as "no route"."""
+    twilio, vonage = pair
+    monkeypatch.setenv("CARRIER", "sandbox")
+    monkeypatch.delenv("FALLBACK_CARRIER")  # the portal's own table decides
+    config.reset_settings()
+    aws = {"AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    table = ["--table", stack.table_name("PortalsTable"), "--member-id", portal.member_id]
+    done = portal_carrier(*table, "--routes", "+7=vonage, fallback=twilio", env={**NO_CREDENTIALS, **aws})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"+7": "vonage", "fallback": "twilio"}
+    refused = portal_carrier(*table, "--routes", "+7=nosuch", env={**NO_CREDENTIALS, **aws})
+    assert refused.returncode == 2 and "unknown carrier" in refused.stderr
+
+    sent = {to: emulator.send_sms(portal, to, "routed")[0] for to in ("+79991230001", "+15550190077", "+15550190005")}
+    for message_id in sent.values():
+        assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
+    carriers = {to: store.messages.get_message(portal.member_id, m) for to, m in sent.items()}
+    assert {to: (m.carrier, m.failover) for to, m in carriers.items() if m} == {
+        "+79991230001": ("vonage", ""),
+        "+15550190077": ("twilio", "SANDBOX_NO_ROUTE at sandbox (route)"),
+        "+15550190005": ("sandbox", ""),
+    }
+    keys = {to: f"{portal.member_id}.{m}" for to, m in sent.items()}
+    assert [vonage.received_for(keys[to]) for to in sent] == [1, 0, 0]
+    assert [twilio.received_for(keys[to]) for to in sent] == [0, 1, 0]
