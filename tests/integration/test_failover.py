@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,7 +70,7 @@ def pair(fakes: tuple[TwilioFake, VonageFake], stack: LocalStack, monkeypatch: p
     yield twilio, vonage
     for fake in (twilio, vonage):
         fake.faults.clear()
-        wait_until(lambda fake=fake: listening(fake.base_url), 10)  # a refusal of this test is over
+        wait_until(partial(listening, fake.base_url), 10)  # a refusal of this test is over
     monkeypatch.undo()
     config.reset_settings()
 
