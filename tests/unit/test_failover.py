@@ -239,3 +239,12 @@ def test_a_refused_connection_is_told_apart_from_a_lost_answer():
         port = s.getsockname()[1]  # closed again: nothing listens there
     with pytest.raises(CarrierUnreachable):
         post_once("Twilio", f"http://127.0.0.1:{port}/send", timeout=2)
+
+
+def test_the_template_offers_every_registered_carrier_as_the_fallback():
+    from local.template import Template
+
+    parameters = Template().doc["Parameters"]
+    assert sorted(parameters["FallbackCarrier"]["AllowedValues"]) == sorted(["", *carriers.known()])
+    environment = Template().doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert {"FALLBACK_CARRIER", "CARRIER_ROUTES", "FAILOVER_THROTTLE_WAIT"} <= set(environment)
