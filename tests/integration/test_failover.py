@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from b24sms.adapters import config, store
+from b24sms.domain.models import CarrierConfig
+from b24sms.usecases import portal_carriers
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -157,3 +159,17 @@ def test_a_portals_own_routing_sends_by_country_and_fails_over(
     keys = {to: f"{portal.member_id}.{m}" for to, m in sent.items()}
     assert [vonage.received_for(keys[to]) for to in sent] == [1, 0, 0]
     assert [twilio.received_for(keys[to]) for to in sent] == [0, 1, 0]
+
+
+def test_a_reinstall_keeps_the_portals_routing_and_an_uninstall_forgets_it(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    accounts = [CarrierConfig("twilio", "+15005550006")]
+    portal_carriers.configure_routing(portal.member_id, {"+7": "smsru", "fallback": "twilio"}, accounts, check_secret=False)
+    emulator.install(portal, f"{stack.base_url}/bitrix/install")
+    record = store.portals.get_portal(portal.member_id)
+    assert record and record.routing == {"+7": "smsru", "fallback": "twilio"}
+    assert record.account("twilio") == CarrierConfig("twilio", "+15005550006")
+    emulator.uninstall(portal)
+    record = wait_until(lambda: (r := store.portals.get_portal(portal.member_id)) and not r.installed and r, 10)
+    assert record.routing == {} and record.carrier_accounts == {}

@@ -248,3 +248,23 @@ def test_the_template_offers_every_registered_carrier_as_the_fallback():
     assert sorted(parameters["FallbackCarrier"]["AllowedValues"]) == sorted(["", *carriers.known()])
     environment = Template().doc["Globals"]["Function"]["Environment"]["Variables"]
     assert {"FALLBACK_CARRIER", "CARRIER_ROUTES", "FAILOVER_THROTTLE_WAIT"} <= set(environment)
+
+
+def test_a_first_carrier_without_settings_fails_over_having_sent_nothing(monkeypatch: pytest.MonkeyPatch):
+    vonage = StubCarrier("vonage")
+
+    def build(name: str, config: object = None) -> StubCarrier:
+        if name == "twilio":
+            raise carriers.UnknownCarrier("carrier 'twilio' is not configured")
+        return vonage
+
+    monkeypatch.setattr(failover, "get_carrier", build)
+    sent = failover.send(PLAN, SMS, 0, url)
+    assert sent.carrier is vonage and sent.failover == "CARRIER_NOT_CONFIGURED at twilio (unreachable)"
+    with pytest.raises(CarrierUnreachable):  # without a fallback: retried later, as a refused connection
+        failover.send(failover.Route(failover.Leg("twilio", None)), SMS, 0, url)
+
+
+def test_a_routes_account_verifies_its_callbacks():
+    p = portal(routing={"fallback": "vonage"}, carrier_accounts={"vonage": {"sender": "Acme", "credentials": "v"}})
+    assert CarrierConfig("vonage", "Acme", credentials="v") in p.own_configs()
