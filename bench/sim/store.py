@@ -135,6 +135,7 @@ class SimMessages:
         segments: int,
         part_ids: tuple[str, ...] = (),
         config: CarrierConfig | None = None,
+        failover: str = "",
     ) -> Message | None:
         key = (message.member_id, message.message_id)
         current = self.items.get(key)
@@ -150,6 +151,7 @@ class SimMessages:
             sent_to=to,
             encoding=encoding,
             segments=segments,
+            failover=failover or current.failover,
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),

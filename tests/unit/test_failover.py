@@ -111,8 +111,13 @@ class StubCarrier:
 @pytest.fixture
 def stubs(monkeypatch: pytest.MonkeyPatch) -> dict[str, StubCarrier]:
     made = {"twilio": StubCarrier("twilio"), "vonage": StubCarrier("vonage")}
-    monkeypatch.setattr(failover, "get_carrier", lambda name, config=None: made[name])
+    monkeypatch.setattr(carriers, "get_carrier", lambda name, config=None: made[name])
     return made
+
+
+def send(plan: failover.Route, sms: OutboundSms) -> failover.Sent:
+    """As dispatch calls it, with the carriers' builder (stand-ins here)."""
+    return failover.send(plan, sms, 0, url, lambda name, config: carriers.get_carrier(name, config))
 
 
 PLAN = failover.Route(failover.Leg("twilio", None), failover.Leg("vonage", CarrierConfig("vonage", "Acme", credentials="s")))
@@ -133,7 +138,7 @@ def url(name: str) -> str:
 )
 def test_the_fallback_sends_what_the_primary_did_not_take(stubs: dict[str, StubCarrier], refusal: Exception):
     stubs["twilio"].outcome = refusal
-    sent = failover.send(PLAN, SMS, 0, url)
+    sent = send(PLAN, SMS)
     assert sent.carrier.name == "vonage" and sent.result.carrier_message_id == "vonage-1"
     assert sent.config == PLAN.fallback.config if PLAN.fallback else False
     assert sent.failover.startswith(f"{refusal.code} at twilio")  # type: ignore[attr-defined]
@@ -153,7 +158,7 @@ def test_the_fallback_sends_what_the_primary_did_not_take(stubs: dict[str, StubC
 def test_anything_else_never_reaches_the_fallback(stubs: dict[str, StubCarrier], refusal: Exception):
     stubs["twilio"].outcome = refusal
     with pytest.raises(type(refusal)):
-        failover.send(PLAN, SMS, 0, url)
+        send(PLAN, SMS)
     assert stubs["vonage"].sent == []
 
 
@@ -161,7 +166,7 @@ def test_both_refusing_fails_with_both_reasons(stubs: dict[str, StubCarrier]):
     stubs["twilio"].outcome = CarrierUnreachable("TWILIO_UNREACHABLE", "refused")
     stubs["vonage"].outcome = PermanentCarrierError("VONAGE_15", "sender not allowed")
     with pytest.raises(PermanentCarrierError) as raised:
-        failover.send(PLAN, SMS, 0, url)
+        send(PLAN, SMS)
     assert raised.value.code == "VONAGE_15"
     assert "TWILIO_UNREACHABLE" in raised.value.message and "VONAGE_15" in raised.value.message
 
@@ -170,21 +175,21 @@ def test_both_down_is_retried_as_the_fallbacks_transient_error(stubs: dict[str, 
     stubs["twilio"].outcome = CarrierUnreachable("TWILIO_UNREACHABLE", "refused")
     stubs["vonage"].outcome = CarrierUnreachable("VONAGE_UNREACHABLE", "refused")
     with pytest.raises(TransientCarrierError) as raised:
-        failover.send(PLAN, SMS, 0, url)
+        send(PLAN, SMS)
     assert "TWILIO_UNREACHABLE" in raised.value.message
 
 
 def test_without_a_fallback_the_primarys_error_stands(stubs: dict[str, StubCarrier]):
     stubs["twilio"].outcome = PermanentCarrierError("TWILIO_21612", "cannot route")
     with pytest.raises(PermanentCarrierError):
-        failover.send(failover.Route(failover.Leg("twilio", None)), SMS, 0, url)
+        send(failover.Route(failover.Leg("twilio", None)), SMS)
     assert stubs["vonage"].sent == []
 
 
 def test_the_throttling_wait_is_a_setting(stubs: dict[str, StubCarrier], monkeypatch: pytest.MonkeyPatch):
     stubs["twilio"].outcome = CarrierThrottled("TWILIO_429", "slow down", retry_after=5)
     monkeypatch.setenv("FAILOVER_THROTTLE_WAIT", "3")
-    assert failover.send(PLAN, SMS, 0, url).carrier.name == "vonage"
+    assert send(PLAN, SMS).carrier.name == "vonage"
 
 
 # -- which carriers a message's route names ----------------------------------------------------------
@@ -258,11 +263,11 @@ def test_a_first_carrier_without_settings_fails_over_having_sent_nothing(monkeyp
             raise carriers.UnknownCarrier("carrier 'twilio' is not configured")
         return vonage
 
-    monkeypatch.setattr(failover, "get_carrier", build)
-    sent = failover.send(PLAN, SMS, 0, url)
+    monkeypatch.setattr(carriers, "get_carrier", build)
+    sent = send(PLAN, SMS)
     assert sent.carrier.name == "vonage" and vonage.sent and sent.failover == "CARRIER_NOT_CONFIGURED at twilio (unreachable)"
     with pytest.raises(CarrierUnreachable):  # without a fallback: retried later, as a refused connection
-        failover.send(failover.Route(failover.Leg("twilio", None)), SMS, 0, url)
+        send(failover.Route(failover.Leg("twilio", None)), SMS)
 
 
 def test_a_routes_account_verifies_its_callbacks():

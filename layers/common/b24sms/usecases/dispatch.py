@@ -115,7 +115,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
 
     sms = OutboundSms(claimed.key, to, claimed.body, "", encoding=size.encoding)
     try:  # routed by destination; the fallback carrier when the first definitively did not take it
-        sent = failover.send(failover.route(portal, claimed.code, to), sms, store.now() - claimed.created_at, status_callback_url)
+        plan = failover.route(portal, claimed.code, to)
+        sent = failover.send(plan, sms, store.now() - claimed.created_at, status_callback_url, get_carrier)
     except PermanentCarrierError as exc:
         if exc.code in carriers.opt_out_codes():  # the carrier knows they opted out
             store.chats.opt_out(member_id, to, exc.code)

@@ -102,14 +102,21 @@ def _no_account(carrier: str) -> CarrierConfig | None:
     return None
 
 
-def send(plan: Route, sms: OutboundSms, waited: float, callback_url: Callable[[str], str]) -> Sent:
+def send(
+    plan: Route,
+    sms: OutboundSms,
+    waited: float,
+    callback_url: Callable[[str], str],
+    build: Callable[[str, CarrierConfig | None], Carrier] = get_carrier,
+) -> Sent:
     """Send ``sms`` through the primary, and through the fallback when the primary definitively did not
     take it (``waited``: seconds since it was handed over; ``callback_url(carrier)``: the status route
-    of the carrier that sends). Raises the carrier errors dispatch handles; when both refused, the
-    fallback's error, of its kind, with both reasons."""
+    of the carrier that sends; ``build``: makes a carrier's adapter, dispatch passes its own). Raises
+    the carrier errors dispatch handles; when both refused, the fallback's error, of its kind, with
+    both reasons."""
     first: CarrierError
     try:
-        primary: Carrier | None = get_carrier(plan.primary.carrier, plan.primary.config)
+        primary: Carrier | None = build(plan.primary.carrier, plan.primary.config)
     except carriers.UnknownCarrier as exc:  # nothing sent: the fallback may take it, else retried later
         primary, first = None, CarrierUnreachable("CARRIER_NOT_CONFIGURED", str(exc))
         if plan.fallback is None:
@@ -128,7 +135,7 @@ def send(plan: Route, sms: OutboundSms, waited: float, callback_url: Callable[[s
         raise first
     reason = f"{first.code} at {name} ({why})"
     try:
-        fallback = get_carrier(plan.fallback.carrier, plan.fallback.config)
+        fallback = build(plan.fallback.carrier, plan.fallback.config)
     except carriers.UnknownCarrier as exc:  # not configured: the primary's refusal stands
         logger.error("fallback carrier not configured", extra={"carrier": plan.fallback.carrier, "error": str(exc)})
         raise first from exc
