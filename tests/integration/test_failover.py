@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 
 from b24sms.adapters import config, store
 from b24sms.domain.models import CarrierConfig
-from b24sms.usecases import portal_carriers
+from b24sms.usecases import dispatch, portal_carriers
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -26,6 +28,7 @@ from tests.conftest import final_status, wait_until
 from tests.integration.test_portal_carrier_cli import NO_CREDENTIALS, portal_carrier
 
 HTTP_TIMEOUT = 2.0
+PORTAL_CACHE = dispatch.PORTAL_CACHE_SECONDS
 
 
 def listening(base_url: str) -> bool:
@@ -173,3 +176,30 @@ def test_a_reinstall_keeps_the_portals_routing_and_an_uninstall_forgets_it(
     emulator.uninstall(portal)
     record = wait_until(lambda: (r := store.portals.get_portal(portal.member_id)) and not r.installed and r, 10)
     assert record.routing == {} and record.carrier_accounts == {}
+
+
+def test_a_failover_costs_no_aws_request_more_than_a_plain_send(
+    stack: LocalStack, portal: EmulatedPortal, emulator: PortalEmulator, pair: Any
+):
+    """The reason rides the write that records the carrier's id: dispatch makes the same AWS calls."""
+    twilio, _ = pair
+
+    def counts() -> Counter[str]:
+        found: Counter[str] = Counter()
+        for call, n in list(stack.iam.calls.items()):
+            if call.function == "DispatchFunction" and call.action != "sqs:ReceiveMessage":  # the poller's, timed
+                found[call.action] += n
+        return found
+
+    def dispatch_calls(to: str) -> dict[str, int]:
+        time.sleep(PORTAL_CACHE + 0.2)  # each send reads the portal afresh
+        before = counts()
+        message_id, _ = emulator.send_sms(portal, to, "counted")
+        assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
+        return dict(counts() - before)
+
+    plain = dispatch_calls("+15550190006")
+    twilio.fail_next(400, 21612, "The 'To' phone number is not currently reachable via SMS.")
+    moved = dispatch_calls("+15550190007")
+    assert moved == plain, (plain, moved)
+    assert plain["dynamodb:UpdateItem"] == 2  # the claim, and the write that records the carrier (and why)
