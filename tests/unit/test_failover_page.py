@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from b24sms.adapters.store import page as page_store
+from b24sms.adapters import store
 from b24sms.domain import stats
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import page
@@ -28,7 +28,7 @@ def test_the_log_shows_the_fallback_and_why(lang: str):
         senders=[{"code": "b24sms", "name": "SMS", "carrier": "sandbox", "sender": "", "main": "1"}],
         log=[page.log_row(moved)],
         cursor="",
-        filters=page_store.LogFilter(),
+        filters=store.message_log.LogFilter(),
         summary=stats.summarise({}, 30, now),
         opt_outs=[],
         openlines=[],
