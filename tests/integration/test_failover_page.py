@@ -20,7 +20,7 @@ def test_an_administrator_sets_routing_and_the_fallback(stack: LocalStack, emula
     assert saved.status_code == 200, saved.text
     record = store.portals.get_portal(portal.member_id)
     assert record and record.routing == {"+7": "smsru", "KZ": "smsru", "fallback": "twilio"}
-    assert store.audit.audit_log(portal.member_id)[0]["action"] == "routing"
+    assert store.audit.audit_log(portal.member_id)[0]["action"] == "routing changed"
     page = emulator.open_app(portal, "1").text
     assert 'id="routing-now">+7=smsru, KZ=smsru</b>' in page
     cleared = call(stack, token, "routing-save", routes="", fallback="")
@@ -58,3 +58,10 @@ def test_only_an_administrator_changes_routing(stack: LocalStack, emulator: Port
     assert refused.status_code == 403, refused.text
     record = store.portals.get_portal(portal.member_id)
     assert record and record.routing == {}
+
+
+def test_the_audit_log_says_routing_changed_in_russian(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
+    token = session_of(emulator, portal)
+    assert call(stack, token, "routing-save", routes="+7=smsru").status_code == 200
+    page = emulator.open_app(portal, "1", lang="ru").text
+    assert "маршрутизация изменена: fallback=, routes=+7=smsru" in page

@@ -54,5 +54,5 @@ def save_routing(admin: Admin, entries: dict[str, str]) -> routing.Routing:
     except portal_carriers.InvalidCarrierConfig as exc:
         raise PageError("routing.bad_entry", entry=str(exc)[:80]) from exc
     view = {"routes": ", ".join(f"{k}={v}" for k, v in sorted(table.routes.items())), "fallback": table.fallback}
-    admin.audit("routing", view)
+    admin.audit("routing changed", view)
     return table
