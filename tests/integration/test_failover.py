@@ -203,3 +203,17 @@ def test_a_failover_costs_no_aws_request_more_than_a_plain_send(
     moved = dispatch_calls("+15550190007")
     assert moved == plain, (plain, moved)
     assert plain["dynamodb:UpdateItem"] == 2  # the claim, and the write that records the carrier (and why)
+
+
+def test_throttling_past_the_wait_goes_to_the_fallback(
+    portal: EmulatedPortal, emulator: PortalEmulator, pair: Any, monkeypatch: pytest.MonkeyPatch
+):
+    twilio, vonage = pair
+    monkeypatch.setenv("FAILOVER_THROTTLE_WAIT", "0.5")  # Twilio's Retry-After (1 s) is past it
+    twilio.fail_next(429, 20429, "Too Many Requests")
+    message_id, _ = emulator.send_sms(portal, "+15550190008", "twilio is busy")
+    key = f"{portal.member_id}.{message_id}"
+    assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
+    assert (twilio.received_for(key), vonage.received_for(key)) == (1, 1)
+    stored = store.messages.get_message(portal.member_id, message_id)
+    assert stored and stored.carrier == "vonage" and stored.failover == "TWILIO_20429 at twilio (throttled)"
