@@ -50,6 +50,8 @@ class Portal:
     # The portal's accounts for the carriers its routing names: carrier -> CarrierConfig item (sender,
     # credentials' secret). A routed carrier without one sends with the deployment's account.
     carrier_accounts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
+    reconcile: str = ""
 
     @property
     def installed(self) -> bool:

@@ -145,6 +145,18 @@ def set_routing(member_id: str, routing: dict[str, str], accounts: dict[str, dic
     return response is not None
 
 
+def set_reconcile(member_id: str, value: str) -> bool:
+    """Whether the reconciler asks the carrier about this portal's late statuses ("off": never)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET reconcile = :r, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":r": value, ":t": now()},
+    )
+    return response is not None
+
+
 # -- senders -------------------------------------------------------------------------------------
 def save_senders(member_id: str, senders: dict[str, dict[str, str]]) -> bool:
     response = guarded(
