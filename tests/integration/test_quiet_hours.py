@@ -35,6 +35,10 @@ def test_a_message_inside_quiet_hours_is_sent_by_the_portals_wake_up(
     wait_until(lambda: len(store.quiet.due(portal.member_id, 2**40, 10)[0]) == 2)
     (wake,) = {until for _, until in store.quiet.due(portal.member_id, 2**40, 10)[0]}
     assert datetime.fromtimestamp(wake, berlin).strftime("%H:%M") == "08:00"  # the recipient's morning
+    # The backstop: a held message waits in by-pending from its opening on, so the recovery sweep would
+    # queue it soon after the opening should the wake-up be lost (and leaves it alone before).
+    item = store.messages._messages().get_item(Key={"member_id": portal.member_id, "message_id": first})["Item"]
+    assert int(item["pending_since"]) == wake and item["dispatch_state"] == "accepted"
     group = stack.schedules.groups[0]
     mine = [s for s in stack.schedules.client.list_schedules(GroupName=group)["Schedules"] if s["Name"].endswith(f"-{wake}")]
     assert len(mine) == 1  # one wake-up for the two messages

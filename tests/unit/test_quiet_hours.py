@@ -340,3 +340,20 @@ def test_an_early_wake_up_comes_back_at_the_opening(world: World):
     world.set_time(at("2026-12-06 08:00", "Europe/Berlin"))
     world.sqs.bodies.append(world.sqs.later.pop()[1])
     assert world.run_outbound() == ["released 1", "sent"]
+
+
+def test_a_long_night_is_released_a_page_at_a_time_with_one_wake_up(world: World):
+    from b24sms.usecases import quiet
+
+    quiet_portal(world, "p1")
+    world.set_time(at("2026-12-05 23:00", "Europe/Berlin"))
+    for n in range(5):
+        world.hand_over("p1", f"+49301234567{n}")
+    assert world.run_outbound() == ["held"] * 5 and world.scheduler.created == 1
+    world.set_time(at("2026-12-06 08:00", "Europe/Berlin"))
+    world.fire_schedules()
+    with mock.patch.object(quiet, "RELEASE_PAGE", 2):
+        outcomes = world.run_outbound()
+    # two per wake-up message, each followed by a continuation of its own until none is left
+    assert [o for o in outcomes if o.startswith("released")] == ["released 2", "released 2", "released 1"]
+    assert outcomes.count("sent") == 5 and len(set(world.carrier.sent)) == 5 and world.quiet.held == {}
