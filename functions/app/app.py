@@ -67,7 +67,9 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "quiet hours": "quiet",
 }
 
 
