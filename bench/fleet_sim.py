@@ -36,6 +36,7 @@ from typing import Any
 from unittest import mock
 
 from bench.sim.clock import EventLoop, SimClock, SimExecutor
+from bench.sim.jobs import MemoryJobs
 from bench.sim.portal import Bucket, SimPortal, SimSession
 from bench.sim.sqs import SimQueue, SimSqsClient
 from bench.sim.store import Meter, SimChats, SimLimits, SimMessages, SimPortals
@@ -354,7 +355,12 @@ class Simulation:
         from b24sms.usecases import accept, dispatch, push, status_updates
 
         store = SimpleNamespace(
-            messages=self.messages, portals=self.portals, limits=self.limits, chats=self.chats, now=self.clock.now_int
+            messages=self.messages,
+            portals=self.portals,
+            limits=self.limits,
+            chats=self.chats,
+            jobs=MemoryJobs(),
+            now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
         env = {

@@ -25,6 +25,7 @@ from b24sms.domain import statuses
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.states import DispatchState
 from b24sms.usecases import push
+from bench.sim.jobs import MemoryJobs
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-status"
 
@@ -184,7 +185,9 @@ class Fleet:
 @pytest.fixture
 def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
     fleet = Fleet()
-    monkeypatch.setattr(push, "store", SimpleNamespace(messages=fleet.messages, portals=fleet, limits=fleet.limits))
+    monkeypatch.setattr(
+        push, "store", SimpleNamespace(messages=fleet.messages, portals=fleet, limits=fleet.limits, jobs=MemoryJobs())
+    )
     monkeypatch.setattr(
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])
     )

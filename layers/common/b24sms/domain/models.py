@@ -49,6 +49,10 @@ class Portal:
     def installed(self) -> bool:
         return self.status == INSTALLED
 
+    def has_scope(self, scope: str) -> bool:
+        """The portal granted the app ``scope`` (``scope``: the granted ones, comma- or space-separated)."""
+        return scope in {s.strip() for s in self.scope.replace(" ", ",").split(",")}
+
     @property
     def carrier(self) -> CarrierConfig | None:
         return CarrierConfig.from_item(self.carrier_config) if self.carrier_config else None
