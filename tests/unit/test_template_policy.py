@@ -87,6 +87,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
         ("ChatsTable", QUERY), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE),  # portal jobs
+        ("StatusQueue", SEND),  # the portal's token, when a failure's CRM entries wait for the next turn
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(

@@ -116,6 +116,8 @@ class Message:
     parts_total: int = 0  # how many segments the carrier took
     # An operator's Open Lines reply sent as this SMS: line, chat_id (external), im_chat_id, im_message_id.
     openlines: dict[str, str] = field(default_factory=dict)
+    # The CRM items the SMS was sent from (the HANDLER call's bindings): [OWNER_TYPE_ID, OWNER_ID] each.
+    bindings: list[list[int]] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
     created_at: int = 0
@@ -132,7 +134,7 @@ class Message:
         item = asdict(self)
         if self.carrier and self.carrier_message_id:
             item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
-        return {k: v for k, v in item.items() if v != ""}
+        return {k: v for k, v in item.items() if v != "" and not (k == "bindings" and not v)}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Message:
@@ -166,6 +168,8 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = DispatchState(value)
         elif f.name == "senders":
             value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
+        elif f.name == "bindings":
+            value = [[int(a), int(b)] for a, b in value]
         elif f.name == "history":
             value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]
         out[f.name] = value

@@ -28,7 +28,7 @@ from b24sms.domain import phones, stats
 from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated, NotFound, TryLater
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.privacy import mask_phone
-from b24sms.usecases import accept, page_session, portal_carriers
+from b24sms.usecases import accept, optouts, page_session, portal_carriers
 from b24sms.usecases.page_session import Session
 from b24sms.usecases.replies import OPENLINES_CODE
 
@@ -476,7 +476,7 @@ def add_opt_out(session: Session, phone: Any) -> None:
         number = phones.to_e164(phone, (config.default_country if config else "") or get_settings().default_country)
     except phones.InvalidNumber as exc:
         raise PageError("bad_number") from exc
-    store.chats.opt_out(portal.member_id, number, "page")
+    optouts.opt_out(portal, number, "page")  # and on the CRM timeline
     page_store.record_audit(portal.member_id, session.user_id, "opt-out added", {"phone": mask_phone(number)})
 
 
@@ -485,7 +485,7 @@ def remove_opt_out(session: Session, ref: Any) -> None:
     portal = portal_of(session)
     for entry in page_store.opt_outs(portal.member_id):
         if isinstance(ref, str) and hmac.compare_digest(opt_out_ref(session, entry["phone"]), ref):
-            store.chats.opt_in(portal.member_id, entry["phone"])
+            optouts.opt_in(portal, entry["phone"], "page")  # and on the CRM timeline
             page_store.record_audit(portal.member_id, session.user_id, "opt-out removed", {"phone": mask_phone(entry["phone"])})
             return
     raise NotFound("no such opt-out")

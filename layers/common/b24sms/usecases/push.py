@@ -39,7 +39,7 @@ from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain import stats, statuses
 from b24sms.domain.models import Message, Portal
-from b24sms.usecases import portal_jobs, replies
+from b24sms.usecases import portal_jobs, replies, timeline
 
 logger = Logger(child=True)
 
@@ -203,8 +203,11 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
                 report.retry_after = max(report.retry_after, wait)
                 report.deferred_portals[member_id] = max(report.deferred_portals.get(member_id, 0.0), wait)
                 break
-        if jobs_due and member_id not in report.deferred_portals:
+        ended = [timeline.ended(portal, m) for m in report.finals]  # failure reasons on the CRM items
+        if (jobs_due or any(ended)) and member_id not in report.deferred_portals:
             _jobs(client, portal, deadline, report)
+        elif any(ended):  # kept, but this turn is over: the portal's token brings them
+            queues.enqueue_portal_push(member_id)
     finally:
         report.calls += client.requests_made
         try:
