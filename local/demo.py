@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from local import demo_crm
 from local.emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -49,6 +50,7 @@ def main() -> int:
             mark = "ok" if portal.final_status(message_id) == expected else f"EXPECTED {expected}"
             ok = ok and mark == "ok"
             print(f"  {message_id}  {to}: {steps}   [{mark}]")
+        ok = demo_crm.show(emulator, stack, portal) and ok  # an opt-out and a failure reason on the CRM timeline
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
         if stack.remote:

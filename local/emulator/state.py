@@ -76,6 +76,12 @@ def _default_lines() -> dict[str, dict[str, Any]]:
     return {"1": {"ID": "1", "LINE_NAME": "Open line 1", "ACTIVE": "Y"}}
 
 
+def _default_crm() -> dict[tuple[int, int], Any]:
+    from local.emulator.crm import CrmItem
+
+    return {(3, 17): CrmItem(3, 17, []), (2, 42): CrmItem(2, 42, [])}
+
+
 @dataclass
 class EmulatedPortal:
     name: str
@@ -122,7 +128,8 @@ class EmulatedPortal:
     token_users: dict[str, str] = field(default_factory=dict)
     app_url: str = ""  # the application's page (handler path), set at install
     # The CRM (local/emulator/crm.py): (entityTypeId, id) -> its phones and timeline; notifications sent.
-    crm: dict[tuple[int, int], Any] = field(default_factory=dict)
+    # The items the HANDLER calls' default bindings name (events.sms): contact 17, deal 42.
+    crm: dict[tuple[int, int], Any] = field(default_factory=lambda: _default_crm())
     notifications: list[dict[str, Any]] = field(default_factory=list)
     last_id: int = 1000  # one sequence for im chat, message, session and user ids: a mix-up shows
     # Called with (method, params) before a REST call is served, outside the emulator's lock: a test's
