@@ -356,6 +356,8 @@ class Simulation:
 
         store = SimpleNamespace(
             messages=self.messages,
+            pushes=self.messages,
+            counters=self.messages,
             portals=self.portals,
             limits=self.limits,
             chats=self.chats,

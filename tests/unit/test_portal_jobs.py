@@ -64,7 +64,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     messages, limits, jobs, portal = FakeMessages(), FakeLimits(), MemoryJobs(), JobsPortal()
     granted = {"p1": "messageservice,crm,im"}
     portals = SimpleNamespace(get_portal=lambda m: Portal(m, "https://p.example/rest/", scope=granted.get(m, "messageservice")))
-    monkeypatch.setattr(push, "store", SimpleNamespace(messages=messages, portals=portals, limits=limits, jobs=jobs))
+    monkeypatch.setattr(
+        push,
+        "store",
+        SimpleNamespace(messages=messages, pushes=messages, counters=messages, portals=portals, limits=limits, jobs=jobs),
+    )
     monkeypatch.setattr(push, "client_for", lambda p, max_wait=10.0, fail_fast=False: JobsClient(portal))
     delays: dict[str, int] = {}
     monkeypatch.setattr(queues, "delay_redelivery", lambda arn, handle, seconds: delays.__setitem__(handle, seconds))
