@@ -18,6 +18,7 @@ from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
+from tests.integration.test_app_page_api import call, session_of
 
 OUR_NUMBER = "+15005550006"
 
@@ -132,3 +133,31 @@ def test_a_delivered_sms_writes_nothing_and_a_portal_without_crm_loses_nothing_e
     assert store.chats.is_opted_out(portal.member_id, "+15550170004")
     time.sleep(1.0)
     assert portal.calls_to("crm.duplicate.findbycomm") == [] and portal.calls_to("crm.timeline.logmessage.add") == []
+
+
+def test_the_page_says_whether_crm_is_granted_and_switches_delivered_entries_on(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, twilio: TwilioFake
+):
+    page = emulator.open_app(portal)
+    assert 'id="crm-state"' in page.text and "Opt-outs, opt-ins and why an SMS failed" in page.text
+    token = session_of(emulator, portal)
+    item = portal.add_crm_item("contact", "+15550170005")
+    quiet, _ = emulator.send_sms(portal, "+15550170005", "Hello", bindings=[item])
+    assert final_status(portal, quiet) == "delivered"
+    assert call(stack, token, "crm-save", delivered="1").status_code == 200
+    loud, _ = emulator.send_sms(portal, "+15550170005", "Hello again", bindings=[item])
+    assert final_status(portal, loud) == "delivered"
+    wait_until(lambda: texts(portal, item))
+    assert texts(portal, item) == [f"SMS to {mask_phone('+15550170005')} from {OUR_NUMBER} delivered"]
+
+    # an opt-out added by hand on the page reaches the timeline too
+    assert call(stack, token, "optout-add", phone="+15550170005").status_code == 200
+    wait_until(lambda: len(texts(portal, item)) == 2)
+    assert "added by hand on the SMS app's page" in texts(portal, item)[1]
+    # a user who is not an administrator may not change it
+    assert call(stack, session_of(emulator, portal, "2"), "crm-save", delivered="").status_code == 403
+
+    other = emulator.add_portal()
+    other.scopes.discard("crm")
+    assert emulator.install(other, f"{stack.base_url}/bitrix/install").status_code == 200
+    assert "did not grant the app the crm scope" in emulator.open_app(other).text

@@ -44,6 +44,8 @@ class Portal:
     # The number of the last sender added on the page (CODE ``<SENDER_CODE>_<n>``): it only rises, so a
     # removed sender's CODE is never handed out again (the log and statistics name senders by CODE).
     sender_seq: int = 0
+    # The CRM timeline gets an entry for delivered SMS too (the page's CRM section; off by default).
+    timeline_delivered: bool = False
 
     @property
     def installed(self) -> bool:

@@ -203,7 +203,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
                 report.retry_after = max(report.retry_after, wait)
                 report.deferred_portals[member_id] = max(report.deferred_portals.get(member_id, 0.0), wait)
                 break
-        ended = [timeline.ended(portal, m) for m in report.finals]  # failure reasons on the CRM items
+        ended = [timeline.ended(portal, m, portal.timeline_delivered) for m in report.finals]  # on the CRM items
         if (jobs_due or any(ended)) and member_id not in report.deferred_portals:
             _jobs(client, portal, deadline, report)
         elif any(ended):  # kept, but this turn is over: the portal's token brings them

@@ -9,6 +9,7 @@ from typing import Any
 
 from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
+from b24sms.usecases.page.crm import save_crm
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
 from b24sms.usecases.page.trial_sms import send_test, test_status
@@ -59,6 +60,11 @@ def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _crm_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    save_crm(session, form.get("delivered"))
+    return {"ok": True, "message_key": "saved"}
+
+
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
@@ -69,6 +75,7 @@ ACTIONS: dict[str, Action] = {
     "sender-delete": _sender_delete,
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
+    "crm-save": _crm_save,
 }
 
 
