@@ -161,3 +161,16 @@ def test_the_page_says_whether_crm_is_granted_and_switches_delivered_entries_on(
     other.scopes.discard("crm")
     assert emulator.install(other, f"{stack.base_url}/bitrix/install").status_code == 200
     assert "did not grant the app the crm scope" in emulator.open_app(other).text
+
+
+def test_a_carriers_opt_out_refusal_opts_out_and_says_so_on_the_timeline(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, twilio: TwilioFake
+):
+    contact = portal.add_crm_item("contact", "+15550170610")  # Twilio refuses ...0610 with 21610 (unsubscribed)
+    message_id, _ = emulator.send_sms(portal, "+15550170610", "Hello", bindings=[contact])
+    assert final_status(portal, message_id) == "failed"
+    assert store.chats.is_opted_out(portal.member_id, "+15550170610")
+    wait_until(lambda: len(texts(portal, contact)) == 2)
+    entries = sorted(texts(portal, contact))
+    assert entries[0].startswith("Opted out of SMS on ") and entries[0].endswith("(TWILIO_21610)")
+    assert entries[1].endswith("TWILIO_21610, " + reason_en("TWILIO_21610"))
