@@ -46,6 +46,8 @@ class Portal:
     sender_seq: int = 0
     # The CRM timeline gets an entry for delivered SMS too (the page's CRM section; off by default).
     timeline_delivered: bool = False
+    # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
+    reconcile: str = ""
 
     @property
     def installed(self) -> bool:

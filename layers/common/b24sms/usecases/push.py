@@ -163,7 +163,8 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
         for message in pending:
             store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
             report.dropped.append((message.member_id, message.message_id))
-        logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
+        if pending:  # (its jobs, if any, expire: store.jobs)
+            logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
         return
     for message in [m for m in pending if m.message_id.startswith(TEST_PREFIX)]:  # the page's test SMS: no portal message
         _done(message, report)

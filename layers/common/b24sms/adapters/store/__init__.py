@@ -11,6 +11,7 @@
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``jobs``: ChatsTable (a portal's REST calls other than status pushes, until they are made);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
+- ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -30,6 +31,7 @@ from b24sms.adapters.store import (
     pending,
     portals,
     pushes,
+    recon,
 )
 from b24sms.adapters.store._table import now, reset_client
 
@@ -47,5 +49,6 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "recon",
     "reset_client",
 ]
