@@ -136,6 +136,7 @@ class SimMessages:
         segments: int,
         part_ids: tuple[str, ...] = (),
         config: CarrierConfig | None = None,
+        failover: str = "",
         reconcile_after: int = 0,
     ) -> Message | None:
         key = (message.member_id, message.message_id)
@@ -155,6 +156,7 @@ class SimMessages:
             sent_to=to,
             encoding=encoding,
             segments=segments,
+            failover=failover or current.failover,
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),

@@ -23,6 +23,7 @@ from b24sms.adapters.carriers.base import (
     CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
+    CarrierUnreachable,
     CheckFailed,
     Field,
     InboundSms,
@@ -46,6 +47,7 @@ __all__ = [
     "CarrierOutcomeUnknown",
     "CarrierSpec",
     "CarrierThrottled",
+    "CarrierUnreachable",
     "CheckFailed",
     "Field",
     "InboundSms",
@@ -151,6 +153,12 @@ def unverifiable(name: str, creds: Mapping[str, str]) -> str:
 def opt_out_codes() -> frozenset[str]:
     """Every carrier's send refusals that mean the recipient opted out."""
     return frozenset().union(*(s.opt_out_codes for s in specs().values()))
+
+
+def route_codes(name: str) -> frozenset[str]:
+    """Carrier ``name``'s send refusals that mean "not through this route" (empty if unknown)."""
+    found = specs().get(name)
+    return found.route_codes if found else frozenset()
 
 
 def settings() -> tuple[str, ...]:

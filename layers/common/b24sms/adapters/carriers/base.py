@@ -80,6 +80,11 @@ class TransientCarrierError(CarrierError):
     timeout: nothing of the request went out; or an answer saying so: 5xx, 429)."""
 
 
+class CarrierUnreachable(TransientCarrierError):
+    """The connection failed before a byte of the request was written (refused, a name that did not
+    resolve, a connect timeout): the carrier provably does not have the SMS, so another may send it."""
+
+
 class CarrierOutcomeUnknown(CarrierError):
     """The request may have reached the carrier but no (whole) answer came back: a read timeout, the
     connection closed or reset after the request was written. It may have taken the SMS: sending
@@ -184,6 +189,9 @@ class CarrierSpec:
     own_credentials: bool = True  # False: a portal cannot bring credentials (AWS: the IAM role authenticates)
     default_sender: str = ""  # the setting that names the deployment's default sender
     opt_out_codes: frozenset[str] = frozenset()  # send refusals meaning "the recipient opted out"
+    # Send refusals meaning "not through this route" (the destination is not served, the sender is not
+    # allowed there): such a message may go out through the fallback carrier (docs/carriers.md).
+    route_codes: frozenset[str] = frozenset()
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""
@@ -287,5 +295,5 @@ def post_once(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
             return session.post(url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         if not request_written(exc):
-            raise TransientCarrierError(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
+            raise CarrierUnreachable(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
         raise CarrierOutcomeUnknown(f"{code}_NO_ANSWER", f"no answer from {carrier}: {type(exc).__name__}") from exc

@@ -322,6 +322,9 @@ SPEC = CarrierSpec(
     delivery_time=1800,
     status_queries_per_second=10.0,  # fetch the Message resource
     opt_out_codes=frozenset({"TWILIO_21610"}),
+    # 21408 sending to the region not enabled, 21612 no route from this sender to this number,
+    # 21606 the sender cannot message this destination: another carrier may take it
+    route_codes=frozenset({"TWILIO_21408", "TWILIO_21612", "TWILIO_21606"}),
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
     inbound_to=lambda request: decode_flat(request.body).get("To", ""),
 )

@@ -120,6 +120,7 @@ def record_carrier_accepted(
     segments: int,
     part_ids: tuple[str, ...] = (),
     config: CarrierConfig | None = None,
+    failover: str = "",
     reconcile_after: int = 0,
 ) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
@@ -145,6 +146,9 @@ def record_carrier_accepted(
     if config is not None and (config.sender or config.credentials):
         sets += ", carrier_sender = :snd, carrier_credentials = :cred"
         values[":snd"], values[":cred"] = config.sender, config.credentials
+    if failover:  # sent by the fallback carrier: why (the page's log shows it)
+        sets += ", failover = :fo"
+        values[":fo"] = failover
     if reconcile_after:
         sets += ", " + recon.ENTER
         values.update(recon.enter_values(message.message_id, reconcile_after))

@@ -14,6 +14,7 @@ from b24sms.usecases.page.crm import crm_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
 from b24sms.usecases.page.reconciliation import reconcile_view
+from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
 from b24sms.usecases.page.session import portal_of
 from b24sms.usecases.page.statistics import summary
@@ -36,6 +37,7 @@ class PageData:
     carriers: tuple[str, ...] = field(default_factory=tuple)
     forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
     crm: dict[str, Any] = field(default_factory=dict)  # the CRM timeline: scope granted, its setting (page/crm.py)
+    routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
 
 
@@ -57,5 +59,6 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageDat
         carriers=allowed_carriers(),
         forms=carrier_forms(allowed_carriers()),
         crm=crm_view(portal),
+        routing=routing_view(portal),
         reconcile=reconcile_view(portal),
     )
