@@ -5,6 +5,7 @@ the portal refuses them for good. On in-memory stand-ins (the push's fleet fakes
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -160,3 +161,35 @@ def test_without_the_portals_token_no_job_is_read(world: SimpleNamespace) -> Non
     world.messages.advance("p1", "m1")
     push.push_records(records(("p1", "m1")))
     assert world.jobs.requests["Query"] == 0 and "n1" in world.jobs.jobs["p1"]
+
+
+@pytest.fixture
+def woken(world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Failure entries are kept by timeline.ended through portal_jobs.add: into the same stand-in."""
+    tokens: list[tuple[str, int]] = []
+    monkeypatch.setattr(portal_jobs, "store", SimpleNamespace(jobs=world.jobs))
+    monkeypatch.setattr(queues, "enqueue_portal_push", lambda member_id, delay=0: tokens.append((member_id, delay)))
+    return tokens
+
+
+def failed_with_bindings(world: SimpleNamespace, message_id: str) -> None:
+    world.messages.advance("p1", message_id, "failed")
+    key = ("p1", message_id)
+    world.messages.items[key] = replace(world.messages.items[key], bindings=[[3, 17]], error_code="OPTED_OUT")
+
+
+def test_a_failures_entries_go_in_the_same_turn_after_its_status(world: SimpleNamespace, woken: list[Any]) -> None:
+    failed_with_bindings(world, "m1")
+    result = push.push_records(records(("p1", "m1")))
+    assert not result.failures and woken == []
+    assert world.portal.methods() == ["messageservice.message.status.update", "crm.timeline.logmessage.add"]
+    assert world.jobs.jobs["p1"] == {}
+
+
+def test_failure_entries_the_portal_could_not_take_get_a_token_of_their_own(world: SimpleNamespace, woken: list[Any]) -> None:
+    """The receive held no portal token: the entries must not wait for one that never comes."""
+    world.portal.refuse["crm.timeline.logmessage.add"] = "INTERNAL_SERVER_ERROR"
+    failed_with_bindings(world, "m1")
+    result = push.push_records(records(("p1", "m1")))
+    assert not result.failures  # the status itself was pushed
+    assert woken == [("p1", 5)] and len(world.jobs.jobs["p1"]) == 1

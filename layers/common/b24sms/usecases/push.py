@@ -206,7 +206,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
                 break
         ended = [timeline.ended(portal, m, portal.timeline_delivered) for m in report.finals]  # on the CRM items
         if (jobs_due or any(ended)) and member_id not in report.deferred_portals:
-            _jobs(client, portal, deadline, report)
+            _jobs(client, portal, deadline, report, jobs_due)
         elif any(ended):  # kept, but this turn is over: the portal's token brings them
             queues.enqueue_portal_push(member_id)
     finally:
@@ -241,15 +241,23 @@ def _wait(member_id: str, messages: list[Message], seconds: float, report: PushR
         report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
 
 
-def _jobs(client: BitrixClient, portal: Portal, deadline: float, report: PushReport) -> None:
+def _jobs(client: BitrixClient, portal: Portal, deadline: float, report: PushReport, token: bool) -> None:
     """The portal's jobs, in its turn after its statuses (portal_jobs): a transient error defers the
-    portal's token with its own back-off; more than one drain takes brings the token back at once."""
+    portal's token with its own back-off; more than one drain takes brings the token back at once.
+    Without the portal's token in this receive (a failure's entries made at once), a token is queued
+    for what is left, so no job waits without one."""
     done = portal_jobs.drain(client, portal, deadline, store.jobs)
     if done.deferred is not None:
         logger.warning("portal jobs deferred", extra={"member_id": portal.member_id, "error": done.deferred.code})
-        report.deferred_portals.setdefault(portal.member_id, 0.0)
+        if token:
+            report.deferred_portals.setdefault(portal.member_id, 0.0)
+        else:
+            queues.enqueue_portal_push(portal.member_id, retry_delay(1))
     elif done.left:
-        report.more.add(portal.member_id)
+        if token:
+            report.more.add(portal.member_id)
+        else:
+            queues.enqueue_portal_push(portal.member_id)
 
 
 def _push_replies(
