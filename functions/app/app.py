@@ -70,6 +70,7 @@ AUDIT_ACTIONS = {
     "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "quiet hours": "quiet",
 }
 
 

@@ -13,6 +13,7 @@ from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_form
 from b24sms.usecases.page.crm import crm_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
+from b24sms.usecases.page.quiet_hours import quiet_view
 from b24sms.usecases.page.reconciliation import reconcile_view
 from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
@@ -39,6 +40,7 @@ class PageData:
     crm: dict[str, Any] = field(default_factory=dict)  # the CRM timeline: scope granted, its setting (page/crm.py)
     routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
+    quiet: dict[str, Any] = field(default_factory=dict)  # quiet hours (quiet_view)
 
 
 def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageData:
@@ -61,4 +63,5 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageDat
         crm=crm_view(portal),
         routing=routing_view(portal),
         reconcile=reconcile_view(portal),
+        quiet=quiet_view(portal),
     )
