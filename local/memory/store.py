@@ -308,9 +308,13 @@ class SimChats:
         self.meter.read("chats", member_id)
         return (member_id, phone) in self.opted_out
 
-    def opt_out(self, member_id: str, phone: str, source: str = "") -> None:
+    def opt_out(self, member_id: str, phone: str, source: str = "") -> bool:
+        """False when it already was (conditional: the first opt-out is kept)."""
         self.meter.write("chats", member_id)
+        if (member_id, phone) in self.opted_out:
+            return False
         self.opted_out[(member_id, phone)] = {"at": self.meter.clock.now_int(), "source": source}
+        return True
 
     def opt_in(self, member_id: str, phone: str) -> bool:
         self.meter.write("chats", member_id)

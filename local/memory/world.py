@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 from local.memory.clock import EventLoop, SimClock, SimExecutor, elapsed_from_zero
+from local.memory.jobs import MemoryJobs
 from local.memory.page import SimAudit
 from local.memory.portal import Bucket, SimPortal, SimSession
 from local.memory.sqs import SimQueue, SimSqsClient
@@ -83,6 +84,7 @@ class World:
         self.limits = SimLimits(self.meter)
         self.chats = SimChats(self.meter)
         self.audit = SimAudit(self.meter)
+        self.jobs = MemoryJobs()
         self.outbound = SimQueue("b24sms-sim-outbound", self.clock, 90, 10)
         self.status = SimQueue("b24sms-sim-status", self.clock, 420, 50)
         self.sqs = SimSqsClient(self.clock, [self.outbound, self.status], aws_latency)
@@ -107,7 +109,7 @@ class World:
         from b24sms.adapters.bitrix import client as bitrix_client
         from b24sms.adapters.bitrix import tokens
         from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, push, status_updates
+        from b24sms.usecases import accept, dispatch, optouts, portal_jobs, push, status_updates
         from b24sms.usecases.page import guard, log, opt_outs, senders, session, statistics, trial_sms, view
 
         store = SimpleNamespace(
@@ -118,6 +120,7 @@ class World:
             limits=self.limits,
             chats=self.chats,
             audit=self.audit,
+            jobs=self.jobs,
             now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
@@ -140,7 +143,7 @@ class World:
             get_settings.cache_clear()
             stack.callback(get_settings.cache_clear)
             page = (guard, log, opt_outs, senders, session, statistics, trial_sms, view)
-            for module in (accept, dispatch, status_updates, push, *page):
+            for module in (accept, dispatch, status_updates, push, portal_jobs, optouts, *page):
                 stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
