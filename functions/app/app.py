@@ -134,7 +134,7 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
         filters, cursor = page.parse_filters(form)
         data = page.page_data(session, filters, cursor)
     except DomainError as exc:  # a person is looking: say it in HTML, in their language
-        return render("error.html", lang, api.http_status(exc), reason=explain(lang, exc))
+        return api.message_page(translate(lang, "title"), explain(lang, exc), status=api.http_status(exc), lang=lang)
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
     return render("page.html", session.lang, data=data, token=token, admin=session.admin)
 
@@ -204,4 +204,4 @@ def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
     return open_page(event)
 
 
-lambda_handler = with_headers(logger.inject_lambda_context(api.http_function(route), clear_state=True))
+lambda_handler = with_headers(api.lambda_handler(route, logger))

@@ -5,8 +5,8 @@
   together); a carrier answering 429 slows us down without using up the message's attempts;
 - a transient carrier error (timeout, 5xx) puts the message back (the queue redelivers it after an
   exponential backoff) until ``DISPATCH_MAX_ATTEMPTS``; then, or on a permanent error, it is ``failed``;
-- a claim whose lease ran out means a dispatcher died mid-send, and a send that timed out waiting
-  for the carrier's answer may have gone through: either way the carrier may have the SMS, so it is
+- a claim whose lease ran out means a dispatcher died mid-send, and a send that got no answer from
+  the carrier in time may have gone through: either way the carrier may have the SMS, so it is
   NOT sent again (state ``unknown``). A carrier callback still finds it by our key; if none has
   come after ``UNKNOWN_OUTCOME_GRACE`` seconds, the message is ``failed`` with that reason.
 """
