@@ -108,6 +108,7 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
         nonce=_nonce.get(),
         bx24_js=bx24,
         fmt_time=fmt_time,
+        day_of=day_of,
         audit_text=lambda action: audit_text(lang, action),
         optout_source=lambda source: optout_source(lang, source),
         **context,
@@ -117,6 +118,11 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
 
 def fmt_time(at: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
+
+
+def day_of(at: int) -> str:
+    """The day of ``at`` as the log's date filters take it ("" for none)."""
+    return fmt_time(at)[:10]
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -132,7 +138,7 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
             session, token = page.open_page(form, query)
         lang = session.lang  # what follows is refused in the session's language
         filters, cursor = page.parse_filters(form)
-        data = page.page_data(session, filters, cursor)
+        data = page.page_data(session, filters, cursor, page.parse_back(form))
     except DomainError as exc:  # a person is looking: say it in HTML, in their language
         return api.message_page(translate(lang, "title"), explain(lang, exc), status=api.http_status(exc), lang=lang)
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
@@ -201,6 +207,9 @@ def with_headers(entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Call
 def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
     if (event.path_parameters or {}).get("action") is not None:
         return call(event)
+    if event.request_context.http.method == "GET":  # opened outside the portal: say how to open it
+        lang = str((event.query_string_parameters or {}).get("LANG") or "en")
+        return api.message_page(translate(lang, "title"), translate(lang, "error.no_auth"), lang=lang)
     return open_page(event)
 
 

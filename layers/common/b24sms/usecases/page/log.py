@@ -43,6 +43,18 @@ def parse_filters(form: dict[str, Any]) -> tuple[LogFilter, str]:
     return LogFilter(status, digits, text("sender", 128), since, until + 86399 if until else 0), cursor
 
 
+MAX_BACK = 30  # newer pages the pager remembers (each a cursor, "" for the first page)
+
+
+def parse_back(form: dict[str, Any]) -> list[str]:
+    """The cursors of the newer pages, oldest last: "Newer" goes back to the last one. A first page is
+    ``-``; what is not a cursor is dropped, and only the last ``MAX_BACK`` are kept."""
+    values = form.get("back")
+    items = values if isinstance(values, list) else []
+    kept = [v.strip() for v in items if isinstance(v, str) and (v.strip() == "-" or store.message_log.is_cursor(v.strip()))]
+    return kept[-MAX_BACK:]
+
+
 def _day(value: str) -> int:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return 0

