@@ -5,6 +5,8 @@ POST /bitrix/app/api/{action}: the calls the page makes, each carrying the page'
 from __future__ import annotations
 
 import contextvars
+import csv
+import io
 import json
 import secrets
 import time
@@ -146,18 +148,46 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
 
 
 # -- the page's calls ------------------------------------------------------------------------------
-def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+def call(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     action = page.action(str((event.path_parameters or {}).get("action") or ""))
     session = page_session.verify(api.headers_of(event.raw_event).get(SESSION_HEADER, ""))
     form = api.form_body(event.raw_event)
     logger.append_keys(member_id=session.member_id)
     try:
-        return say(session.lang, action(session, form))
+        result = action(session, form)
     except page.PageError as exc:  # the sentence in the user's language
         raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
     except DomainError as exc:  # the same for the other refusals that have a sentence (same kind, same status)
         exc.description = explain(session.lang, exc)
         raise
+    if isinstance(result, page.LogExport):
+        return api.XmlResponse(log_csv(session.lang, result), content_type="text/csv; charset=utf-8", filename="sms-log.csv")
+    return say(session.lang, result)
+
+
+CSV_COLUMNS = ("log.time", "log.recipient", "log.sender", "log.status", "log.parts", "log.carrier_id", "log.error", "log.source")
+
+
+def log_csv(lang: str, export: page.LogExport) -> str:
+    """The exported log as CSV (UTF-8 with a BOM, for spreadsheets), headed in ``lang``; numbers masked as
+    the log shows them; a cell a spreadsheet would read as a formula is quoted with a leading '."""
+
+    def cell(value: object) -> str:
+        text = str(value)
+        return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([translate(lang, key) for key in CSV_COLUMNS])
+    for row in export.rows:
+        m = row.message
+        carrier = f"{m.carrier} {m.carrier_message_id}".strip()
+        values = (fmt_time(m.created_at), row.recipient, m.code, translate(lang, f"status.{m.status}"), m.segments or "",
+                  carrier, m.error_code, translate(lang, f"source.{row.source}"))  # fmt: skip
+        writer.writerow([cell(v) for v in values])
+    if export.truncated:
+        writer.writerow([translate(lang, "log.csv_truncated", limit=str(len(export.rows)))])
+    return "\ufeff" + out.getvalue()
 
 
 def say(lang: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +234,7 @@ def with_headers(entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Call
     return lambda_entry
 
 
-def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
+def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage | api.XmlResponse:
     if (event.path_parameters or {}).get("action") is not None:
         return call(event)
     if event.request_context.http.method == "GET":  # opened outside the portal: say how to open it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -46,3 +47,25 @@ def test_the_log_pages_older_and_newer_keeping_the_date_range(
     expect(rows).to_have_count(25, timeout=TIMEOUT)
     expect(rows.first).to_have_attribute("data-id", "in-29")
     expect(app.locator("#log-newer")).to_have_count(0)
+
+
+CSV_LANGS = [("en", "Time,Recipient", ",failed,"), ("ru", "Время,Получатель", ",ошибка,")]
+
+
+@pytest.mark.parametrize(("lang", "header", "failed"), CSV_LANGS)
+def test_the_filtered_log_downloads_as_csv_with_the_numbers_masked(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str, header: str, failed: str
+) -> None:
+    now = int(time.time())
+    seed_message(portal.member_id, "csv-ok", "+15550300001", "delivered", created_at=now - 60)
+    seed_message(portal.member_id, "csv-bad", "+15550300002", "failed", created_at=now - 30, error_code="SANDBOX_UNREACHABLE")
+    app = open_app(page, emulator, portal, lang=lang)
+    app.locator("#log-form select[name=status]").select_option("failed")
+    with page.expect_download(timeout=TIMEOUT) as download:
+        app.locator("#log-csv").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith(header), lines
+    assert len(lines) == 2 and "SANDBOX_UNREACHABLE" in lines[1] and failed in lines[1], lines
+    assert "15550300002" not in text and "******02" in lines[1] and "******01" not in text  # masked, filtered
+    assert lines[1].split(",")[1].startswith("'+"), lines  # never read as a formula

@@ -79,16 +79,20 @@ def message_page(title: str, *paragraphs: str, status: int = 200, lang: str = "e
 @dataclass
 class XmlResponse:
     """A text answer a carrier expects (XML by default), e.g. the empty TwiML (``<Response/>``) Twilio
-    expects from an SMS webhook, or SMS.ru's ``100``."""
+    expects from an SMS webhook, or SMS.ru's ``100``; or a text file to save (the page's CSV export)."""
 
     body: str
     status: int = 200
     content_type: str = "text/xml; charset=utf-8"
+    filename: str = ""  # a file to save (Content-Disposition: attachment)
 
     def response(self) -> dict[str, Any]:
+        headers = {"Content-Type": self.content_type}
+        if self.filename:
+            headers["Content-Disposition"] = f'attachment; filename="{self.filename}"'
         return {
             "statusCode": self.status,
-            "headers": {"Content-Type": self.content_type},
+            "headers": headers,
             "body": self.body,
             "isBase64Encoded": False,
         }

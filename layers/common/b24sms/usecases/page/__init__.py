@@ -28,7 +28,7 @@ from b24sms.usecases.page.carrier_settings import (
 )
 from b24sms.usecases.page.errors import PageError
 from b24sms.usecases.page.guard import Admin, admin_action
-from b24sms.usecases.page.log import LogRow, log_row, parse_back, parse_filters
+from b24sms.usecases.page.log import LogExport, LogRow, export_log, log_row, parse_back, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, opt_out_ref, remove_opt_out
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender, senders_view
 from b24sms.usecases.page.session import open_page, portal_of
@@ -40,6 +40,7 @@ __all__ = [
     "Action",
     "Admin",
     "CarrierForm",
+    "LogExport",
     "LogRow",
     "PageData",
     "PageError",
@@ -54,6 +55,7 @@ __all__ = [
     "check",
     "check_carrier",
     "delete_sender",
+    "export_log",
     "log_row",
     "open_page",
     "opt_out_ref",

@@ -1,6 +1,7 @@
 """The calls the page makes (POST /bitrix/app/api/{action}), by name: each reads its form and makes one
-use-case call. An answer's ``message_key`` (and a test SMS's statuses and error) are sentences of the
-page's catalogues: the handler says them in the session's language."""
+use-case call. An answer is a dict (JSON) or a ``LogExport`` (a CSV file); a dict's ``message_key``
+(and a test SMS's statuses and error) are sentences of the page's catalogues: the handler says them in
+the session's language."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any
 
 from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
+from b24sms.usecases.page.log import LogExport, export_log, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
+from b24sms.usecases.page.session import portal_of
 from b24sms.usecases.page.trial_sms import send_test, test_status
 from b24sms.usecases.page_session import Session
 
-Action = Callable[[Session, dict[str, Any]], dict[str, Any]]
+Action = Callable[[Session, dict[str, Any]], "dict[str, Any] | LogExport"]
 
 
 def _carrier_check(session: Session, form: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +62,12 @@ def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _log_csv(session: Session, form: dict[str, Any]) -> LogExport:
+    """The filtered log (the page's filters) for a CSV file: numbers masked as the log shows them."""
+    filters, _ = parse_filters({k: v for k, v in form.items() if k != "cursor"})
+    return export_log(portal_of(session).member_id, filters)
+
+
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
@@ -69,6 +78,7 @@ ACTIONS: dict[str, Action] = {
     "sender-delete": _sender_delete,
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
+    "log-csv": _log_csv,
 }
 
 

@@ -73,6 +73,28 @@ def log_page(member_id: str, filters: LogFilter, cursor: str = "") -> tuple[list
     return [log_row(m) for m in log.messages], log.cursor
 
 
+MAX_EXPORT = 2000  # messages in one CSV export at most
+MAX_EXPORT_PAGES = 80  # log pages read for one export at most (filters can skip many messages)
+
+
+@dataclass
+class LogExport:
+    rows: list[LogRow]
+    truncated: bool  # more matched than one export holds
+
+
+def export_log(member_id: str, filters: LogFilter) -> LogExport:
+    """The filtered log for a CSV export, newest first: bounded in messages and in reads."""
+    rows: list[LogRow] = []
+    cursor = ""
+    for _ in range(MAX_EXPORT_PAGES):
+        page, cursor = log_page(member_id, filters, cursor)
+        rows.extend(page)
+        if not cursor or len(rows) >= MAX_EXPORT:
+            break
+    return LogExport(rows[:MAX_EXPORT], bool(cursor) or len(rows) > MAX_EXPORT)
+
+
 def log_row(message: Message) -> LogRow:
     source = "openlines" if message.code == OPENLINES_CODE else "test" if message.message_id.startswith("test-") else "crm"
     timeline = [{"status": "queued", "at": message.created_at}] + [
