@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain.models import Message
 from b24sms.usecases.page import log
 
@@ -26,9 +27,9 @@ def test_an_export_is_bounded_in_messages_and_in_reads(monkeypatch: pytest.Monke
         return rows, f"{len(reads)}:next"
 
     monkeypatch.setattr(log, "log_page", endless)
-    export = log.export_log("m", log.LogFilter())
+    export = log.export_log("m", LogFilter())
     assert len(export.rows) == log.MAX_EXPORT and export.truncated and len(reads) == log.MAX_EXPORT // 25
 
     monkeypatch.setattr(log, "log_page", lambda m, f, cursor="": ([], "1:more"))  # filters that match nothing
     reads.clear()
-    assert log.export_log("m", log.LogFilter()).truncated  # stopped after MAX_EXPORT_PAGES reads, not endless
+    assert log.export_log("m", LogFilter()).truncated  # stopped after MAX_EXPORT_PAGES reads, not endless
