@@ -69,3 +69,31 @@ def test_the_filtered_log_downloads_as_csv_with_the_numbers_masked(
     assert len(lines) == 2 and "SANDBOX_UNREACHABLE" in lines[1] and failed in lines[1], lines
     assert "15550300002" not in text and "******02" in lines[1] and "******01" not in text  # masked, filtered
     assert lines[1].split(",")[1].startswith("'+"), lines  # never read as a formula
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_page_fits_800_pixels_without_overflow(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str
+) -> None:
+    now = int(time.time())
+    long_error = "The destination handset could not be reached after several attempts by the network " * 3
+    seed_message(
+        portal.member_id, "wide-1", "+15550400001", "failed", created_at=now - 60,
+        error_code="SOME_VERY_LONG_CARRIER_ERROR_CODE_X", error_message=long_error,
+        carrier="twilio", carrier_message_id="SM" + "0123456789abcdef" * 2, segments=3,
+    )  # fmt: skip
+    page.set_viewport_size({"width": 800, "height": 1200})
+    open_app(page, emulator, portal, lang=lang)
+    frame = page.frame(name="app")
+    assert frame is not None
+    width = frame.evaluate("document.documentElement.clientWidth")
+    assert 0 < width <= 800
+    wide = frame.evaluate(
+        """() => {
+            const edge = document.documentElement.clientWidth + 1;
+            return [document.documentElement, ...document.querySelectorAll("section, form, table")]
+                .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > edge)
+                .map(el => (el.id || el.tagName) + ":" + el.scrollWidth + ">" + el.clientWidth);
+        }"""
+    )
+    assert wide == [], wide
