@@ -44,6 +44,7 @@ FUNCTION_OF = {
     "connector_placement.json": "ConnectorFunction",
     "app_open.json": "AppFunction",
     "app_call.json": "AppFunction",
+    "app_get.json": "AppFunction",
     "imconnector_message_add.json": "EventsFunction",
     "sns_aws_delivery.json": "SmsEventsFunction",
     "sqs_outbound.json": "DispatchFunction",
@@ -392,6 +393,7 @@ def build() -> dict[str, dict[str, Any]]:
             ),
             query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "demo"}),
         ),
+        "app_get.json": _http(t, "/bitrix/app", "", query="LANG=ru", headers={}, method="GET"),
         "app_call.json": _http(
             t,
             "/bitrix/app/api/optout-add",

@@ -140,7 +140,7 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
             session, token = page.open_page(form, query)
         lang = session.lang  # what follows is refused in the session's language
         filters, cursor = page.parse_filters(form)
-        data = page.page_data(session, filters, cursor, page.parse_back(form))
+        data = page.page_data(session, filters, cursor, page.parse_back(form), page.audit.parse_cursor(form))
     except DomainError as exc:  # a person is looking: say it in HTML, in their language
         return api.message_page(translate(lang, "title"), explain(lang, exc), status=api.http_status(exc), lang=lang)
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from b24sms.adapters import store
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from tests.browser.test_app_page import TIMEOUT, open_app, seed_message
 
@@ -97,3 +98,27 @@ def test_the_page_fits_800_pixels_without_overflow(
         }"""
     )
     assert wide == [], wide
+
+
+@pytest.mark.parametrize(("lang", "older"), [("en", "Older changes"), ("ru", "Более ранние изменения")])
+def test_the_settings_changes_are_paged_name_who_and_leave_test_sms_out(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str, older: str
+) -> None:
+    for i in range(23):
+        store.audit.record_audit(portal.member_id, "1", "sender added", {"code": f"b24sms_{i + 2}"})
+    for _ in range(30):  # written by an older version: never listed
+        store.audit.record_audit(portal.member_id, "1", "test SMS", {"to": "+1555***0100"})
+    time.sleep(1.1)  # the change made on the page below is the newest
+    app = open_app(page, emulator, portal, lang=lang)
+    app.locator("#optout-form input[name=phone]").fill("+15550109999")
+    app.locator("#optout-form button").click()  # a change made on the page names its author
+    expect(app.locator("tr.optout")).to_have_count(1, timeout=TIMEOUT)  # the page reloaded
+    changes = app.locator("#audit-table tr.change")
+    expect(changes).to_have_count(20, timeout=TIMEOUT)
+    expect(app.locator("#audit-table .who", has_text="Anna Admin")).to_have_text(["Anna Admin #1"])  # user 1's name
+    expect(app.locator("#audit-older button")).to_have_text(older)
+    app.locator("#audit-older button").click()
+    expect(changes).to_have_count(4, timeout=TIMEOUT)  # 24 changes in all, no test SMS among them
+    expect(app.locator("#audit-table")).not_to_contain_text("SMS")
+    app.locator("#audit-newest button").click()
+    expect(changes).to_have_count(20, timeout=TIMEOUT)

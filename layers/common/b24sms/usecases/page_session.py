@@ -21,6 +21,7 @@ from b24sms.domain.errors import Forbidden, NotAuthenticated
 
 TTL_SECONDS = 3600  # at most an hour; the portal opens the page again with a fresh AUTH_ID
 MAX_TOKEN = 1024
+MAX_NAME = 40  # characters of the user's name in the token (it stays under MAX_TOKEN in any script)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Session:
     lang: str
     expires_at: int
     install: str = ""  # the portal's install_id when the session was issued
+    name: str = ""  # the user's name as the portal gave it (the audit log names who changed what)
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -58,6 +60,7 @@ def issue(
     now: float | None = None,
     key: bytes | None = None,
     install: str = "",
+    name: str = "",
 ) -> str:
     """A token for this session (``key``: another key than the deployment's, for the event files;
     ``install``: the portal's install_id)."""
@@ -65,6 +68,8 @@ def issue(
     claims: dict[str, object] = {"m": member_id, "u": user_id, "a": bool(admin), "l": lang, "e": expires}
     if install:  # a portal installed before install ids has none: its sessions look as they did
         claims["i"] = install
+    if name:
+        claims["n"] = name[:MAX_NAME]
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signature = _b64(hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
@@ -81,7 +86,13 @@ def verify(token: str, now: float | None = None) -> Session:
     try:
         claims = json.loads(_unb64(payload))
         session = Session(
-            str(claims["m"]), str(claims["u"]), claims["a"] is True, str(claims["l"]), int(claims["e"]), str(claims.get("i", ""))
+            str(claims["m"]),
+            str(claims["u"]),
+            claims["a"] is True,
+            str(claims["l"]),
+            int(claims["e"]),
+            str(claims.get("i", "")),
+            str(claims.get("n", ""))[:MAX_NAME],
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session") from exc

@@ -5,7 +5,7 @@
 - ``guard``: ``@admin_action``, the one admin guard every change goes through, and ``Admin.audit``,
   the one path to the audit log;
 - one module per section of the page: ``carrier_settings``, ``senders``, ``trial_sms`` (the test SMS),
-  ``log``, ``statistics``, ``opt_outs``;
+  ``log``, ``statistics``, ``opt_outs``, ``audit`` (the list of settings changes);
 - ``view``: what the page shows (``PageData``, each section's part); ``actions``: the page's calls by
   name (POST /bitrix/app/api/{action}); ``errors``: ``PageError``.
 
@@ -14,6 +14,7 @@ A new settings section is a new module here (its view, its ``@admin_action`` cha
 functions/app/templates/page.html with its sentences in both catalogues (docs/architecture.md,
 "Where a typical change goes"). Storage is ``adapters/store`` (one module per table or aggregate)."""
 
+from b24sms.usecases.page import audit
 from b24sms.usecases.page.actions import ACTIONS, Action, action
 from b24sms.usecases.page.carrier_settings import (
     CarrierForm,
@@ -49,6 +50,7 @@ __all__ = [
     "add_sender",
     "admin_action",
     "allowed_carriers",
+    "audit",
     "carrier_forms",
     "carrier_texts",
     "carrier_view",

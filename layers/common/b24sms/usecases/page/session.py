@@ -30,8 +30,9 @@ def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str
     if not isinstance(user, dict) or not str(user.get("ID") or ""):
         raise NotAuthenticated("the portal did not confirm who you are", "bad_auth")
     lang = str(query.get("LANG") or portal.lang or "en")[:8]
+    name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
     session = Session(member_id, str(user["ID"]), admin is True, lang, 0)
-    token = page_session.issue(session.member_id, session.user_id, session.admin, lang, install=portal.install_id)
+    token = page_session.issue(session.member_id, session.user_id, session.admin, lang, install=portal.install_id, name=name)
     return page_session.verify(token), token
 
 

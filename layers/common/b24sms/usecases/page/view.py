@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24sms.adapters import store
 from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain import stats
 from b24sms.domain.models import Portal
+from b24sms.usecases.page.audit import changes_page
 from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
@@ -35,11 +35,16 @@ class PageData:
     forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
     page_cursor: str = ""  # this page of the log ("" the newest)
     back: list[str] = field(default_factory=list)  # the newer pages' cursors ("-" the newest): the pager's "Newer"
+    audit_cursor: str = ""  # the next, older page of the settings changes ("" when there is none)
+    audit_page: str = ""  # this page of the settings changes ("" the newest)
 
 
-def page_data(session: Session, filters: LogFilter, cursor: str = "", back: list[str] | None = None) -> PageData:
+def page_data(
+    session: Session, filters: LogFilter, cursor: str = "", back: list[str] | None = None, audit_page: str = ""
+) -> PageData:
     portal = portal_of(session)
     log, next_cursor = log_page(portal.member_id, filters, cursor)
+    changes, audit_cursor = changes_page(portal.member_id, audit_page)
     return PageData(
         session=session,
         portal=portal,
@@ -51,9 +56,11 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "", back: list
         summary=summary(portal.member_id),
         opt_outs=opt_outs_view(session, portal.member_id),
         openlines=sorted(portal.openlines),
-        audit=store.audit.audit_log(portal.member_id),
+        audit=changes,
         carriers=allowed_carriers(),
         forms=carrier_forms(allowed_carriers()),
         page_cursor=cursor,
         back=list(back or []) if cursor else [],
+        audit_cursor=audit_cursor,
+        audit_page=audit_page,
     )
