@@ -89,11 +89,20 @@ def optout_source(lang: str, source: str) -> str:
 
 
 def explain(lang: str, exc: DomainError) -> str:
-    """A refusal in the page's language: a PageError's sentence, else the error code's."""
+    """A refusal in the page's language: a PageError's sentence (every wrong field's, by its label), else
+    the error code's."""
+    if isinstance(exc, page.FieldErrors):
+        return " ".join(field_error(lang, *problem) for problem in exc.problems)
     if isinstance(exc, page.PageError):
         return translate(lang, exc.key, **exc.params)
     key = f"error.{exc.code}"
     return translate(lang, key) if key in CATALOGUES["en"] else exc.description
+
+
+def field_error(lang: str, label_key: str, key: str, params: dict[str, str]) -> str:
+    """``<label>: <what is wrong>.`` (a label's explanation in brackets left out)."""
+    label = translate(lang, label_key).split(" (")[0]
+    return translate(lang, "check.field", field=label, problem=translate(lang, key, field=label, **params).rstrip("."))
 
 
 def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlPage:
@@ -156,7 +165,7 @@ def call(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     try:
         result = action(session, form)
     except page.PageError as exc:  # the sentence in the user's language
-        raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
+        raise Invalid(explain(session.lang, exc), exc.code) from exc
     except DomainError as exc:  # the same for the other refusals that have a sentence (same kind, same status)
         exc.description = explain(session.lang, exc)
         raise

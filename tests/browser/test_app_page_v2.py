@@ -122,3 +122,26 @@ def test_the_settings_changes_are_paged_name_who_and_leave_test_sms_out(
     expect(app.locator("#audit-table")).not_to_contain_text("SMS")
     app.locator("#audit-newest button").click()
     expect(changes).to_have_count(20, timeout=TIMEOUT)
+
+
+FIELD_ERRORS = [
+    ("en", ["Account SID: ", "Auth token: fill it in.", "Default country for national numbers: XX is not a country code"]),
+    ("ru", ["Account SID: ", "Auth token: заполните это поле.", "XX — не код страны"]),
+]
+
+
+@pytest.mark.parametrize(("lang", "sentences"), FIELD_ERRORS)
+def test_save_names_every_wrong_field_at_once_by_its_label(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str, sentences: list[str]
+) -> None:
+    app = open_app(page, emulator, portal, lang=lang)
+    form = app.locator("#carrier-form")
+    form.locator("select[name=carrier]").select_option("twilio")
+    form.locator("input[name=account_sid]").fill("AC123")
+    form.locator("input[name=country]").fill("XX")
+    form.locator("button[data-action=carrier-save]").click()
+    message = form.locator(".msg")
+    expect(message).to_have_class("msg bad", timeout=TIMEOUT)
+    text = message.inner_text()
+    assert all(s in text for s in sentences), text
+    assert "account_sid" not in text and "auth_token" not in text, text  # labels, never the fields' names

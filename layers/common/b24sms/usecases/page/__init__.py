@@ -27,7 +27,7 @@ from b24sms.usecases.page.carrier_settings import (
     parse_carrier_form,
     save_carrier,
 )
-from b24sms.usecases.page.errors import PageError
+from b24sms.usecases.page.errors import FieldErrors, PageError
 from b24sms.usecases.page.guard import Admin, admin_action
 from b24sms.usecases.page.log import LogExport, LogRow, export_log, log_row, parse_back, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, opt_out_ref, remove_opt_out
@@ -41,6 +41,7 @@ __all__ = [
     "Action",
     "Admin",
     "CarrierForm",
+    "FieldErrors",
     "LogExport",
     "LogRow",
     "PageData",
