@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,8 +104,10 @@ def field_error(lang: str, label_key: str, key: str, params: dict[str, str]) -> 
     return translate(lang, "check.field", field=label, problem=translate(lang, key, field=label, **params).rstrip("."))
 
 
-def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlPage:
+def render(name: str, lang: str, status: int = 200, tz: str = "", **context: Any) -> api.HtmlPage:
+    """A template in ``lang``, its times in the zone ``tz`` the session kept (UTC by default), labelled."""
     strings = catalogue(lang)
+    zone, zone_label = page.timezone.zone(tz)
 
     def t(key: str, **params: str) -> str:
         return translate(lang, key, **params)
@@ -118,22 +119,14 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
         strings=strings,
         nonce=_nonce.get(),
         bx24_js=bx24,
-        fmt_time=fmt_time,
-        day_of=day_of,
+        fmt_time=lambda at: page.timezone.local_time(at, zone),
+        day_of=lambda at: page.timezone.local_time(at, zone)[:10],
+        tz_label=zone_label,
         audit_text=lambda action: audit_text(lang, action),
         optout_source=lambda source: optout_source(lang, source),
         **context,
     )
     return api.HtmlPage(body, status)
-
-
-def fmt_time(at: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
-
-
-def day_of(at: int) -> str:
-    """The day of ``at`` as the log's date filters take it ("" for none)."""
-    return fmt_time(at)[:10]
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -148,12 +141,12 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
         else:
             session, token = page.open_page(form, query)
         lang = session.lang  # what follows is refused in the session's language
-        filters, cursor = page.parse_filters(form)
+        filters, cursor = page.parse_filters(form, page.timezone.zone(session.tz)[0])
         data = page.page_data(session, filters, cursor, page.parse_back(form), page.audit.parse_cursor(form))
     except DomainError as exc:  # a person is looking: say it in HTML, in their language
         return api.message_page(translate(lang, "title"), explain(lang, exc), status=api.http_status(exc), lang=lang)
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
-    return render("page.html", session.lang, data=data, token=token, admin=session.admin)
+    return render("page.html", session.lang, tz=session.tz, data=data, token=token, admin=session.admin)
 
 
 # -- the page's calls ------------------------------------------------------------------------------
@@ -170,16 +163,19 @@ def call(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
         exc.description = explain(session.lang, exc)
         raise
     if isinstance(result, page.LogExport):
-        return api.XmlResponse(log_csv(session.lang, result), content_type="text/csv; charset=utf-8", filename="sms-log.csv")
+        body = log_csv(session.lang, session.tz, result)
+        return api.XmlResponse(body, content_type="text/csv; charset=utf-8", filename="sms-log.csv")
     return say(session.lang, result)
 
 
 CSV_COLUMNS = ("log.time", "log.recipient", "log.sender", "log.status", "log.parts", "log.carrier_id", "log.error", "log.source")
 
 
-def log_csv(lang: str, export: page.LogExport) -> str:
-    """The exported log as CSV (UTF-8 with a BOM, for spreadsheets), headed in ``lang``; numbers masked as
-    the log shows them; a cell a spreadsheet would read as a formula is quoted with a leading '."""
+def log_csv(lang: str, tz: str, export: page.LogExport) -> str:
+    """The exported log as CSV (UTF-8 with a BOM, for spreadsheets), headed in ``lang``, its times in the
+    zone ``tz`` (labelled in the header); numbers masked as the log shows them; a cell a spreadsheet would
+    read as a formula is quoted with a leading '."""
+    zone, zone_label = page.timezone.zone(tz)
 
     def cell(value: object) -> str:
         text = str(value)
@@ -187,11 +183,12 @@ def log_csv(lang: str, export: page.LogExport) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([translate(lang, key) for key in CSV_COLUMNS])
+    writer.writerow([translate(lang, key) + (f" ({zone_label})" if key == "log.time" else "") for key in CSV_COLUMNS])
     for row in export.rows:
         m = row.message
         carrier = f"{m.carrier} {m.carrier_message_id}".strip()
-        values = (fmt_time(m.created_at), row.recipient, m.code, translate(lang, f"status.{m.status}"), m.segments or "",
+        at = page.timezone.local_time(m.created_at, zone)
+        values = (at, row.recipient, m.code, translate(lang, f"status.{m.status}"), m.segments or "",
                   carrier, m.error_code, translate(lang, f"source.{row.source}"))  # fmt: skip
         writer.writerow([cell(v) for v in values])
     if export.truncated:

@@ -50,7 +50,7 @@ def test_the_log_pages_older_and_newer_keeping_the_date_range(
     expect(app.locator("#log-newer")).to_have_count(0)
 
 
-CSV_LANGS = [("en", "Time,Recipient", ",failed,"), ("ru", "Время,Получатель", ",ошибка,")]
+CSV_LANGS = [("en", "Time (UTC),Recipient", ",failed,"), ("ru", "Время (UTC),Получатель", ",ошибка,")]
 
 
 @pytest.mark.parametrize(("lang", "header", "failed"), CSV_LANGS)
@@ -145,3 +145,28 @@ def test_save_names_every_wrong_field_at_once_by_its_label(
     text = message.inner_text()
     assert all(s in text for s in sentences), text
     assert "account_sid" not in text and "auth_token" not in text, text  # labels, never the fields' names
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_times_and_days_are_the_users_time_zone_labelled(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str
+) -> None:
+    portal.users["1"] = {**portal.users["1"], "TIME_ZONE": "Europe/Moscow", "TIME_ZONE_OFFSET": "10800"}
+    late = day("2026-03-10") + 22 * 3600 + 30 * 60  # 22:30 UTC: already 11 March in Moscow
+    seed_message(portal.member_id, "tz-1", "+15550500001", "delivered", created_at=late)
+    app = open_app(page, emulator, portal, lang=lang)
+    form = app.locator("#log-form")
+    form.locator("input[name=since]").fill("2026-03-11")
+    form.locator("input[name=until]").fill("2026-03-11")
+    form.locator("button[type=submit]").click()
+    row = app.locator("#log-table tr.msg-row")
+    expect(row).to_have_count(1, timeout=TIMEOUT)
+    expect(row.locator("td").first).to_have_text("2026-03-11 01:30:00")
+    expect(app.locator("#log-table th .tz")).to_have_text("(Europe/Moscow)")
+
+
+def test_without_a_zone_the_times_are_utc_labelled_utc(page: Page, emulator: PortalEmulator, portal: EmulatedPortal) -> None:
+    seed_message(portal.member_id, "tz-2", "+15550500002", "delivered", created_at=day("2026-03-10") + 3600)
+    app = open_app(page, emulator, portal)
+    expect(app.locator("#log-table th .tz")).to_have_text("(UTC)", timeout=TIMEOUT)
+    expect(app.locator("#log-table tr.msg-row td").first).to_have_text("2026-03-10 01:00:00")

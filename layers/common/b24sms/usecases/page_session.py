@@ -33,6 +33,7 @@ class Session:
     expires_at: int
     install: str = ""  # the portal's install_id when the session was issued
     name: str = ""  # the user's name as the portal gave it (the audit log names who changed what)
+    tz: str = ""  # the user's time zone as the portal gave it (page/timezone.py): "" is UTC
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -61,6 +62,7 @@ def issue(
     key: bytes | None = None,
     install: str = "",
     name: str = "",
+    tz: str = "",
 ) -> str:
     """A token for this session (``key``: another key than the deployment's, for the event files;
     ``install``: the portal's install_id)."""
@@ -70,6 +72,8 @@ def issue(
         claims["i"] = install
     if name:
         claims["n"] = name[:MAX_NAME]
+    if tz:
+        claims["z"] = tz[:64]
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signature = _b64(hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
@@ -93,6 +97,7 @@ def verify(token: str, now: float | None = None) -> Session:
             int(claims["e"]),
             str(claims.get("i", "")),
             str(claims.get("n", ""))[:MAX_NAME],
+            str(claims.get("z", ""))[:64],
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session") from exc

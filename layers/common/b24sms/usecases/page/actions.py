@@ -14,6 +14,7 @@ from b24sms.usecases.page.log import LogExport, export_log, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
 from b24sms.usecases.page.session import portal_of
+from b24sms.usecases.page.timezone import zone
 from b24sms.usecases.page.trial_sms import send_test, test_status
 from b24sms.usecases.page_session import Session
 
@@ -64,7 +65,7 @@ def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
 
 def _log_csv(session: Session, form: dict[str, Any]) -> LogExport:
     """The filtered log (the page's filters) for a CSV file: numbers masked as the log shows them."""
-    filters, _ = parse_filters({k: v for k, v in form.items() if k != "cursor"})
+    filters, _ = parse_filters({k: v for k, v in form.items() if k != "cursor"}, zone(session.tz)[0])
     return export_log(portal_of(session).member_id, filters)
 
 

@@ -3,10 +3,9 @@ message as a row (the number masked, where it came from, its timeline, its error
 
 from __future__ import annotations
 
-import calendar
 import re
-import time
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from b24sms.adapters import store
@@ -14,6 +13,7 @@ from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain.models import Message
 from b24sms.domain.privacy import mask_phone
 from b24sms.usecases.page.errors import PageError
+from b24sms.usecases.page.timezone import day_start
 from b24sms.usecases.replies import OPENLINES_CODE
 
 
@@ -26,7 +26,9 @@ class LogRow:
     error_key: str
 
 
-def parse_filters(form: dict[str, Any]) -> tuple[LogFilter, str]:
+def parse_filters(form: dict[str, Any], tz: tzinfo = UTC) -> tuple[LogFilter, str]:
+    """The log's filters as posted (its days in ``tz``, the user's zone) and the page's cursor."""
+
     def text(name: str, limit: int = 40) -> str:
         value = form.get(name)
         return str(value).strip()[:limit] if isinstance(value, str) else ""
@@ -35,7 +37,7 @@ def parse_filters(form: dict[str, Any]) -> tuple[LogFilter, str]:
     if status and status not in ("queued", "sent", "delivered", "undelivered", "failed"):
         status = ""
     digits = "".join(ch for ch in text("digits") if ch.isdigit())[:15]
-    since, until = _day(text("since")), _day(text("until"))
+    since, until = _day(text("since"), tz), _day(text("until"), tz)
     cursor = form.get("cursor")
     cursor = cursor.strip() if isinstance(cursor, str) else ""
     if cursor and not store.message_log.is_cursor(cursor):
@@ -55,13 +57,8 @@ def parse_back(form: dict[str, Any]) -> list[str]:
     return kept[-MAX_BACK:]
 
 
-def _day(value: str) -> int:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return 0
-    try:
-        return int(calendar.timegm(time.strptime(value, "%Y-%m-%d")))
-    except ValueError:
-        return 0
+def _day(value: str, tz: tzinfo) -> int:
+    return day_start(value, tz) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else 0
 
 
 def log_page(member_id: str, filters: LogFilter, cursor: str = "") -> tuple[list[LogRow], str]:
