@@ -170,3 +170,16 @@ def test_without_a_zone_the_times_are_utc_labelled_utc(page: Page, emulator: Por
     app = open_app(page, emulator, portal)
     expect(app.locator("#log-table th .tz")).to_have_text("(UTC)", timeout=TIMEOUT)
     expect(app.locator("#log-table tr.msg-row td").first).to_have_text("2026-03-10 01:00:00")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_non_admin_sees_exactly_the_log_the_statistics_and_the_opt_outs(
+    page: Page, emulator: PortalEmulator, portal: EmulatedPortal, lang: str
+) -> None:
+    """What the README promises a user who is not an administrator: nothing of the settings."""
+    store.audit.record_audit(portal.member_id, "1", "sender added", {"code": "b24sms_2"}, "Anna Admin")
+    app = open_app(page, emulator, portal, user="2", lang=lang)
+    expect(app.locator("#readonly")).to_be_visible()
+    assert app.locator("section").evaluate_all("els => els.map(e => e.id)") == ["log", "stats", "optouts"]
+    expect(app.locator("form button[data-action]")).to_have_count(0)
+    expect(app.locator("#log-csv")).to_be_visible()  # reading the log is theirs, the export too

@@ -44,11 +44,13 @@ def page_data(
 ) -> PageData:
     portal = portal_of(session)
     log, next_cursor = log_page(portal.member_id, filters, cursor)
-    changes, audit_cursor = changes_page(portal.member_id, audit_page)
+    # A user who is not an administrator sees the log, the statistics and the opt-outs (README): the
+    # settings and their changes are not even read for them.
+    changes, audit_cursor = changes_page(portal.member_id, audit_page) if session.admin else ([], "")
     return PageData(
         session=session,
         portal=portal,
-        carrier=carrier_view(portal.carrier, portal.member_id if session.admin else ""),
+        carrier=carrier_view(portal.carrier, portal.member_id) if session.admin else carrier_view(None),
         senders=senders_view(portal),
         log=log,
         cursor=next_cursor,
