@@ -71,6 +71,20 @@ AUDIT_ACTIONS = {
 }
 
 
+AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to")
+
+
+def audit_change(lang: str, field: str, value: str) -> str:
+    """One change of an audit line in the page's language: the field's word, and its value (a carrier's
+    name, "changed" for credentials, else as recorded: masked already)."""
+    label = translate(lang, f"audit.field.{field}") if field in AUDIT_FIELDS else field
+    if field == "carrier" and f"carrier.{value}" in catalogue(lang):
+        value = translate(lang, f"carrier.{value}")
+    elif value == "changed":
+        value = translate(lang, "audit.changed")
+    return f"{label}: {value}" if value else f"{label}: —"
+
+
 def audit_text(lang: str, action: str) -> str:
     if action.startswith("carrier "):
         return translate(lang, "audit.carrier", code=action.removeprefix("carrier "))
@@ -123,6 +137,7 @@ def render(name: str, lang: str, status: int = 200, tz: str = "", **context: Any
         day_of=lambda at: page.timezone.local_time(at, zone)[:10],
         tz_label=zone_label,
         audit_text=lambda action: audit_text(lang, action),
+        audit_change=lambda field, value: audit_change(lang, field, str(value)),
         optout_source=lambda source: optout_source(lang, source),
         **context,
     )
