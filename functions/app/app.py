@@ -68,17 +68,19 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "routing changed": "routing_changed",
+    "reconcile": "reconcile",
 }
 
 
-AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to")
+AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback", "reconcile")
 
 
 def audit_change(lang: str, field: str, value: str) -> str:
     """One change of an audit line in the page's language: the field's word, and its value (a carrier's
     name, "changed" for credentials, else as recorded: masked already)."""
     label = translate(lang, f"audit.field.{field}") if field in AUDIT_FIELDS else field
-    if field == "carrier" and f"carrier.{value}" in catalogue(lang):
+    if field in ("carrier", "fallback") and f"carrier.{value}" in catalogue(lang):
         value = translate(lang, f"carrier.{value}")
     elif value == "changed":
         value = translate(lang, "audit.changed")

@@ -10,6 +10,7 @@
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
+- ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -28,6 +29,7 @@ from b24sms.adapters.store import (
     pending,
     portals,
     pushes,
+    recon,
 )
 from b24sms.adapters.store._table import now, reset_client
 
@@ -44,5 +46,6 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "recon",
     "reset_client",
 ]

@@ -12,6 +12,8 @@ from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
 from b24sms.usecases.page.log import LogExport, export_log, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
+from b24sms.usecases.page.reconciliation import set_reconcile
+from b24sms.usecases.page.routing_settings import parse_routing_form, save_routing
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
 from b24sms.usecases.page.session import portal_of
 from b24sms.usecases.page.timezone import zone
@@ -28,6 +30,11 @@ def _carrier_check(session: Session, form: dict[str, Any]) -> dict[str, Any]:
 
 def _carrier_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     save_carrier(session, parse_carrier_form(form), str(form.get("code") or ""))
+    return {"ok": True, "message_key": "saved"}
+
+
+def _routing_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    save_routing(session, parse_routing_form(form))
     return {"ok": True, "message_key": "saved"}
 
 
@@ -69,9 +76,15 @@ def _log_csv(session: Session, form: dict[str, Any]) -> LogExport:
     return export_log(portal_of(session).member_id, filters)
 
 
+def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    set_reconcile(session, form.get("reconcile"))
+    return {"ok": True, "message_key": "saved"}
+
+
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
+    "routing-save": _routing_save,
     "test-send": _test_send,
     "test-status": _test_status,
     "sender-add": _sender_add,
@@ -80,6 +93,7 @@ ACTIONS: dict[str, Action] = {
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
     "log-csv": _log_csv,
+    "reconcile-save": _reconcile_save,
 }
 
 

@@ -12,6 +12,8 @@ from b24sms.usecases.page.audit import changes_page
 from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
+from b24sms.usecases.page.reconciliation import reconcile_view
+from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
 from b24sms.usecases.page.session import portal_of
 from b24sms.usecases.page.statistics import summary
@@ -37,6 +39,8 @@ class PageData:
     back: list[str] = field(default_factory=list)  # the newer pages' cursors ("-" the newest): the pager's "Newer"
     audit_cursor: str = ""  # the next, older page of the settings changes ("" when there is none)
     audit_page: str = ""  # this page of the settings changes ("" the newest)
+    routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
+    reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
 
 
 def page_data(
@@ -65,4 +69,6 @@ def page_data(
         back=list(back or []) if cursor else [],
         audit_cursor=audit_cursor,
         audit_page=audit_page,
+        routing=routing_view(portal),
+        reconcile=reconcile_view(portal),
     )
