@@ -73,12 +73,15 @@ AUDIT_ACTIONS = {
 }
 
 
-AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback", "reconcile")
+AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback")
+AUDIT_VALUE_ONLY = ("reconcile",)  # the action says what changed: only the value follows
 
 
 def audit_change(lang: str, field: str, value: str) -> str:
     """One change of an audit line in the page's language: the field's word, and its value (a carrier's
     name, "changed" for credentials, else as recorded: masked already)."""
+    if field in AUDIT_VALUE_ONLY:
+        return value
     label = translate(lang, f"audit.field.{field}") if field in AUDIT_FIELDS else field
     if field in ("carrier", "fallback") and f"carrier.{value}" in catalogue(lang):
         value = translate(lang, f"carrier.{value}")
