@@ -70,11 +70,12 @@ AUDIT_ACTIONS = {
     "opt-out removed": "optout_removed",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "quiet hours": "quiet",
 }
 
 
-AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback")
-AUDIT_VALUE_ONLY = ("reconcile",)  # the action says what changed: only the value follows
+AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback", "exempt")
+AUDIT_VALUE_ONLY = ("reconcile", "quiet")  # the action says what changed: only the value follows
 
 
 def audit_change(lang: str, field: str, value: str) -> str:

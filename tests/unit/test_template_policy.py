@@ -59,6 +59,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
         ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
+        # quiet hours (usecases/quiet.py): held messages, and one wake-up per portal and opening
+        ("MessagesTable/index/by-quiet", QUERY), ("scheduler:quiet", "scheduler:CreateSchedule"),
+        ("QuietWakeRole", "iam:PassRole"),
         params={PUBLIC_URL, SMSRU_API_ID} | CARRIER_PARAMS,
     ),
     "StatusFunction": grants(
@@ -172,6 +175,8 @@ def resource_key(value: Any) -> str:
             return "ssm:" + str(sub[len(SSM) :])
         if sub == "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*":
             return "sms-voice"
+        if sub == "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/b24sms-${Stage}-quiet/quiet-*":
+            return "scheduler:quiet"  # this stage's group, the quiet hours' names only
         match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/[\w-]+)", sub)
         assert match, f"unexpected resource {sub}"
         return match.group(1) + match.group(2)

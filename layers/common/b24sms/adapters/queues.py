@@ -59,6 +59,13 @@ def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
     return requests
 
 
+def send_later(queue_url: str, body: dict[str, Any], delay_seconds: int) -> None:
+    """One message (JSON), delivered after ``delay_seconds`` (SQS allows at most 900)."""
+    aws.sqs().send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=max(0, min(delay_seconds, 900))
+    )
+
+
 def enqueue_syncs(bodies: list[dict[str, Any]]) -> int:
     """The sender sync's messages (``{"member_id"}`` or ``{"scan_from"}``); returns the requests made."""
     return send_batch(get_settings().sync_queue_url, bodies)

@@ -52,6 +52,8 @@ class Portal:
     carrier_accounts: dict[str, dict[str, str]] = field(default_factory=dict)
     # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
     reconcile: str = ""
+    # Quiet hours (domain/quiet.QuietHours.to_item: start, end, zone, exempt CODEs); empty: off.
+    quiet_hours: dict[str, Any] = field(default_factory=dict)
 
     @property
     def installed(self) -> bool:
@@ -142,6 +144,8 @@ class Message:
     updated_at: int = 0
     expires_at: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Held by the portal's quiet hours until then (store/quiet.py writes it; never written from here).
+    quiet_until: int = 0
 
     @property
     def key(self) -> str:
@@ -150,6 +154,7 @@ class Message:
 
     def to_item(self) -> dict[str, Any]:
         item = asdict(self)
+        item.pop("quiet_until")  # by-quiet's key: only store/quiet.py sets or removes it
         if self.carrier and self.carrier_message_id:
             item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
         return {k: v for k, v in item.items() if v != ""}

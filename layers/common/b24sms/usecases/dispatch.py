@@ -34,7 +34,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import failover, status_updates
+from b24sms.usecases import failover, quiet, status_updates
 
 logger = Logger(child=True)
 
@@ -49,7 +49,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class DispatchResult:
-    outcome: str  # sent | failed | skipped | unknown
+    outcome: str  # sent | failed | skipped | unknown | held
     detail: str = ""
 
 
@@ -88,6 +88,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     config = portal.carrier_for(message.code)
     carrier = get_carrier(config.carrier if config else carriers.default_name(), config)
     country = (config.default_country if config else "") or settings.default_country
+    if quiet.hold_if_quiet(portal, message, country):  # the recipient's quiet hours: sent when they end
+        return DispatchResult("held", "quiet hours")
     if settings.carrier_rate > 0:
         try:
             TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()

@@ -11,6 +11,7 @@
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
+- ``quiet``: messages held by quiet hours (MessagesTable's ``by-quiet``) and a portal's quiet hours;
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -29,6 +30,7 @@ from b24sms.adapters.store import (
     pending,
     portals,
     pushes,
+    quiet,
     recon,
 )
 from b24sms.adapters.store._table import now, reset_client
@@ -46,6 +48,7 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "quiet",
     "recon",
     "reset_client",
 ]

@@ -12,6 +12,7 @@ from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
 from b24sms.usecases.page.log import LogExport, export_log, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
+from b24sms.usecases.page.quiet_hours import set_quiet_hours
 from b24sms.usecases.page.reconciliation import set_reconcile
 from b24sms.usecases.page.routing_settings import parse_routing_form, save_routing
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
@@ -81,6 +82,11 @@ def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "message_key": "saved"}
 
 
+def _quiet_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    set_quiet_hours(session, form)
+    return {"ok": True, "message_key": "saved"}
+
+
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
@@ -94,6 +100,7 @@ ACTIONS: dict[str, Action] = {
     "optout-remove": _optout_remove,
     "log-csv": _log_csv,
     "reconcile-save": _reconcile_save,
+    "quiet-save": _quiet_save,
 }
 
 

@@ -12,6 +12,7 @@ from b24sms.usecases.page.audit import changes_page
 from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
+from b24sms.usecases.page.quiet_hours import quiet_view
 from b24sms.usecases.page.reconciliation import reconcile_view
 from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
@@ -41,6 +42,7 @@ class PageData:
     audit_page: str = ""  # this page of the settings changes ("" the newest)
     routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
+    quiet: dict[str, Any] = field(default_factory=dict)  # quiet hours (quiet_view)
 
 
 def page_data(
@@ -71,4 +73,5 @@ def page_data(
         audit_page=audit_page,
         routing=routing_view(portal),
         reconcile=reconcile_view(portal),
+        quiet=quiet_view(portal),
     )
