@@ -5,8 +5,6 @@ POST /bitrix/app/api/{action}: the calls the page makes, each carrying the page'
 from __future__ import annotations
 
 import contextvars
-import csv
-import io
 import json
 import secrets
 from collections.abc import Callable
@@ -184,37 +182,9 @@ def call(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
         exc.description = explain(session.lang, exc)
         raise
     if isinstance(result, page.LogExport):
-        body = log_csv(session.lang, session.tz, result)
+        body = page.csv_export.csv_text(result, lambda key, **params: translate(session.lang, key, **params), session.tz)
         return api.XmlResponse(body, content_type="text/csv; charset=utf-8", filename="sms-log.csv")
     return say(session.lang, result)
-
-
-CSV_COLUMNS = ("log.time", "log.recipient", "log.sender", "log.status", "log.parts", "log.carrier_id", "log.error", "log.source")
-
-
-def log_csv(lang: str, tz: str, export: page.LogExport) -> str:
-    """The exported log as CSV (UTF-8 with a BOM, for spreadsheets), headed in ``lang``, its times in the
-    zone ``tz`` (labelled in the header); numbers masked as the log shows them; a cell a spreadsheet would
-    read as a formula is quoted with a leading '."""
-    zone, zone_label = page.timezone.zone(tz)
-
-    def cell(value: object) -> str:
-        text = str(value)
-        return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([translate(lang, key) + (f" ({zone_label})" if key == "log.time" else "") for key in CSV_COLUMNS])
-    for row in export.rows:
-        m = row.message
-        carrier = f"{m.carrier} {m.carrier_message_id}".strip()
-        at = page.timezone.local_time(m.created_at, zone)
-        values = (at, row.recipient, m.code, translate(lang, f"status.{m.status}"), m.segments or "",
-                  carrier, m.error_code, translate(lang, f"source.{row.source}"))  # fmt: skip
-        writer.writerow([cell(v) for v in values])
-    if export.truncated:
-        writer.writerow([translate(lang, "log.csv_truncated", limit=str(len(export.rows)))])
-    return "\ufeff" + out.getvalue()
 
 
 def say(lang: str, result: dict[str, Any]) -> dict[str, Any]:

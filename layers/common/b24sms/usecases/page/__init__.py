@@ -14,7 +14,7 @@ A new settings section is a new module here (its view, its ``@admin_action`` cha
 functions/app/templates/page.html with its sentences in both catalogues (docs/architecture.md,
 "Where a typical change goes"). Storage is ``adapters/store`` (one module per table or aggregate)."""
 
-from b24sms.usecases.page import audit, timezone
+from b24sms.usecases.page import audit, csv_export, timezone
 from b24sms.usecases.page.actions import ACTIONS, Action, action
 from b24sms.usecases.page.carrier_settings import (
     CarrierForm,
@@ -57,6 +57,7 @@ __all__ = [
     "carrier_view",
     "check",
     "check_carrier",
+    "csv_export",
     "delete_sender",
     "export_log",
     "log_row",
