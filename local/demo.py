@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 
-from local import demo_quiet, demo_reconcile
+from local import demo_crm, demo_quiet, demo_reconcile
 from local.emulator import EmulatedPortal, PortalEmulator
 from local.fakes.vonage import VonageFake
 from local.stack import LocalStack
@@ -77,6 +77,7 @@ def main() -> int:
             stored = store.messages.get_message(portal.member_id, message_id)
             if stored and stored.failover:
                 print(f"    sent by {stored.carrier}, the fallback: {stored.failover}")
+        ok = demo_crm.show(emulator, stack, portal) and ok  # an opt-out and a failure reason on the CRM timeline
         ok = demo_reconcile.lost_callback(emulator, stack, portal) and ok
         ok = demo_quiet.held_overnight(emulator, stack, portal) and ok
         calls = [c for c in portal.calls if not c.in_batch]

@@ -66,13 +66,27 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
     "quiet hours": "quiet",
 }
 
 
-AUDIT_FIELDS = ("carrier", "sender", "country", "credentials", "code", "name", "phone", "to", "routes", "fallback", "exempt")
+AUDIT_FIELDS = (
+    "carrier",
+    "sender",
+    "country",
+    "credentials",
+    "code",
+    "name",
+    "phone",
+    "to",
+    "routes",
+    "fallback",
+    "exempt",
+    "delivered",
+)
 AUDIT_VALUE_ONLY = ("reconcile", "quiet")  # the action says what changed: only the value follows
 
 

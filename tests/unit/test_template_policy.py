@@ -74,6 +74,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE), ("ChatsTable", QUERY),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
         ("secretsmanager", "secretsmanager:GetSecretValue"),  # a portal's own account verifies SMS to its number
+        ("StatusQueue", SEND),  # STOP/START: the CRM timeline entries are a portal job, its token wakes the push
         params={PUBLIC_URL, CLIENT_SECRET} | CARRIER_PARAMS,
     ),
     "ConnectorFunction": grants(("PortalsTable", GET), ("PortalsTable", UPDATE), ("ChatsTable", PUT), params={PUBLIC_URL}),
@@ -88,6 +89,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
+        ("ChatsTable", QUERY), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE),  # portal jobs
+        ("StatusQueue", SEND),  # the portal's token, when a failure's CRM entries wait for the next turn
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(
@@ -99,6 +102,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY),
         ("MessagesTable/index/by-portal-created", QUERY),
         ("ChatsTable", PUT), ("ChatsTable", DELETE), ("ChatsTable", QUERY), ("OutboundQueue", SEND),
+        ("StatusQueue", SEND),  # an opt-out by hand: its CRM timeline entries (a portal job) wake the push
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("secretsmanager", "secretsmanager:CreateSecret"),
         ("secretsmanager", "secretsmanager:DeleteSecret"),
         ("sms-voice", "sms-voice:DescribePhoneNumbers"), ("sms-voice", "sms-voice:DescribeSenderIds"),

@@ -34,7 +34,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import failover, quiet, status_updates
+from b24sms.usecases import failover, optouts, quiet, status_updates
 
 logger = Logger(child=True)
 
@@ -121,7 +121,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         sent = failover.send(plan, sms, store.now() - claimed.created_at, status_callback_url, get_carrier)
     except PermanentCarrierError as exc:
         if exc.code in carriers.opt_out_codes():  # the carrier knows they opted out
-            store.chats.opt_out(member_id, to, exc.code)
+            optouts.opt_out(portal, to, exc.code)  # and on the CRM timeline
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
     except CarrierOutcomeUnknown as exc:

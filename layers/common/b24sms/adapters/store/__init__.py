@@ -9,6 +9,7 @@
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
+- ``jobs``: ChatsTable (a portal's REST calls other than status pushes, until they are made);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
 - ``quiet``: messages held by quiet hours (MessagesTable's ``by-quiet``) and a portal's quiet hours;
@@ -24,6 +25,7 @@ from b24sms.adapters.store import (
     counters,
     credentials,
     erase,
+    jobs,
     limits,
     message_log,
     messages,
@@ -41,6 +43,7 @@ __all__ = [
     "counters",
     "credentials",
     "erase",
+    "jobs",
     "limits",
     "message_log",
     "messages",

@@ -10,6 +10,7 @@ from typing import Any
 
 from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
+from b24sms.usecases.page.crm import save_crm
 from b24sms.usecases.page.log import LogExport, export_log, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.quiet_hours import set_quiet_hours
@@ -77,6 +78,11 @@ def _log_csv(session: Session, form: dict[str, Any]) -> LogExport:
     return export_log(portal_of(session).member_id, filters)
 
 
+def _crm_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    save_crm(session, form.get("delivered"))
+    return {"ok": True, "message_key": "saved"}
+
+
 def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     set_reconcile(session, form.get("reconcile"))
     return {"ok": True, "message_key": "saved"}
@@ -99,6 +105,7 @@ ACTIONS: dict[str, Action] = {
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
     "log-csv": _log_csv,
+    "crm-save": _crm_save,
     "reconcile-save": _reconcile_save,
     "quiet-save": _quiet_save,
 }

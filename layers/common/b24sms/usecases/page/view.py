@@ -10,6 +10,7 @@ from b24sms.domain import stats
 from b24sms.domain.models import Portal
 from b24sms.usecases.page.audit import changes_page
 from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
+from b24sms.usecases.page.crm import crm_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
 from b24sms.usecases.page.quiet_hours import quiet_view
@@ -40,6 +41,7 @@ class PageData:
     back: list[str] = field(default_factory=list)  # the newer pages' cursors ("-" the newest): the pager's "Newer"
     audit_cursor: str = ""  # the next, older page of the settings changes ("" when there is none)
     audit_page: str = ""  # this page of the settings changes ("" the newest)
+    crm: dict[str, Any] = field(default_factory=dict)  # the CRM timeline: scope granted, its setting (page/crm.py)
     routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
     quiet: dict[str, Any] = field(default_factory=dict)  # quiet hours (quiet_view)
@@ -71,6 +73,7 @@ def page_data(
         back=list(back or []) if cursor else [],
         audit_cursor=audit_cursor,
         audit_page=audit_page,
+        crm=crm_view(portal),
         routing=routing_view(portal),
         reconcile=reconcile_view(portal),
         quiet=quiet_view(portal),
