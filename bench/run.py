@@ -88,10 +88,12 @@ class AwsCalls:
         boto3.setup_default_session()
         session = boto3.DEFAULT_SESSION
         assert session is not None
-        session.events.register("before-call", self._count)
+        # before-parameter-build sees the operation's own parameters (before-call sees the serialised
+        # request, where RequestItems is not a key: a BatchGetItem counted 0 reads there).
+        session.events.register("before-parameter-build", self._count)
 
     def _count(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
-        _, service, op = event_name.split(".", 2)  # before-call.<service>.<Operation>
+        _, service, op = event_name.split(".", 2)  # before-parameter-build.<service>.<Operation>
         units = 1
         if op == "BatchGetItem":
             units = sum(len(t.get("Keys", [])) for t in params.get("RequestItems", {}).values())
