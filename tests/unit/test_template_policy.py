@@ -84,7 +84,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "PushFunction": grants(
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
-        ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
+        ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY), ("StatusQueue", SEND),
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(

@@ -38,16 +38,17 @@ def enqueue_push(member_id: str, message_id: str) -> None:
 BATCH = 10  # SendMessageBatch's limit
 
 
-def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
-    """Send ``bodies`` (JSON) in SendMessageBatch calls of ten; an entry SQS refuses is sent once more,
-    and still refused it raises (the caller's invocation fails and is retried). Returns the number of
-    requests made."""
+def send_batch(queue_url: str, bodies: list[dict[str, Any]], delays: list[int] | None = None) -> int:
+    """Send ``bodies`` (JSON; ``delays``: each one's DelaySeconds) in SendMessageBatch calls of ten; an
+    entry SQS refuses is sent once more, and still refused it raises (the caller's invocation fails and
+    is retried). Returns the number of requests made."""
     requests = 0
     for start in range(0, len(bodies), BATCH):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
-            for i, body in enumerate(bodies[start : start + BATCH])
-        ]
+        entries: list[dict[str, Any]] = []
+        for i, body in enumerate(bodies[start : start + BATCH]):
+            entries.append({"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))})
+            if delays:
+                entries[-1]["DelaySeconds"] = max(0, min(delays[start + i], 900))
         for attempt in range(2):
             requests += 1
             failed = {f["Id"] for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
@@ -68,6 +69,21 @@ def enqueue_portal_push(member_id: str) -> None:
     """Tell the push a portal has statuses waiting (it drains them from ``by-push-pending``)."""
     body = json.dumps({"member_id": member_id}, separators=(",", ":"))
     aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=body)
+
+
+def enqueue_portal_waits(waits: dict[str, tuple[int, list[str]]]) -> int:
+    """One delayed token per portal, ``{member_id, ids}`` after ``seconds``: the status queue's records
+    that wait on purpose (coalescing) stand in for them (``ids``: the statuses they named, looked for
+    if the portal's pending index does not show them yet). Returns the requests made."""
+    bodies = [{"member_id": member_id, "ids": ids[:100]} for member_id, (_, ids) in waits.items()]
+    return send_batch(get_settings().status_queue_url, bodies, [seconds for seconds, _ in waits.values()])
+
+
+def token_ids(body: str) -> list[str]:
+    """The message ids a portal token stands in for (``enqueue_portal_waits``); [] for any other body."""
+    data: Any = json.loads(body)
+    ids = data.get("ids") if isinstance(data, dict) and "message_id" not in data else None
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:

@@ -10,8 +10,8 @@ sends each portal's statuses 50 to a call, and records whose statuses an earlier
 no REST call.
 
 Portals are pushed in parallel, each within its own time budget and with a fail-fast client (no
-sleeping retries): a slow or down portal costs only itself. Its records are deferred with a delay of
-their own (``ApproximateReceiveCount`` back-off, no sooner than the portal asked).
+sleeping retries): a slow or down portal costs only itself. What becomes of the records (deferred with
+a back-off of their own, or let go for one delayed portal token) is ``status_queue.py``'s.
 
 The status pushed is the one stored now, and only if the portal has not seen it (``pushed_rank``). So a
 late or duplicated record can never move a portal's status backwards, and a status pushed once is not
@@ -21,18 +21,16 @@ pushed again.
 from __future__ import annotations
 
 import contextvars
-import json
-import math
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from b24sms.adapters import queues, store
+from b24sms.adapters import store
 from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
@@ -89,9 +87,11 @@ class PushReport:
         self.waiting.update(other.waiting)
 
 
-def push(keys: list[Key], deadline: float | None = None) -> PushReport:
+def push(keys: list[Key], deadline: float | None = None, expected: dict[str, list[str]] | None = None) -> PushReport:
     """Push what the tokens ``keys`` name, each portal drained on its own, in parallel, until
-    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now)."""
+    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now). ``expected``: per portal,
+    message ids its tokens stand in for (status_queue.py), read only if its index does not show them."""
+    expected = expected or {}
     tokens = list(dict.fromkeys(keys))
     by_portal: dict[str, list[str]] = defaultdict(list)
     for member_id, message_id in tokens:
@@ -101,12 +101,12 @@ def push(keys: list[Key], deadline: float | None = None) -> PushReport:
     report = PushReport()
     if len(by_portal) == 1:
         [(member_id, ids)] = by_portal.items()
-        report.merge(_drain(member_id, ids, found, deadline))
+        report.merge(_drain(member_id, ids, found, deadline, expected.get(member_id, [])))
     else:
         with ThreadPoolExecutor(max_workers=min(PORTAL_WORKERS, len(by_portal))) as pool:
             # Each portal in a copy of this invocation's context (what it holds goes with the work).
             futures = [
-                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline)
+                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline, expected.get(member_id, []))
                 for member_id, ids in by_portal.items()
             ]
             for future in futures:
@@ -123,12 +123,12 @@ def _count(report: PushReport) -> None:
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
 
-def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float) -> PushReport:
+def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, expected: list[str]) -> PushReport:
     """One portal's push; whatever goes wrong stays with this portal: its keys are deferred."""
     report = PushReport()
     named = [(member_id, i) for i in ids if i]
     try:
-        _push_portal(member_id, ids, found, deadline, report)
+        _push_portal(member_id, ids, found, deadline, report, expected)
     except Exception:  # one portal's trouble must not hold back the others' statuses
         logger.exception("status push failed", extra={"member_id": member_id})
         done = set(report.pushed) | set(report.dropped) | set(report.failed) | set(report.later)
@@ -137,9 +137,17 @@ def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: 
     return report
 
 
-def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: PushReport) -> list[Message]:
+def _pending(
+    member_id: str,
+    ids: list[str],
+    found: dict[Key, Message],
+    report: PushReport,
+    expected: list[str] = (),  # type: ignore[assignment]
+) -> list[Message]:
     """The portal's statuses to push: the named messages (read consistently) and, when any of them
-    still needs a push or the token names only the portal, the portal's pending index entries."""
+    still needs a push or the token names only the portal, the portal's pending index entries. The
+    index is eventually consistent: ``expected`` ids a token stands in for that it does not show yet
+    are read consistently (rare: the token comes back a second or more after they were written)."""
     named = {(member_id, i): found[(member_id, i)] for i in ids if i and (member_id, i) in found}
     pending = {k: m for k, m in named.items() if m.status_rank > m.pushed_rank}
     if pending or "" in ids:
@@ -150,11 +158,18 @@ def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: 
             key = (message.member_id, message.message_id)
             if key not in named and message.status_rank > message.pushed_rank:
                 pending[key] = message
+        missing = [(member_id, i) for i in expected if (member_id, i) not in pending and (member_id, i) not in named]
+        if missing and not more:
+            seen = {(m.member_id, m.message_id) for m in drained}
+            late = store.messages.get_messages([k for k in missing if k not in seen])
+            pending.update((k, m) for k, m in late.items() if m.status_rank > m.pushed_rank)
     return list(pending.values())
 
 
-def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
-    pending = _pending(member_id, ids, found, report)
+def _push_portal(
+    member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport, expected: list[str]
+) -> None:
+    pending = _pending(member_id, ids, found, report, expected)
     if not pending:
         return
     portal = store.portals.get_portal(member_id)
@@ -320,52 +335,3 @@ def retry_delay(receives: int) -> int:
     40 h after the first: a portal down for a day loses no status (tests/unit/test_push_outage.py)."""
     settings = get_settings()
     return int(min(settings.push_retry_base * 2 ** max(receives - 1, 0), settings.push_retry_cap))
-
-
-@dataclass
-class RecordsResult:
-    report: PushReport
-    failures: list[str]  # SQS message ids to hand back as batchItemFailures (each delayed already)
-
-
-def push_records(records: list[dict[str, Any]], remaining_seconds: float | None = None) -> RecordsResult:
-    """One batch of the status queue: push what its records name (each portal drained within
-    ``remaining_seconds`` of Lambda time less a margin, at most ``PORTAL_BUDGET``), and defer the
-    records whose portal could not take its statuses. An unreadable record is dropped (logged):
-    retrying cannot fix it."""
-    by_id: dict[str, dict[str, Any]] = {}
-    keys_by_record: dict[str, Key] = {}
-    for record in records:
-        try:
-            keys_by_record[record["messageId"]] = queues.parse_body(record["body"], portal_token=True)
-            by_id[record["messageId"]] = record
-        except (KeyError, ValueError, TypeError, json.JSONDecodeError):
-            logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
-    budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
-    report = push(list(keys_by_record.values()), time.monotonic() + budget)
-    failed, later = set(report.failed), set(report.later)
-    failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
-    # Not pushed yet on purpose (coalescing, or another drain of the portal): back soon, at no back-off.
-    waits = [
-        rid
-        for rid, key in keys_by_record.items()
-        if rid not in failures and (key in later or (not key[1] and key[0] in report.waiting))
-    ]
-    for rid in waits:
-        seconds = max(1, math.ceil(report.waiting.get(keys_by_record[rid][0], TURN_WAIT)))
-        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], seconds)
-    # A portal with more pending than one drain takes: one of its records comes back at once.
-    again = {
-        key[0]: rid for rid, key in keys_by_record.items() if key[0] in report.more and rid not in failures and rid not in waits
-    }
-    for rid in failures:
-        # A portal that is down may stay down for hours: back off per record, up to an hour, so the
-        # status waits in the queue (kept 14 days) instead of burning its receives into the DLQ.
-        record = by_id[rid]
-        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        asked = report.deferred_portals.get(keys_by_record[rid][0], 0.0)
-        delay = max(retry_delay(receives), int(asked) + 1 if asked else 0)
-        queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
-    for rid in again.values():
-        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], 0)
-    return RecordsResult(report, failures + waits + list(again.values()))
