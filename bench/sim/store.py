@@ -105,6 +105,10 @@ class SimMessages:
         self.meter.read("messages", key[0] if key else "", "Query", 0.5)
         return key
 
+    def claim(self, member_id: str, message_id: str, lease_seconds: int) -> tuple[Message | None, Message | None]:
+        claimed = self.claim_for_dispatch(member_id, message_id, lease_seconds)
+        return (claimed, None) if claimed is not None else (None, self.items.get((member_id, message_id)))
+
     def claim_for_dispatch(self, member_id: str, message_id: str, lease_seconds: int) -> Message | None:
         key = (member_id, message_id)
         message = self.items.get(key)

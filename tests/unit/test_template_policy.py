@@ -56,8 +56,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "HandlerFunction": grants(("PortalsTable", GET), ("MessagesTable", PUT), ("OutboundQueue", SEND)),
     "DispatchFunction": grants(
-        ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
-        ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
+        ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
+        ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", QUERY),
+        ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
         params={PUBLIC_URL, SMSRU_API_ID} | CARRIER_PARAMS,
     ),

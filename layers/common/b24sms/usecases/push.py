@@ -142,7 +142,7 @@ def _pending(
     ids: list[str],
     found: dict[Key, Message],
     report: PushReport,
-    expected: list[str] = (),  # type: ignore[assignment]
+    expected: Sequence[str] = (),
 ) -> list[Message]:
     """The portal's statuses to push: the named messages (read consistently) and, when any of them
     still needs a push or the token names only the portal, the portal's pending index entries. The
