@@ -351,7 +351,7 @@ class Simulation:
         from b24sms.adapters import queues
         from b24sms.adapters.bitrix import client as bitrix_client
         from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, push, status_updates
+        from b24sms.usecases import accept, dispatch, push, status_queue, status_updates
 
         store = SimpleNamespace(
             messages=self.messages, portals=self.portals, limits=self.limits, chats=self.chats, now=self.clock.now_int
@@ -376,7 +376,7 @@ class Simulation:
             for module in (accept, dispatch, status_updates, push):
                 stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, dispatch, bitrix_client):
+            for module in (push, status_queue, dispatch, bitrix_client):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self._client_for))

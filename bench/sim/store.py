@@ -291,6 +291,7 @@ class SimChats:
 class Turn(NamedTuple):
     busy_until: float
     last_push: float
+    wake_at: float = 0.0
 
 
 class SimLimits:
@@ -304,7 +305,11 @@ class SimLimits:
     def push_turn(self, member_id: str) -> Turn:
         self.meter.read("limits", member_id)
         turn = self.turns.get(member_id, {})
-        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0))
+        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0), turn.get("wake_at", 0.0))
+
+    def set_push_wake(self, member_id: str, at: float) -> None:
+        self.meter.write("limits", member_id)
+        self.turns.setdefault(member_id, {})["wake_at"] = at
 
     def take_push_turn(self, member_id: str, owner: str, until: float) -> bool:
         self.meter.write("limits", member_id)

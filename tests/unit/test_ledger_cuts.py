@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from b24sms.adapters import carriers, queues
 from b24sms.adapters.carriers import SendResult
 from b24sms.adapters.store import chats
 from b24sms.domain.errors import Throttled
@@ -206,10 +207,10 @@ def sending(monkeypatch: pytest.MonkeyPatch, table: FakeChatsTable, clock: Clock
 
     monkeypatch.setattr(dispatch, "get_settings", lambda: SETTINGS)
     monkeypatch.setattr(dispatch, "get_carrier", lambda name, config: carrier)
-    monkeypatch.setattr(dispatch.carriers, "default_name", lambda: "sandbox")
-    monkeypatch.setattr(dispatch.carriers, "opt_out_codes", lambda: frozenset())
+    monkeypatch.setattr(carriers, "default_name", lambda: "sandbox")
+    monkeypatch.setattr(carriers, "opt_out_codes", lambda: frozenset())
     monkeypatch.setattr(dispatch, "_PORTALS", {})
-    monkeypatch.setattr(dispatch.queues, "enqueue_dispatch", lambda *a, **k: None)
+    monkeypatch.setattr(queues, "enqueue_dispatch", lambda *a, **k: None)
     setup.carrier = carrier  # type: ignore[attr-defined]
     return setup
 

@@ -71,19 +71,11 @@ def enqueue_portal_push(member_id: str) -> None:
     aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=body)
 
 
-def enqueue_portal_waits(waits: dict[str, tuple[int, list[str]]]) -> int:
-    """One delayed token per portal, ``{member_id, ids}`` after ``seconds``: the status queue's records
-    that wait on purpose (coalescing) stand in for them (``ids``: the statuses they named, looked for
-    if the portal's pending index does not show them yet). Returns the requests made."""
-    bodies = [{"member_id": member_id, "ids": ids[:100]} for member_id, (_, ids) in waits.items()]
-    return send_batch(get_settings().status_queue_url, bodies, [seconds for seconds, _ in waits.values()])
-
-
-def token_ids(body: str) -> list[str]:
-    """The message ids a portal token stands in for (``enqueue_portal_waits``); [] for any other body."""
-    data: Any = json.loads(body)
-    ids = data.get("ids") if isinstance(data, dict) and "message_id" not in data else None
-    return [str(i) for i in ids] if isinstance(ids, list) else []
+def enqueue_portal_waits(seconds_by_portal: dict[str, int]) -> int:
+    """One delayed token per portal, ``{member_id}`` after its seconds: it stands in for the status
+    queue's records that wait on purpose (coalescing). Returns the requests made (ten portals each)."""
+    bodies = [{"member_id": member_id} for member_id in seconds_by_portal]
+    return send_batch(get_settings().status_queue_url, bodies, list(seconds_by_portal.values()))
 
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:

@@ -24,7 +24,6 @@ import contextvars
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -87,11 +86,9 @@ class PushReport:
         self.waiting.update(other.waiting)
 
 
-def push(keys: list[Key], deadline: float | None = None, expected: dict[str, list[str]] | None = None) -> PushReport:
+def push(keys: list[Key], deadline: float | None = None) -> PushReport:
     """Push what the tokens ``keys`` name, each portal drained on its own, in parallel, until
-    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now). ``expected``: per portal,
-    message ids its tokens stand in for (status_queue.py), read only if its index does not show them."""
-    expected = expected or {}
+    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now)."""
     tokens = list(dict.fromkeys(keys))
     by_portal: dict[str, list[str]] = defaultdict(list)
     for member_id, message_id in tokens:
@@ -101,12 +98,12 @@ def push(keys: list[Key], deadline: float | None = None, expected: dict[str, lis
     report = PushReport()
     if len(by_portal) == 1:
         [(member_id, ids)] = by_portal.items()
-        report.merge(_drain(member_id, ids, found, deadline, expected.get(member_id, [])))
+        report.merge(_drain(member_id, ids, found, deadline))
     else:
         with ThreadPoolExecutor(max_workers=min(PORTAL_WORKERS, len(by_portal))) as pool:
             # Each portal in a copy of this invocation's context (what it holds goes with the work).
             futures = [
-                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline, expected.get(member_id, []))
+                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline)
                 for member_id, ids in by_portal.items()
             ]
             for future in futures:
@@ -123,12 +120,12 @@ def _count(report: PushReport) -> None:
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
 
-def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, expected: list[str]) -> PushReport:
+def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float) -> PushReport:
     """One portal's push; whatever goes wrong stays with this portal: its keys are deferred."""
     report = PushReport()
     named = [(member_id, i) for i in ids if i]
     try:
-        _push_portal(member_id, ids, found, deadline, report, expected)
+        _push_portal(member_id, ids, found, deadline, report)
     except Exception:  # one portal's trouble must not hold back the others' statuses
         logger.exception("status push failed", extra={"member_id": member_id})
         done = set(report.pushed) | set(report.dropped) | set(report.failed) | set(report.later)
@@ -137,17 +134,9 @@ def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: 
     return report
 
 
-def _pending(
-    member_id: str,
-    ids: list[str],
-    found: dict[Key, Message],
-    report: PushReport,
-    expected: Sequence[str] = (),
-) -> list[Message]:
+def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: PushReport) -> list[Message]:
     """The portal's statuses to push: the named messages (read consistently) and, when any of them
-    still needs a push or the token names only the portal, the portal's pending index entries. The
-    index is eventually consistent: ``expected`` ids a token stands in for that it does not show yet
-    are read consistently (rare: the token comes back a second or more after they were written)."""
+    still needs a push or the token names only the portal, the portal's pending index entries."""
     named = {(member_id, i): found[(member_id, i)] for i in ids if i and (member_id, i) in found}
     pending = {k: m for k, m in named.items() if m.status_rank > m.pushed_rank}
     if pending or "" in ids:
@@ -158,18 +147,11 @@ def _pending(
             key = (message.member_id, message.message_id)
             if key not in named and message.status_rank > message.pushed_rank:
                 pending[key] = message
-        missing = [(member_id, i) for i in expected if (member_id, i) not in pending and (member_id, i) not in named]
-        if missing and not more:
-            seen = {(m.member_id, m.message_id) for m in drained}
-            late = store.messages.get_messages([k for k in missing if k not in seen])
-            pending.update((k, m) for k, m in late.items() if m.status_rank > m.pushed_rank)
     return list(pending.values())
 
 
-def _push_portal(
-    member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport, expected: list[str]
-) -> None:
-    pending = _pending(member_id, ids, found, report, expected)
+def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
+    pending = _pending(member_id, ids, found, report)
     if not pending:
         return
     portal = store.portals.get_portal(member_id)
@@ -184,7 +166,7 @@ def _push_portal(
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending:
         return
-    pending = _turn(member_id, pending, report)
+    pending = _turn(member_id, pending, report, token="" in ids)
     if not pending:
         return
     owner = uuid.uuid4().hex
@@ -225,27 +207,42 @@ def _push_portal(
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _turn(member_id: str, pending: list[Message], report: PushReport) -> list[Message]:
+def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
-    when it is idle. What waits is in ``report.later`` with its delay."""
+    when it is idle. What waits is in ``report.later``; ``report.waiting`` says when the portal needs a
+    token back, unless one is already on its way (``wake_at``, and this drain is not that token's)."""
     turn = store.limits.push_turn(member_id)
     now = time.time()
+    covered = turn.wake_at > now and not token
     if turn.busy_until > now:
-        _wait(member_id, pending, TURN_WAIT, report)
+        _wait(member_id, pending, TURN_WAIT, report, covered)
         return []
     since = now - turn.last_push
     if since >= PUSH_LINGER:
         return pending
     full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
-    _wait(member_id, pending[full:], PUSH_LINGER - since, report)
+    _wait(member_id, pending[full:], PUSH_LINGER - since, report, covered)
     return pending[:full]
 
 
-def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport) -> None:
+def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport, covered: bool = False) -> None:
     if messages:
         report.later.extend((m.member_id, m.message_id) for m in messages)
-        report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+        if not covered:
+            report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+
+
+def note_wakes(seconds_by_portal: dict[str, int]) -> None:
+    """Tokens are on their way to these portals (status_queue.py): their other records need not
+    send one before then. A failure here costs only extra tokens."""
+    now = time.time()
+    for member_id, seconds in seconds_by_portal.items():
+        if seconds > 0:
+            try:
+                store.limits.set_push_wake(member_id, now + seconds)
+            except Exception:
+                logger.exception("push wake not recorded", extra={"member_id": member_id})
 
 
 def _push_replies(

@@ -8,9 +8,10 @@ be pushed comes back in one of three ways:
   portal asked), so a portal down for a day burns no receives into the DLQ;
 - statuses that wait on purpose (coalescing: the portal was pushed less than ``PUSH_LINGER`` ago, or
   another drain of it is in flight): the records are let go and the portal gets ONE delayed token
-  ``{member_id, ids}`` (one SendMessageBatch entry), which drains everything it has pending when it
-  comes back. Before, every waiting record was put back (a ChangeMessageVisibility each) and each
-  came back to be read, waited and put back again while a campaign lasted;
+  ``{member_id}`` (a SendMessageBatch entry), which drains everything it has pending when it comes
+  back; its ``wake_at`` (LimitsTable) tells the portal's other records that one is on its way, so a
+  campaign has about one token per linger, not one per receive. Before, every waiting record was put
+  back (a ChangeMessageVisibility each) and came back to be read, waited and put back again;
 - a portal with more pending than one drain takes: a token at once.
 
 The statuses themselves are safe meanwhile: each is stored and in ``by-push-pending`` until the
@@ -47,17 +48,15 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
     retrying cannot fix it."""
     by_id: dict[str, dict[str, Any]] = {}
     keys_by_record: dict[str, Key] = {}
-    expected: dict[str, list[str]] = {}
     for record in records:
         try:
             key = queues.parse_body(record["body"], portal_token=True)
             keys_by_record[record["messageId"]] = key
             by_id[record["messageId"]] = record
-            expected.setdefault(key[0], []).extend(queues.token_ids(record["body"]))
         except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError):
             logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
     budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
-    report = push.push(list(keys_by_record.values()), time.monotonic() + budget, expected)
+    report = push.push(list(keys_by_record.values()), time.monotonic() + budget)
     failed = set(report.failed)
     failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
     failing = {keys_by_record[rid][0] for rid in failures}
@@ -71,13 +70,8 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
         queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
     # Not pushed yet on purpose (coalescing, another drain in flight, more than one drain): the
     # portal's other records go, one delayed token per portal comes back for all of them.
-    waits: dict[str, tuple[int, list[str]]] = {}
-    for member_id, seconds in report.waiting.items():
-        if member_id not in failing:
-            ids = [m for (p, m) in report.later if p == member_id]
-            waits[member_id] = (max(1, math.ceil(seconds or TURN_WAIT)), ids)
-    for member_id in report.more - failing - set(waits):
-        waits[member_id] = (0, [])
+    waits = {m: max(1, math.ceil(s or TURN_WAIT)) for m, s in report.waiting.items() if m not in failing}
+    waits.update((m, 0) for m in report.more - failing - set(waits))
     if waits:
         try:
             queues.enqueue_portal_waits(waits)
@@ -85,7 +79,7 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
             logger.exception("portal tokens not queued", extra={"portals": len(waits)})
             again = [rid for rid, key in keys_by_record.items() if key[0] in waits and rid not in failures]
             for rid in again:
-                seconds = waits[keys_by_record[rid][0]][0]
-                queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], seconds)
-            failures += again
+                queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], waits[keys_by_record[rid][0]])
+            return RecordsResult(report, failures + again)
+        push.note_wakes(waits)
     return RecordsResult(report, failures)
