@@ -292,12 +292,14 @@ def test_a_portal_pushed_a_moment_ago_gets_only_full_batches_the_rest_waits_brie
     # the 31 records are let go: one delayed token for the portal stands in for them
     [token] = fleet.tokens
     assert list(token) == ["p1"] and token["p1"] in {1, 2}
-    more = fleet.statuses("p1", 25)  # 55 pending now: one full batch goes, 5 wait
+    more = fleet.statuses("p1", 25)  # 55 pending now, and the token is on its way: they wait for it
     result = status_queue.push_records(records(*more))
-    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50]
-    assert len(result.report.later) == 5
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5] and len(result.report.later) == 25
+    fleet.limits.turns["p1"]["wake_at"] = 0.0  # no token on its way: a full batch goes, 5 wait
+    result = status_queue.push_records(records(*more))
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50] and len(result.report.later) == 5
     fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # the portal is idle again
-    result = status_queue.push_records(records(*trickle, ("p1", "")))  # the records that waited come back
+    result = status_queue.push_records(records(("p1", "")))  # the token comes back
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50, 5] and fleet.messages.index == {}
 
 
@@ -334,6 +336,16 @@ def test_while_a_token_is_on_its_way_the_portals_other_records_send_none(fleet: 
     fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # idle again
     result = status_queue.push_records(records(("p1", "")))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 12] and fleet.messages.index == {}
+
+
+def test_a_record_that_a_token_on_its_way_covers_costs_no_query(fleet: Fleet) -> None:
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # pushed: the portal lingers now
+    status_queue.push_records(records(*fleet.statuses("p1", 3)))  # waits: a token goes out
+    queries = len(fleet.messages.index_queries)
+    result = status_queue.push_records(records(*fleet.statuses("p1", 3)))
+    assert len(fleet.messages.index_queries) == queries and len(fleet.tokens) == 1
+    assert len(result.report.later) == 3 and not result.failures and not result.report.pushed
 
 
 def test_waiting_records_come_back_themselves_when_the_token_cannot_be_queued(

@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -151,6 +152,15 @@ def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: 
 
 
 def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
+    turn = None
+    named = [m for i in ids if (m := found.get((member_id, i))) is not None and m.status_rank > m.pushed_rank]
+    if named and "" not in ids:
+        turn = store.limits.push_turn(member_id)
+        now = time.time()
+        if turn.wake_at > now and (turn.busy_until > now or now - turn.last_push < PUSH_LINGER):
+            # They would wait, and a token on its way drains them: no Query, no portal read now.
+            report.later.extend((m.member_id, m.message_id) for m in named)
+            return
     pending = _pending(member_id, ids, found, report)
     if not pending:
         return
@@ -166,7 +176,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending:
         return
-    pending = _turn(member_id, pending, report, token="" in ids)
+    pending = _turn(member_id, pending, report, token="" in ids, turn=turn)
     if not pending:
         return
     owner = uuid.uuid4().hex
@@ -207,12 +217,12 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False) -> list[Message]:
+def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False, turn: Any = None) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
     when it is idle. What waits is in ``report.later``; ``report.waiting`` says when the portal needs a
     token back, unless one is already on its way (``wake_at``, and this drain is not that token's)."""
-    turn = store.limits.push_turn(member_id)
+    turn = turn or store.limits.push_turn(member_id)
     now = time.time()
     covered = turn.wake_at > now and not token
     if turn.busy_until > now:
