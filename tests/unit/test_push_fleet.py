@@ -507,3 +507,16 @@ def test_the_push_client_does_not_retry_or_sleep(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(PortalUnavailable):
         fast.call(push.METHOD, {})
     assert session.posts == 1 and slept == [] and time.monotonic() - started < 0.1
+
+
+def test_the_linger_is_a_setting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from local.template import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common"), "PUSH_LINGER": "0.5"}
+    probe = "from b24sms.usecases import push; print(push.PUSH_LINGER)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "0.5" and push.PUSH_LINGER == 2.0  # the default here

@@ -164,6 +164,12 @@ def push_recover_after() -> int:
     return int(os.environ.get("PUSH_RECOVER_AFTER", "300"))
 
 
+def push_linger() -> float:
+    """Seconds a portal just pushed gets only full batches of 50 (``PUSH_LINGER``, default 2): the
+    status push's coalescing in a campaign (usecases/push.py). An idle portal is never held by it."""
+    return float(os.environ.get("PUSH_LINGER", "2"))
+
+
 def frame_ancestors(default: str) -> str:
     """Who may frame the application's page (``APP_FRAME_ANCESTORS``; ``default`` when unset or empty)."""
     return os.environ.get("APP_FRAME_ANCESTORS") or default

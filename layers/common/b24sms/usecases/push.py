@@ -34,7 +34,7 @@ from b24sms.adapters import store
 from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.config import get_settings
+from b24sms.adapters.config import get_settings, push_linger
 from b24sms.domain import stats, statuses
 from b24sms.domain.models import Message
 from b24sms.usecases import replies
@@ -55,9 +55,9 @@ PORTAL_BUDGET = 10.0  # seconds a portal may take in one receive; what is left w
 BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
 CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
 # Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
-# waits (its records come back when this has passed), so a campaign's statuses go 50 to a call. An
-# idle portal is pushed at once, whatever it holds.
-PUSH_LINGER = 2.0
+# waits (one delayed portal token comes back when this has passed), so a campaign's statuses go 50 to
+# a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config).
+PUSH_LINGER = push_linger()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 
 
