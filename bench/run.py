@@ -341,6 +341,7 @@ def main() -> int:
         # a burst to one portal: REST calls per status, throttling, losses, AWS requests
         p2 = install(emu, stack, "burst")
         before_calls, before_inv = calls.snapshot(), dict(stack.invocations)
+        before_iam = Counter(stack.iam.calls)
         before_secs = dict(stack.invocation_seconds)
         rest_before = len(p2.calls)
         limited_before = p2.limit_exceeded
@@ -382,8 +383,14 @@ def main() -> int:
             + lambda_seconds * LAMBDA_MEMORY_GB * PRICES["lambda_gb_second_arm64"]
             + http_requests * PRICES["http_api_request"]
         ) * 1e6
+        by_step = Counter(stack.iam.calls) - before_iam  # each function's requests (local/iam records them)
         results["per_message"] = {
             "aws_requests": per,
+            "requests_by_function": {
+                f"{c.function} {c.action} {c.resource.rsplit(':', 1)[-1]}": n / len(ids)
+                for c, n in sorted(by_step.items())
+                if c.action.split(":")[0] in ("dynamodb", "sqs")
+            },
             "dynamodb_writes": writes,
             "dynamodb_reads": reads,
             "sqs_requests": sqs,
@@ -473,6 +480,9 @@ def _finish(results: dict[str, Any], budget: Budget, stack: LocalStack, emu: Por
     print("\n   AWS requests per SMS by operation (burst run):")
     for op, per in m["aws_requests"].items():
         print(f"   {op:32} {per:.3f}")
+    print("\n   by function, action and resource (requests, a BatchGetItem is one):")
+    for step, per in m.get("requests_by_function", {}).items():
+        print(f"   {step:90} {per:.3f}")
     return 0 if results["burst"]["statuses_lost"] == 0 else 1
 
 
