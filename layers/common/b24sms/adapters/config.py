@@ -138,6 +138,21 @@ def app_carriers(known: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in known if c in wanted)
 
 
+def carrier_routes() -> str:
+    """The deployment's routing table (``CARRIER_ROUTES``: ``+7=smsru, KZ=smsru, *=twilio``; "" none)."""
+    return os.environ.get("CARRIER_ROUTES", "")
+
+
+def fallback_carrier() -> str:
+    """The deployment's fallback carrier (``FALLBACK_CARRIER``; "" none)."""
+    return os.environ.get("FALLBACK_CARRIER", "").strip()
+
+
+def failover_max_wait() -> float:
+    """Seconds a carrier may make a message wait by throttling before it fails over (``FAILOVER_THROTTLE_WAIT``)."""
+    return float(os.environ.get("FAILOVER_THROTTLE_WAIT") or "60")
+
+
 def tracing_enabled() -> bool:
     """X-Ray tracing is on only when the template's ``Tracing`` parameter turned it on (it sets
     ``POWERTOOLS_TRACE_DISABLED`` to ``false``); off everywhere else, the local stack included."""
@@ -168,6 +183,23 @@ def push_linger() -> float:
     """Seconds a portal just pushed gets only full batches of 50 (``PUSH_LINGER``, default 2): the
     status push's coalescing in a campaign (usecases/push.py). An idle portal is never held by it."""
     return float(os.environ.get("PUSH_LINGER", "2"))
+
+
+def reconcile_after() -> int:
+    """Seconds after which every carrier's non-final messages are asked about (``RECONCILE_AFTER``);
+    0 (the default): each carrier's own ``SPEC.delivery_time``."""
+    return int(os.environ.get("RECONCILE_AFTER") or "0")
+
+
+def reconcile_give_up_after() -> int:
+    """Seconds after its creation a message nobody can give a final status ends ``undelivered``
+    (``RECONCILE_GIVE_UP_AFTER``, 72 h: carriers' own receipts stop coming by then)."""
+    return int(os.environ.get("RECONCILE_GIVE_UP_AFTER") or "259200")
+
+
+def reconcile_queue_url() -> str:
+    """The reconciler's queue (``RECONCILE_QUEUE_URL``): one message per carrier account per sweep."""
+    return os.environ.get("RECONCILE_QUEUE_URL", "")
 
 
 def frame_ancestors(default: str) -> str:

@@ -34,7 +34,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import status_updates
+from b24sms.usecases import failover, status_updates
 
 logger = Logger(child=True)
 
@@ -100,9 +100,10 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         )
         return DispatchResult("failed", "TOO_MANY_SEGMENTS")
 
-    sms = OutboundSms(claimed.key, to, claimed.body, status_callback_url(carrier.name), encoding=size.encoding)
-    try:
-        result = carrier.send(sms)
+    sms = OutboundSms(claimed.key, to, claimed.body, "", encoding=size.encoding)
+    try:  # routed by destination; the fallback carrier when the first definitively did not take it
+        plan = failover.route(portal, claimed.code, to)
+        sent = failover.send(plan, sms, store.now() - claimed.created_at, status_callback_url, get_carrier)
     except PermanentCarrierError as exc:
         if exc.code in carriers.opt_out_codes():  # the carrier knows they opted out
             store.chats.opt_out(member_id, to, exc.code)
@@ -123,6 +124,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         logger.warning("carrier error, will retry", extra={"error": exc.code, "attempt": claimed.attempts})
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
+    carrier, result = sent.carrier, sent.result
     # The portal marked the message `sent` when it handed it to us: the carrier's callbacks take it on.
     recorded = store.messages.record_carrier_accepted(
         claimed,
@@ -133,7 +135,10 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         encoding=size.encoding,
         segments=size.segments,
         part_ids=result.part_ids,
-        config=config,
+        config=sent.config,
+        failover=sent.failover,
+        # into by-reconcile in this same write, unless the portal turned reconciliation off (its page)
+        reconcile_after=carriers.delivery_time(carrier.name) if portal.reconcile != "off" else 0,
     )
     store.chats.remember_recipient(member_id, to)  # a reply from this number finds this portal (two-way SMS)
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):

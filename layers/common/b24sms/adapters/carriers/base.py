@@ -80,6 +80,11 @@ class TransientCarrierError(CarrierError):
     timeout: nothing of the request went out; or an answer saying so: 5xx, 429)."""
 
 
+class CarrierUnreachable(TransientCarrierError):
+    """The connection failed before a byte of the request was written (refused, a name that did not
+    resolve, a connect timeout): the carrier provably does not have the SMS, so another may send it."""
+
+
 class CarrierOutcomeUnknown(CarrierError):
     """The request may have reached the carrier but no (whole) answer came back: a read timeout, the
     connection closed or reset after the request was written. It may have taken the SMS: sending
@@ -114,6 +119,28 @@ class Carrier(Protocol):
     def parse_status(self, request: CallbackRequest) -> list[StatusReport]: ...
 
     def parse_inbound(self, request: CallbackRequest) -> InboundSms: ...
+
+
+class StatusQuery(Protocol):
+    """A carrier adapter that can be asked for a message's status (``CarrierSpec.status_queries_per_second``).
+    ``None``: the carrier does not know the message; raises ``TransientCarrierError`` when it could not
+    be asked (the reconciler asks again at its next interval)."""
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None: ...
+
+
+def get_status(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
+    """GET a status query (idempotent: nothing is sent): the ``requests.Response`` when it answered
+    below 500, else ``TransientCarrierError`` (``<CARRIER>_QUERY_FAILED``)."""
+    import requests  # cold start: loaded when a function asks a carrier, not when it reads a SPEC
+
+    try:
+        response = requests.get(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.RequestException as exc:
+        raise TransientCarrierError(f"{carrier.upper()}_QUERY_FAILED", f"{type(exc).__name__}") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientCarrierError(f"{carrier.upper()}_QUERY_FAILED", f"HTTP {response.status_code}")
+    return response
 
 
 class CheckFailed(Exception):
@@ -162,6 +189,9 @@ class CarrierSpec:
     own_credentials: bool = True  # False: a portal cannot bring credentials (AWS: the IAM role authenticates)
     default_sender: str = ""  # the setting that names the deployment's default sender
     opt_out_codes: frozenset[str] = frozenset()  # send refusals meaning "the recipient opted out"
+    # Send refusals meaning "not through this route" (the destination is not served, the sender is not
+    # allowed there): such a message may go out through the fallback carrier (docs/carriers.md).
+    route_codes: frozenset[str] = frozenset()
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""
@@ -202,6 +232,12 @@ class CarrierSpec:
     error_texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Price per SMS part by country, as the carrier publishes it (a placeholder: none declared yet).
     prices: Mapping[str, str] = field(default_factory=dict)
+    # Reconciliation (usecases/reconcile.py): seconds after which a message still without a final
+    # status is asked about (the carrier's usual delivery time), and how many status queries a second
+    # one account of it may be sent; 0: the carrier has no status query (the adapter's
+    # ``query_status``), and such messages end ``undelivered`` after ``RECONCILE_GIVE_UP_AFTER``.
+    delivery_time: int = 1800
+    status_queries_per_second: float = 0.0
 
 
 def request_written(exc: BaseException) -> bool:
@@ -259,5 +295,5 @@ def post_once(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
             return session.post(url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         if not request_written(exc):
-            raise TransientCarrierError(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
+            raise CarrierUnreachable(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
         raise CarrierOutcomeUnknown(f"{code}_NO_ANSWER", f"no answer from {carrier}: {type(exc).__name__}") from exc

@@ -1,7 +1,8 @@
 """The sandbox carrier: the local default. It sends nothing; it accepts the SMS and then reports
 delivery by POSTing an HMAC-signed callback to our own status route, as a real carrier does.
 
-Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0013
+Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0077
+is refused as "no route" (``SANDBOX_NO_ROUTE``: a fallback carrier takes it), one ending in 0013
 ends ``undelivered``, any other ends ``delivered``.
 
 Inbound SMS are form bodies (``message_id``, ``from``, ``to``, ``text``) signed the same way; the sandbox
@@ -63,6 +64,10 @@ class SandboxCarrier:
     # What the sandbox "sent" in this process (our key, carrier id), newest last: the local stand-in
     # for a carrier's message log, so tests and the demo can count sends.
     outbox: ClassVar[deque[tuple[str, str]]] = deque(maxlen=100_000)
+    # Each sent SMS's final status by carrier id, what ``query_status`` answers (in this process only);
+    # ``drop_callbacks``: accept and remember, but post no callback (a lost callback, for the reconciler).
+    outcomes: ClassVar[dict[str, str]] = {}
+    drop_callbacks: ClassVar[bool] = False
 
     def __init__(self, secret: str, timeout: float = 5.0, delay: float = 0.0) -> None:
         self.secret = secret
@@ -77,13 +82,26 @@ class SandboxCarrier:
             # Worded as carriers do, with the whole number (Twilio: "The 'To' number +1… is not a valid
             # phone number."): what we log and store of it must be masked.
             raise PermanentCarrierError("SANDBOX_REJECTED", f"the sandbox rejects numbers ending in 0099: {sms.to}")
+        if digits.endswith("0077"):
+            raise PermanentCarrierError("SANDBOX_NO_ROUTE", "the sandbox has no route to numbers ending in 0077")
         if self.delay:
             time.sleep(self.delay)
         carrier_id = "SBX" + uuid.uuid4().hex
         final = "undelivered" if digits.endswith("0013") else "delivered"
         self.outbox.append((sms.key, carrier_id))
-        self._callback(sms, carrier_id, final)
+        if len(self.outcomes) < 100_000:
+            self.outcomes[carrier_id] = final
+        if not self.drop_callbacks:
+            self._callback(sms, carrier_id, final)
         return SendResult(carrier_id, "accepted")
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None:
+        """The final status of an SMS this process sent (None: another process's, or none)."""
+        final = self.outcomes.get(carrier_message_id)
+        if final is None:
+            return None
+        error = "SANDBOX_UNREACHABLE" if final == "undelivered" else ""
+        return StatusReport(carrier_message_id, final, STATUS_MAP[final], key, error)
 
     def _callback(self, sms: OutboundSms, carrier_id: str, status: str) -> None:
         fields = {"message_id": carrier_id, "ref": sms.key, "status": status, "ts": int(time.time())}
@@ -146,7 +164,9 @@ SPEC = CarrierSpec(
     title={"en": "Sandbox (test, nothing is really sent)", "ru": "Песочница (тест, ничего не отправляется)"},
     settings=("SANDBOX_SECRET", "SANDBOX_SEND_DELAY_MS"),
     build=build,
+    route_codes=frozenset({"SANDBOX_NO_ROUTE"}),  # numbers ending in 0077: the demo's failover
     secret_keys=("secret",),
+    status_queries_per_second=50.0,  # answered from this process's outbox
     # in the callback URL, like Twilio's: the body is read only once it is verified
     callback_key=lambda request: request.query.get("ref", ""),
     inbound_to=lambda request: str(decode_form(request.body).get("to", "")),
