@@ -334,11 +334,24 @@ def test_while_a_token_is_on_its_way_the_portals_other_records_send_none(fleet: 
     for _ in range(4):  # four receives during the linger
         status_queue.push_records(records(*fleet.statuses("p1", 3)))
     assert len(fleet.tokens) == 1 and fleet.limits.turns["p1"]["wake_at"] > time.time()
-    result = status_queue.push_records(records(("p1", "")))  # the token, early: the portal still lingers
+    fleet.limits.turns["p1"]["wake_at"] = time.time()  # the token is due, and the portal pushed again meanwhile
+    result = status_queue.push_records(records(("p1", "")))
     assert len(fleet.tokens) == 2 and not result.failures
     fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # idle again
     result = status_queue.push_records(records(("p1", "")))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 12] and fleet.messages.index == {}
+
+
+def test_a_token_that_must_wait_sends_none_when_a_later_one_is_due(fleet: Fleet) -> None:
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # pushed: the portal lingers
+    fleet.statuses("p1", 3)
+    fleet.limits.turns["p1"]["wake_at"] = time.time() + 1.5  # another token is due later
+    status_queue.push_records(records(("p1", "")))
+    assert fleet.tokens == []
+    fleet.limits.turns["p1"]["wake_at"] = time.time()  # this token's own: it sends the next
+    status_queue.push_records(records(("p1", "")))
+    assert len(fleet.tokens) == 1
 
 
 def test_a_record_that_a_token_on_its_way_covers_costs_no_query(fleet: Fleet) -> None:

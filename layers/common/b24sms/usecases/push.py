@@ -59,6 +59,7 @@ CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this 
 # a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config).
 PUSH_LINGER = push_linger()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
+TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
 
 
 @dataclass
@@ -221,10 +222,11 @@ def _turn(member_id: str, pending: list[Message], report: PushReport, token: boo
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
     when it is idle. What waits is in ``report.later``; ``report.waiting`` says when the portal needs a
-    token back, unless one is already on its way (``wake_at``, and this drain is not that token's)."""
+    token back, unless one is already on its way (``wake_at``; for a token, another one due later)."""
     turn = turn or store.limits.push_turn(member_id)
     now = time.time()
-    covered = turn.wake_at > now and not token
+    # A token's own wake_at is about now when it arrives: it is covered only by another one due later.
+    covered = turn.wake_at > now + (TOKEN_SLACK if token else 0.0)
     if turn.busy_until > now:
         _wait(member_id, pending, TURN_WAIT, report, covered)
         return []
@@ -243,10 +245,11 @@ def _wait(member_id: str, messages: list[Message], seconds: float, report: PushR
             report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
 
 
-def note_wakes(seconds_by_portal: dict[str, int]) -> None:
-    """Tokens are on their way to these portals (status_queue.py): their other records need not
+def note_wakes(seconds_by_portal: dict[str, int], sent_at: float) -> None:
+    """Tokens sent at ``sent_at`` (read before the send, so that a token never arrives before its
+    ``wake_at``) are on their way to these portals (status_queue.py): their other records need not
     send one before then. A failure here costs only extra tokens."""
-    now = time.time()
+    now = sent_at
     for member_id, seconds in seconds_by_portal.items():
         if seconds > 0:
             try:

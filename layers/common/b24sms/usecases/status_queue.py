@@ -74,6 +74,7 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
     waits.update((m, 0) for m in report.more - failing - set(waits))
     if waits:
         try:
+            sent_at = time.time()
             queues.enqueue_portal_waits(waits)
         except Exception:  # the records come back themselves instead (as before the tokens)
             logger.exception("portal tokens not queued", extra={"portals": len(waits)})
@@ -81,5 +82,5 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
             for rid in again:
                 queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], waits[keys_by_record[rid][0]])
             return RecordsResult(report, failures + again)
-        push.note_wakes(waits)
+        push.note_wakes(waits, sent_at)
     return RecordsResult(report, failures)
