@@ -67,8 +67,10 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "quiet hours": "quiet",
 }
 
 

@@ -34,7 +34,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import failover, status_updates
+from b24sms.usecases import failover, optouts, quiet, status_updates
 
 logger = Logger(child=True)
 
@@ -49,7 +49,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class DispatchResult:
-    outcome: str  # sent | failed | skipped | unknown
+    outcome: str  # sent | failed | skipped | unknown | held
     detail: str = ""
 
 
@@ -64,12 +64,16 @@ def backoff_seconds(attempt: int) -> int:
 
 def dispatch(member_id: str, message_id: str) -> DispatchResult:
     settings = get_settings()
+    portal = _portal(member_id)
+    if portal is not None and portal.installed and quiet.hours_of(portal) is not None:
+        held = _hold_if_quiet(portal, member_id, message_id)  # a waiting message is held, not claimed
+        if held is not None:
+            return held
     # The claim first, with no read before it: the conditional write returns the record either way.
     claimed, current = store.messages.claim(member_id, message_id, settings.dispatch_lease_seconds)
     if claimed is None:
         return _not_waiting(current)
 
-    portal = _portal(member_id)
     if portal is None or not portal.installed:
         _fail(claimed, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
         return DispatchResult("failed", "portal uninstalled")
@@ -106,7 +110,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         sent = failover.send(plan, sms, store.now() - claimed.created_at, status_callback_url, get_carrier)
     except PermanentCarrierError as exc:
         if exc.code in carriers.opt_out_codes():  # the carrier knows they opted out
-            store.chats.opt_out(member_id, to, exc.code)
+            optouts.opt_out(portal, to, exc.code)  # and on the CRM timeline
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
     except CarrierOutcomeUnknown as exc:
@@ -168,6 +172,19 @@ def _portal(member_id: str) -> Portal | None:
     portal = store.portals.get_portal(member_id)
     _PORTALS[member_id] = (time.monotonic(), portal)
     return portal
+
+
+def _hold_if_quiet(portal: Portal, member_id: str, message_id: str) -> DispatchResult | None:
+    """A portal with quiet hours: the message is read before the claim, and held (still waiting,
+    not claimed) when its recipient's quiet hours say so. Other portals' messages cost no read."""
+    message = store.messages.get_message(member_id, message_id)
+    if message is None or message.dispatch_state != DispatchState.ACCEPTED:
+        return None  # the claim tells what it is
+    config = portal.carrier_for(message.code)
+    country = (config.default_country if config else "") or get_settings().default_country
+    if quiet.hold_if_quiet(portal, message, country):  # the recipient's quiet hours: sent when they end
+        return DispatchResult("held", "quiet hours")
+    return None
 
 
 def _not_waiting(message: Message | None) -> DispatchResult:

@@ -9,8 +9,10 @@
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
+- ``jobs``: ChatsTable (a portal's REST calls other than status pushes, until they are made);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
+- ``quiet``: messages held by quiet hours (MessagesTable's ``by-quiet``) and a portal's quiet hours;
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -23,12 +25,14 @@ from b24sms.adapters.store import (
     counters,
     credentials,
     erase,
+    jobs,
     limits,
     message_log,
     messages,
     pending,
     portals,
     pushes,
+    quiet,
     recon,
 )
 from b24sms.adapters.store._table import now, reset_client
@@ -39,6 +43,7 @@ __all__ = [
     "counters",
     "credentials",
     "erase",
+    "jobs",
     "limits",
     "message_log",
     "messages",
@@ -46,6 +51,7 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "quiet",
     "recon",
     "reset_client",
 ]
