@@ -2,7 +2,7 @@
 
 The REAL use cases run: the HANDLER's ``accept.authenticate_handler`` and ``accept.accept``, the
 dispatch queue's ``dispatch.dispatch`` (as functions/dispatch/app.py calls it), the carrier callback's
-``status_updates.apply_report`` and the status queue's ``push.push_records`` with the real
+``status_updates.apply_report`` and the status queue's ``status_queue.push_records`` with the real
 ``BitrixClient``. What they talk to is in memory (bench/sim/): DynamoDB tables with conditional writes
 and the sparse indexes, SQS queues (visibility, ChangeMessageVisibility, receive counts, DLQ, the
 trigger's batch size and concurrency), a carrier that accepts and calls back after a delay, and portals
@@ -297,9 +297,9 @@ class Simulation:
         return failures
 
     def _push(self, records: list[dict[str, Any]]) -> list[str]:
-        from b24sms.usecases import push
+        from b24sms.usecases import status_queue
 
-        return push.push_records(records, self.cfg.push_timeout).failures
+        return status_queue.push_records(records, self.cfg.push_timeout).failures
 
     def callback(self, key: str, carrier_message_id: str) -> None:
         """The carrier's delivery report reaching StatusFunction."""
@@ -352,7 +352,7 @@ class Simulation:
         from b24sms.adapters import queues
         from b24sms.adapters.bitrix import client as bitrix_client
         from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, push, status_updates
+        from b24sms.usecases import accept, dispatch, push, status_queue, status_updates
 
         store = SimpleNamespace(
             messages=self.messages,
@@ -384,7 +384,7 @@ class Simulation:
             for module in (accept, dispatch, status_updates, push):
                 stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, dispatch, bitrix_client):
+            for module in (push, status_queue, dispatch, bitrix_client):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self._client_for))

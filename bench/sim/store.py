@@ -106,6 +106,10 @@ class SimMessages:
         self.meter.read("messages", key[0] if key else "", "Query", 0.5)
         return key
 
+    def claim(self, member_id: str, message_id: str, lease_seconds: int) -> tuple[Message | None, Message | None]:
+        claimed = self.claim_for_dispatch(member_id, message_id, lease_seconds)
+        return (claimed, None) if claimed is not None else (None, self.items.get((member_id, message_id)))
+
     def claim_for_dispatch(self, member_id: str, message_id: str, lease_seconds: int) -> Message | None:
         key = (member_id, message_id)
         message = self.items.get(key)
@@ -297,6 +301,7 @@ class SimChats:
 class Turn(NamedTuple):
     busy_until: float
     last_push: float
+    wake_at: float = 0.0
 
 
 class SimLimits:
@@ -310,7 +315,11 @@ class SimLimits:
     def push_turn(self, member_id: str) -> Turn:
         self.meter.read("limits", member_id)
         turn = self.turns.get(member_id, {})
-        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0))
+        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0), turn.get("wake_at", 0.0))
+
+    def set_push_wake(self, member_id: str, at: float) -> None:
+        self.meter.write("limits", member_id)
+        self.turns.setdefault(member_id, {})["wake_at"] = at
 
     def take_push_turn(self, member_id: str, owner: str, until: float) -> bool:
         self.meter.write("limits", member_id)

@@ -187,6 +187,12 @@ def push_recover_after() -> int:
     return int(os.environ.get("PUSH_RECOVER_AFTER", "300"))
 
 
+def push_linger() -> float:
+    """Seconds a portal just pushed gets only full batches of 50 (``PUSH_LINGER``, default 2): the
+    status push's coalescing in a campaign (usecases/push.py). An idle portal is never held by it."""
+    return float(os.environ.get("PUSH_LINGER", "2"))
+
+
 def reconcile_after() -> int:
     """Seconds after which every carrier's non-final messages are asked about (``RECONCILE_AFTER``);
     0 (the default): each carrier's own ``SPEC.delivery_time``."""

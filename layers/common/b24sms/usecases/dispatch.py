@@ -64,41 +64,30 @@ def backoff_seconds(attempt: int) -> int:
 
 def dispatch(member_id: str, message_id: str) -> DispatchResult:
     settings = get_settings()
-    message = store.messages.get_message(member_id, message_id)
-    if message is None:
-        return DispatchResult("skipped", "no such message (portal data erased?)")
-    if message.dispatch_state == DispatchState.SENDING:
-        return _interrupted(message)
-    if message.dispatch_state == DispatchState.UNKNOWN:
-        if store.now() - message.updated_at < settings.unknown_outcome_grace:
-            return DispatchResult("skipped", "interrupted: waiting for a late carrier report")
-        if message.status_rank < statuses.rank(statuses.DELIVERED):
-            _fail(message, "DISPATCH_INTERRUPTED", "a dispatch was interrupted mid-send and the carrier reported nothing")
-            return DispatchResult("failed", "interrupted, no report")
-        return DispatchResult("skipped", "interrupted, but the carrier reported a final status")
-    if message.dispatch_state != DispatchState.ACCEPTED:
-        return DispatchResult("skipped", f"already {message.dispatch_state}")
-
     portal = _portal(member_id)
+    if portal is not None and portal.installed and quiet.hours_of(portal) is not None:
+        held = _hold_if_quiet(portal, member_id, message_id)  # a waiting message is held, not claimed
+        if held is not None:
+            return held
+    # The claim first, with no read before it: the conditional write returns the record either way.
+    claimed, current = store.messages.claim(member_id, message_id, settings.dispatch_lease_seconds)
+    if claimed is None:
+        return _not_waiting(current)
+
     if portal is None or not portal.installed:
-        _fail(message, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
+        _fail(claimed, "PORTAL_UNINSTALLED", "the portal uninstalled the application")
         return DispatchResult("failed", "portal uninstalled")
 
     # The portal's own carrier and sender when an operator configured them, else the deployment's.
-    config = portal.carrier_for(message.code)
+    config = portal.carrier_for(claimed.code)
     carrier = get_carrier(config.carrier if config else carriers.default_name(), config)
     country = (config.default_country if config else "") or settings.default_country
-    if quiet.hold_if_quiet(portal, message, country):  # the recipient's quiet hours: sent when they end
-        return DispatchResult("held", "quiet hours")
     if settings.carrier_rate > 0:
         try:
             TokenBucket(f"carrier#{carrier.name}", settings.carrier_rate, max(1.0, settings.carrier_rate), max_wait=5).acquire()
-        except Throttled as exc:
+        except Throttled as exc:  # not this try: the message waits again, the attempt refunded
+            store.messages.release_for_retry(claimed, claimed.error_code, claimed.error_message, refund_attempt=True)
             raise RetryLater("carrier send rate reached", int(exc.retry_after) + 1) from exc
-
-    claimed = store.messages.claim_for_dispatch(member_id, message_id, settings.dispatch_lease_seconds)
-    if claimed is None:
-        return DispatchResult("skipped", "claimed by another dispatcher")
 
     try:
         to = phones.to_e164(claimed.to, country)
@@ -183,6 +172,36 @@ def _portal(member_id: str) -> Portal | None:
     portal = store.portals.get_portal(member_id)
     _PORTALS[member_id] = (time.monotonic(), portal)
     return portal
+
+
+def _hold_if_quiet(portal: Portal, member_id: str, message_id: str) -> DispatchResult | None:
+    """A portal with quiet hours: the message is read before the claim, and held (still waiting,
+    not claimed) when its recipient's quiet hours say so. Other portals' messages cost no read."""
+    message = store.messages.get_message(member_id, message_id)
+    if message is None or message.dispatch_state != DispatchState.ACCEPTED:
+        return None  # the claim tells what it is
+    config = portal.carrier_for(message.code)
+    country = (config.default_country if config else "") or get_settings().default_country
+    if quiet.hold_if_quiet(portal, message, country):  # the recipient's quiet hours: sent when they end
+        return DispatchResult("held", "quiet hours")
+    return None
+
+
+def _not_waiting(message: Message | None) -> DispatchResult:
+    """A queue message for a message that is not waiting to be sent (the claim's failed write said why)."""
+    settings = get_settings()
+    if message is None:
+        return DispatchResult("skipped", "no such message (portal data erased?)")
+    if message.dispatch_state == DispatchState.SENDING:
+        return _interrupted(message)
+    if message.dispatch_state == DispatchState.UNKNOWN:
+        if store.now() - message.updated_at < settings.unknown_outcome_grace:
+            return DispatchResult("skipped", "interrupted: waiting for a late carrier report")
+        if message.status_rank < statuses.rank(statuses.DELIVERED):
+            _fail(message, "DISPATCH_INTERRUPTED", "a dispatch was interrupted mid-send and the carrier reported nothing")
+            return DispatchResult("failed", "interrupted, no report")
+        return DispatchResult("skipped", "interrupted, but the carrier reported a final status")
+    return DispatchResult("skipped", f"already {message.dispatch_state}")
 
 
 def _interrupted(message: Message) -> DispatchResult:
