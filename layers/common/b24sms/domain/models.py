@@ -44,6 +44,8 @@ class Portal:
     # The number of the last sender added on the page (CODE ``<SENDER_CODE>_<n>``): it only rises, so a
     # removed sender's CODE is never handed out again (the log and statistics name senders by CODE).
     sender_seq: int = 0
+    # Carrier accounts that refused us (``domain.holds``): account key -> the hold's fields.
+    account_holds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def installed(self) -> bool:
@@ -160,6 +162,8 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): str(v) for k, v in value.items()}
         elif f.name == "dispatch_state":
             value = DispatchState(value)
+        elif f.name == "account_holds":
+            value = {str(k): {str(a): (b if isinstance(b, str) else int(b)) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "senders":
             value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "history":

@@ -28,7 +28,7 @@ from b24sms.domain import phones, stats
 from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated, NotFound, TryLater
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.privacy import mask_phone
-from b24sms.usecases import accept, page_session, portal_carriers
+from b24sms.usecases import accept, account_hold, page_session, portal_carriers
 from b24sms.usecases.page_session import Session
 from b24sms.usecases.replies import OPENLINES_CODE
 
@@ -311,11 +311,13 @@ def check(session: Session, code: str, form: CarrierForm) -> None:
     """**Check** on the page: the typed credentials, completed by the stored ones of the same carrier
     (write-only fields left empty), against the carrier's API; nothing is saved."""
     session.require_admin()
-    current = portal_of(session).carrier_for(code)
+    portal = portal_of(session)
+    current = portal.carrier_for(code)
     stored = {}
     if current and current.credentials and current.carrier == form.carrier:
         stored = page_store.read_credentials(current.credentials)
     check_carrier(form, stored)
+    account_hold.release_carrier(portal, form.carrier)  # the account works: its held SMS go at their next turn
 
 
 def save_carrier(session: Session, form: CarrierForm, code: str = "") -> CarrierConfig:
@@ -333,6 +335,7 @@ def save_carrier(session: Session, form: CarrierForm, code: str = "") -> Carrier
         else {}
     )
     creds = check_carrier(form, stored)
+    account_hold.release_carrier(portal, form.carrier)
     reference = current.credentials if current and creds == stored else ""
     if creds and not reference:
         reference = page_store.put_credentials(portal.member_id, code or main, creds, current.credentials if current else "")

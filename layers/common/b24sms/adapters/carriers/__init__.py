@@ -148,6 +148,12 @@ def opt_out_codes() -> frozenset[str]:
     return frozenset().union(*(s.opt_out_codes for s in specs().values()))
 
 
+def account_refusal(name: str, code: str) -> str:
+    """The cause (``domain.holds``) when carrier ``name``'s error ``code`` refuses the account itself, else ""."""
+    found = specs().get(name)
+    return str(found.account_refusals.get(code, "")) if found else ""
+
+
 def settings() -> tuple[str, ...]:
     """Every carrier's deployment settings (what the local stack lets ``make run`` override)."""
     return tuple(dict.fromkeys(name for s in specs().values() for name in s.settings))

@@ -31,6 +31,7 @@ from b24sms.adapters.carriers.base import (
     TransientCarrierError,
 )
 from b24sms.adapters.config import get_settings, setting
+from b24sms.domain import holds
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -155,7 +156,8 @@ class AwsSmsCarrier:
             if code in THROTTLED:
                 raise CarrierThrottled(f"AWS_{code}", text, 1.0) from exc
             if code in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                raise TransientCarrierError(f"AWS_{code}", text) from exc
+                spend_cap = reason if code == "ServiceQuotaExceededException" and "SPEND_LIMIT" in reason else ""
+                raise TransientCarrierError(f"AWS_{code}" + (f"_{spend_cap}" if spend_cap else ""), text) from exc
             raise PermanentCarrierError(f"AWS_{code}" + (f"_{reason}" if reason else ""), text) from exc
         except ConnectionClosedError as exc:
             raise CarrierOutcomeUnknown("AWS_TIMEOUT", type(exc).__name__) from exc
@@ -221,5 +223,10 @@ SPEC = CarrierSpec(
     own_credentials=False,
     default_sender="AWS_SMS_ORIGINATION_IDENTITY",
     opt_out_codes=frozenset({"AWS_ConflictException_DESTINATION_PHONE_NUMBER_OPTED_OUT"}),
+    # The role may not send (or the account is not allowed to); the account's monthly spend limit reached.
+    account_refusals={
+        "AWS_AccessDeniedException": holds.CREDENTIALS,
+        "AWS_ServiceQuotaExceededException_MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT": holds.BALANCE,
+    },
     # delivery events come through SNS (the SmsEvents function), never to the HTTP status route
 )

@@ -162,6 +162,9 @@ class CarrierSpec:
     own_credentials: bool = True  # False: a portal cannot bring credentials (AWS: the IAM role authenticates)
     default_sender: str = ""  # the setting that names the deployment's default sender
     opt_out_codes: frozenset[str] = frozenset()  # send refusals meaning "the recipient opted out"
+    # Send refusals of the account itself, not of one message: error code -> cause (``domain.holds``:
+    # credentials, suspended, balance). The account's SMS then wait instead of being retried one by one.
+    account_refusals: Mapping[str, str] = field(default_factory=dict)
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""

@@ -41,6 +41,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret, setting
+from b24sms.domain import holds
 from b24sms.domain.formdata import decode_pairs
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -221,6 +222,14 @@ SPEC = CarrierSpec(
     build=build,
     secret_keys=("api_id",),  # + callback_secret, made for the portal when it saves
     default_sender="SMSRU_FROM",
+    # 200 wrong api_id, 300-302 authentication refused; 201 not enough money on the account.
+    account_refusals={
+        "SMSRU_200": holds.CREDENTIALS,
+        "SMSRU_300": holds.CREDENTIALS,
+        "SMSRU_301": holds.CREDENTIALS,
+        "SMSRU_302": holds.CREDENTIALS,
+        "SMSRU_201": holds.BALANCE,
+    },
     fields=(Field("api_id", {"en": "API key (api_id)", "ru": "API-ключ (api_id)"}, secret=True),),
     sender_ok=lambda sender: re.fullmatch(r"[A-Za-z0-9 ._-]{2,11}|\+?\d{7,15}", sender) is not None,
     sender_invalid={

@@ -38,6 +38,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, secret, setting
+from b24sms.domain import holds
 from b24sms.domain.formdata import decode_flat
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -296,6 +297,8 @@ SPEC = CarrierSpec(
     secret_keys=("account_sid", "auth_token"),
     default_sender="TWILIO_FROM",
     opt_out_codes=frozenset({"TWILIO_21610"}),
+    # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).
+    account_refusals={"TWILIO_20003": holds.CREDENTIALS, "TWILIO_401": holds.CREDENTIALS, "TWILIO_20005": holds.SUSPENDED},
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
     inbound_to=lambda request: decode_flat(request.body).get("To", ""),
 )

@@ -44,6 +44,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret, setting
+from b24sms.domain import holds
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -325,6 +326,14 @@ SPEC = CarrierSpec(
     build=build,
     secret_keys=("api_key", "api_secret"),  # + signature_secret, signature_method: its own signed receipts
     default_sender="VONAGE_FROM",
+    # 4 Invalid credentials (or HTTP 401/403), 8 Partner account barred, 9 Partner quota exceeded (no balance).
+    account_refusals={
+        "VONAGE_4": holds.CREDENTIALS,
+        "VONAGE_HTTP_401": holds.CREDENTIALS,
+        "VONAGE_HTTP_403": holds.CREDENTIALS,
+        "VONAGE_8": holds.SUSPENDED,
+        "VONAGE_9": holds.BALANCE,
+    },
     callback_secret="signature_secret",  # noqa: S106 (a key's name, not a secret)
     callback_secret_setting="VONAGE_SIGNATURE_SECRET",  # noqa: S106
     callback_secret_parameter="VonageSignatureSecretParameter",  # noqa: S106
