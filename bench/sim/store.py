@@ -135,6 +135,8 @@ class SimMessages:
         segments: int,
         part_ids: tuple[str, ...] = (),
         config: CarrierConfig | None = None,
+        price: str = "",
+        price_unit: str = "",
     ) -> Message | None:
         key = (message.member_id, message.message_id)
         current = self.items.get(key)
@@ -153,6 +155,8 @@ class SimMessages:
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),
+            price=price or current.price,
+            price_unit=price_unit if price else current.price_unit,
         )
         self.by_carrier_ref[f"{carrier}#{carrier_message_id}"] = key
         return self.items[key]
@@ -197,6 +201,8 @@ class SimMessages:
         error_message: str = "",
         dispatch_state: str = "",
         carrier_message_id: str = "",
+        price: str = "",
+        price_unit: str = "",
     ) -> Message | None:
         key = (member_id, message_id)
         current = self.items.get(key)
@@ -213,6 +219,8 @@ class SimMessages:
             changes["carrier_status"] = carrier_status
         if error_code:
             changes["error_code"] = error_code
+        if price:
+            changes.update(price=price, price_unit=price_unit)
         if dispatch_state:
             changes.update(dispatch_state=DispatchState(dispatch_state), body="", lease_until=0)
             self.waiting.discard(key)

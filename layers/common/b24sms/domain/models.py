@@ -116,6 +116,8 @@ class Message:
     openlines: dict[str, str] = field(default_factory=dict)
     error_code: str = ""
     error_message: str = ""
+    price: str = ""  # what the carrier said the SMS cost (``domain.prices``: a positive decimal), "" unknown
+    price_unit: str = ""  # its currency (USD, EUR, ...)
     created_at: int = 0
     updated_at: int = 0
     expires_at: int = 0

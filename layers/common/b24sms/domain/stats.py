@@ -4,8 +4,9 @@ the application's page draws from them.
 
 A message is counted once, on the day it was created (UTC), when its final status (delivered,
 undelivered, failed) reaches the portal: ``sent`` counts every such message, ``parts`` its SMS parts,
-and ``s:<CODE>:<counter>`` the same per sender. The application page's test SMS (``test-`` ids) are
-never counted."""
+``cost:<UNIT>`` what the carriers said they cost (millionths of the currency, ``domain.prices``), and
+``s:<CODE>:<counter>`` the same per sender. The application page's test SMS (``test-`` ids) are
+never counted. The cost rides the same ``ADD``: no write of its own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from b24sms.domain import prices
 from b24sms.domain.models import Message
 from b24sms.domain.statuses import FINAL
 
@@ -34,7 +36,8 @@ def tally(messages: Iterable[Message], now: float | None = None) -> dict[tuple[s
             continue
         counts = out.setdefault((message.member_id, day_of(message.created_at or now or time.time())), {})
         code = message.code or "-"
-        for name, value in (("sent", 1), (message.status, 1), ("parts", max(message.segments, 0))):
+        cost = (f"{prices.COST_PREFIX}{message.price_unit}", prices.micros(message.price)) if message.price_unit else ("", 0)
+        for name, value in (("sent", 1), (message.status, 1), ("parts", max(message.segments, 0)), cost):
             if value:
                 counts[name] = counts.get(name, 0) + value
                 counts[f"s:{code}:{name}"] = counts.get(f"s:{code}:{name}", 0) + value
@@ -49,6 +52,7 @@ class Day:
     undelivered: int = 0
     failed: int = 0
     parts: int = 0
+    cost: dict[str, int] = field(default_factory=dict)  # currency -> millionths (``prices.show``)
 
 
 @dataclass
@@ -79,6 +83,11 @@ def summarise(stored: dict[str, dict[str, int]], days: int = 30, today: float | 
             value = int(counts.get(name, 0))
             setattr(entry, name, value)
             setattr(totals, name, getattr(totals, name) + value)
+        for key, value in counts.items():
+            if key.startswith(prices.COST_PREFIX):
+                unit = key[len(prices.COST_PREFIX) :]
+                entry.cost[unit] = int(value)
+                totals.cost[unit] = totals.cost.get(unit, 0) + int(value)
         for key, value in counts.items():
             if key.startswith("s:"):
                 _, code, name = key.split(":", 2)

@@ -163,6 +163,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         segments=size.segments,
         part_ids=result.part_ids,
         config=config,
+        price=result.price,
+        price_unit=result.price_unit,
     )
     store.chats.remember_recipient(member_id, to)  # a reply from this number finds this portal (two-way SMS)
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):

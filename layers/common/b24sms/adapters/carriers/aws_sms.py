@@ -31,7 +31,7 @@ from b24sms.adapters.carriers.base import (
     TransientCarrierError,
 )
 from b24sms.adapters.config import get_settings, setting
-from b24sms.domain import holds
+from b24sms.domain import holds, prices
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -92,6 +92,8 @@ def parse_event(event: dict[str, Any]) -> StatusReport:
         message_key=str(context.get(CONTEXT_KEY, "")) if isinstance(context, dict) else "",
         error_code=f"AWS_{status}" if failed else "",
         error_message=str(event.get("messageStatusDescription") or "")[:500] if failed else "",
+        price=(price := prices.total(event.get("totalMessagePrice"), event.get("totalCarrierFee"))),
+        price_unit="USD" if price else "",  # AWS End User Messaging prices events in dollars
     )
 
 
@@ -222,6 +224,7 @@ SPEC = CarrierSpec(
     build=build,
     own_credentials=False,
     default_sender="AWS_SMS_ORIGINATION_IDENTITY",
+    price_from="report",  # each event's totalMessagePrice + totalCarrierFee (USD)
     opt_out_codes=frozenset({"AWS_ConflictException_DESTINATION_PHONE_NUMBER_OPTED_OUT"}),
     # The role may not send (or the account is not allowed to); the account's monthly spend limit reached.
     account_refusals={

@@ -222,6 +222,7 @@ SPEC = CarrierSpec(
     build=build,
     secret_keys=("api_id",),  # + callback_secret, made for the portal when it saves
     default_sender="SMSRU_FROM",
+    price_from="",  # the cost is in sms/status and sms/cost answers only: one more call per SMS
     # 200 wrong api_id, 300-302 authentication refused; 201 not enough money on the account.
     account_refusals={
         "SMSRU_200": holds.CREDENTIALS,

@@ -297,6 +297,7 @@ SPEC = CarrierSpec(
     secret_keys=("account_sid", "auth_token"),
     default_sender="TWILIO_FROM",
     opt_out_codes=frozenset({"TWILIO_21610"}),
+    price_from="",  # only the Message resource has price/price_unit, later; its callbacks do not
     # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).
     account_refusals={"TWILIO_20003": holds.CREDENTIALS, "TWILIO_401": holds.CREDENTIALS, "TWILIO_20005": holds.SUSPENDED},
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL

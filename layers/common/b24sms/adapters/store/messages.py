@@ -131,6 +131,8 @@ def record_carrier_accepted(
     segments: int,
     part_ids: tuple[str, ...] = (),
     config: CarrierConfig | None = None,
+    price: str = "",
+    price_unit: str = "",
 ) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
     sent and the size, and drop the text. A carrier with one id per segment also gets each segment
@@ -154,6 +156,9 @@ def record_carrier_accepted(
     if config is not None and (config.sender or config.credentials):
         sets += ", carrier_sender = :snd, carrier_credentials = :cred"
         values[":snd"], values[":cred"] = config.sender, config.credentials
+    if price:  # the send answer's price, in the same write
+        sets += ", price = :price, price_unit = :unit"
+        values[":price"], values[":unit"] = price, price_unit
     if part_ids:
         sets += ", parts_total = :pt"
         values[":pt"] = len(part_ids)
@@ -246,6 +251,8 @@ def advance_status(
     error_message: str = "",
     dispatch_state: str = "",
     carrier_message_id: str = "",
+    price: str = "",
+    price_unit: str = "",
 ) -> Message | None:
     """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
     written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
@@ -265,6 +272,8 @@ def advance_status(
         ("error_code", error_code),
         ("error_message", error_message[:500]),
         ("dispatch_state", dispatch_state),
+        ("price", price),  # a report's price rides the write of its status
+        ("price_unit", price_unit if price else ""),
     ):
         if value:
             sets.append(f"{attr} = :{attr}")
