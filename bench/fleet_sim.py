@@ -354,7 +354,13 @@ class Simulation:
         from b24sms.usecases import accept, dispatch, push, status_updates
 
         store = SimpleNamespace(
-            messages=self.messages, portals=self.portals, limits=self.limits, chats=self.chats, now=self.clock.now_int
+            messages=self.messages,
+            pushes=self.messages,
+            counters=self.messages,
+            portals=self.portals,
+            limits=self.limits,
+            chats=self.chats,
+            now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
         env = {

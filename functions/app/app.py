@@ -18,9 +18,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
 from b24sms.adapters import config
-from b24sms.domain.errors import DomainError, Invalid, NotFound
+from b24sms.domain.errors import DomainError, Invalid
 from b24sms.usecases import page, page_session
-from b24sms.usecases.page_session import Session
 
 logger = Logger()
 
@@ -60,7 +59,7 @@ def translate(lang: str, key: str, **params: str) -> str:
         return text
 
 
-# What the audit log's actions (stored in English, usecases/page.py) read as on the page.
+# What the audit log's actions (stored in English, usecases/page/) read as on the page.
 AUDIT_ACTIONS = {
     "test SMS": "test_sms",
     "sender added": "sender_added",
@@ -141,85 +140,32 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
 
 
 # -- the page's calls ------------------------------------------------------------------------------
-Action = Callable[[Session, dict[str, Any]], dict[str, Any]]
-
-
-def _carrier_check(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.check(session, str(form.get("code") or ""), page.parse_carrier_form(form))
-    return {"ok": True, "message": translate(session.lang, "check.ok")}
-
-
-def _carrier_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.save_carrier(session, page.parse_carrier_form(form), str(form.get("code") or ""))
-    return {"ok": True, "message": translate(session.lang, "saved")}
-
-
-def _test_send(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    message_id = page.send_test(session, form.get("to"), str(form.get("code") or ""))  # type: ignore[arg-type]
-    return {"ok": True, "message_id": message_id}
-
-
-def _test_status(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    result = page.test_status(session, form.get("message_id"))  # type: ignore[arg-type]
-    if result["error_key"]:
-        result["explanation"] = translate(session.lang, result["error_key"])
-    result["status_text"] = translate(session.lang, f"status.{result['status']}")
-    for step in result["timeline"]:
-        step["text"] = translate(session.lang, f"status.{step['status']}")
-    return result
-
-
-def _sender_add(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    return {"ok": True, "code": page.add_sender(session, form.get("name"))}
-
-
-def _sender_rename(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.rename_sender(session, form.get("code"), form.get("name"))
-    return {"ok": True}
-
-
-def _sender_delete(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.delete_sender(session, form.get("code"))
-    return {"ok": True}
-
-
-def _optout_add(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.add_opt_out(session, form.get("phone"))
-    return {"ok": True}
-
-
-def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
-    page.remove_opt_out(session, form.get("ref"))
-    return {"ok": True}
-
-
-ACTIONS: dict[str, Action] = {
-    "carrier-check": _carrier_check,
-    "carrier-save": _carrier_save,
-    "test-send": _test_send,
-    "test-status": _test_status,
-    "sender-add": _sender_add,
-    "sender-rename": _sender_rename,
-    "sender-delete": _sender_delete,
-    "optout-add": _optout_add,
-    "optout-remove": _optout_remove,
-}
-
-
 def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
-    action = ACTIONS.get(str((event.path_parameters or {}).get("action") or ""))
-    if action is None:
-        raise NotFound("no such call", "unknown_action")
+    action = page.action(str((event.path_parameters or {}).get("action") or ""))
     session = page_session.verify(api.headers_of(event.raw_event).get(SESSION_HEADER, ""))
     form = api.form_body(event.raw_event)
     logger.append_keys(member_id=session.member_id)
     try:
-        return action(session, form)
+        return say(session.lang, action(session, form))
     except page.PageError as exc:  # the sentence in the user's language
         raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
     except DomainError as exc:  # the same for the other refusals that have a sentence (same kind, same status)
         exc.description = explain(session.lang, exc)
         raise
+
+
+def say(lang: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A call's answer in the user's language: its ``message_key``, and a test SMS's status, timeline
+    and error."""
+    if "message_key" in result:
+        result["message"] = translate(lang, result.pop("message_key"))
+    if result.get("error_key"):
+        result["explanation"] = translate(lang, result["error_key"])
+    if "status" in result:
+        result["status_text"] = translate(lang, f"status.{result['status']}")
+    for step in result.get("timeline", ()):
+        step["text"] = translate(lang, f"status.{step['status']}")
+    return result
 
 
 # -- headers -------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_the_chart_counts_match_the_seeded_history(page: Page, emulator: PortalE
     day = 86400
     now = time.time()
     days = [time.strftime("%Y-%m-%d", time.gmtime(now - back * day)) for back in (29, 3, 0)]
-    store.messages.add_day_counts(
+    store.counters.add_day_counts(
         {
             (portal.member_id, days[0]): {"sent": 4, "delivered": 4, "parts": 4, "s:b24sms:sent": 4, "s:b24sms:delivered": 4},
             (portal.member_id, days[1]): {"sent": 10, "delivered": 7, "undelivered": 2, "failed": 1, "parts": 12},
@@ -247,7 +247,7 @@ def test_the_chart_counts_match_the_seeded_history(page: Page, emulator: PortalE
         }
     )
     # A day outside the 30 shown does not count.
-    store.messages.add_day_counts({(portal.member_id, time.strftime("%Y-%m-%d", time.gmtime(now - 40 * day))): {"sent": 99}})
+    store.counters.add_day_counts({(portal.member_id, time.strftime("%Y-%m-%d", time.gmtime(now - 40 * day))): {"sent": 99}})
     app = open_app(page, emulator, portal)
     bars = app.locator("#chart g.day")
     expect(bars).to_have_count(30)

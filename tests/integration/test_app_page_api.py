@@ -14,7 +14,6 @@ import requests
 
 from b24sms.adapters import store
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.store import page as page_store
 from b24sms.domain.models import Message
 from b24sms.domain.states import DispatchState
 from b24sms.usecases import events
@@ -50,13 +49,13 @@ def test_a_push_batch_adds_once_per_portal_day_and_counts_each_message_once(
     stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch
 ):
     writes: list[dict[tuple[str, str], dict[str, int]]] = []
-    real = store.messages.add_day_counts
+    real = store.counters.add_day_counts
 
     def counted(counts: dict[tuple[str, str], dict[str, int]]) -> int:
         writes.append(counts)
         return real(counts)
 
-    monkeypatch.setattr(store.messages, "add_day_counts", counted)
+    monkeypatch.setattr(store.counters, "add_day_counts", counted)
     keys = [
         (m.member_id, m.message_id)
         for m in (
@@ -68,7 +67,7 @@ def test_a_push_batch_adds_once_per_portal_day_and_counts_each_message_once(
     pushes.push(keys)
     assert [len(w) for w in writes] == [1]  # one portal, one day: one ADD for the three
     pushes.push(keys)  # the same statuses again (a redelivered queue message): nothing more counted
-    counters = page_store.day_counters(portal.member_id)
+    counters = store.counters.day_counters(portal.member_id)
     (today,) = counters.values()
     assert {k: today.get(k) for k in ("sent", "delivered", "failed", "parts")} == {
         "sent": 3,
@@ -112,7 +111,7 @@ def test_bad_input_is_a_json_4xx_and_writes_nothing(stack: LocalStack, emulator:
         assert response.headers["Content-Type"].startswith("application/json") and "error" in response.json()
     after = store.portals.get_portal(portal.member_id)
     assert before and after and before.carrier_config == after.carrier_config and before.senders == after.senders
-    assert page_store.audit_log(portal.member_id) == []
+    assert store.audit.audit_log(portal.member_id) == []
 
 
 def test_the_sender_sync_keeps_the_senders_added_on_the_page(stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal):
@@ -245,4 +244,4 @@ def test_a_test_sms_from_the_page_is_not_counted_in_the_statistics(
     keys = [(m.member_id, m.message_id) for m in (final_message(portal.member_id, "test-00aa11bb22cc33dd", "delivered"),)]
     report = pushes.push(keys)
     assert report.pushed == keys  # done with: never pushed to the portal, never retried
-    assert page_store.day_counters(portal.member_id) == {}
+    assert store.counters.day_counters(portal.member_id) == {}

@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from b24sms.adapters import store
-from b24sms.adapters.store import page as page_store
 from b24sms.usecases import connector, events
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -24,7 +23,7 @@ CONNECTOR = "b24sms_sms"
 def _with_line_and_second_sender(emulator: PortalEmulator, portal: EmulatedPortal) -> None:
     """An Open Line connected by the admin, and a second sender added on the application's page."""
     assert emulator.open_connector_settings(portal, CONNECTOR, "1").status_code == 200
-    assert page_store.save_senders(portal.member_id, {"b24sms_2": {"name": "Second"}})
+    assert store.portals.save_senders(portal.member_id, {"b24sms_2": {"name": "Second"}})
 
 
 def test_onappupdate_restores_senders_bindings_and_connector(portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack):

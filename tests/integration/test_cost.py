@@ -5,7 +5,6 @@ that records the status or the send, and the day counters of the portal sum it p
 from __future__ import annotations
 
 from b24sms.adapters import store
-from b24sms.adapters.store import page as page_store
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from tests.conftest import final_status, wait_until
@@ -13,7 +12,7 @@ from tests.integration.test_vonage import LONG, fake, vonage  # noqa: F401 (fixt
 
 
 def today_counters(member_id: str) -> dict[str, int]:
-    counters = page_store.day_counters(member_id, days=2)
+    counters = store.counters.day_counters(member_id, days=2)
     return {k: int(v) for day in counters.values() for k, v in day.items()}
 
 

@@ -8,7 +8,6 @@ import secrets
 from typing import Any
 
 from b24sms.adapters import store
-from b24sms.adapters.store import page as page_store
 from b24sms.domain.models import CarrierConfig
 from b24sms.usecases import portal_carriers
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -38,14 +37,14 @@ def test_a_session_from_before_an_uninstall_is_dead_after_the_reinstall(
 def _portal_data(member_id: str, number: str) -> dict[str, str]:
     """A portal with what CLEAN must erase: carrier credentials saved on the page (for its main sender),
     an operator's secret named for an added sender (not ours to delete), opt-outs, an audit line, a route."""
-    ours = page_store.put_credentials(member_id, "b24sms", {"account_sid": "AC" + "1" * 32, "auth_token": "t" * 32})
+    ours = store.credentials.put_credentials(member_id, "b24sms", {"account_sid": "AC" + "1" * 32, "auth_token": "t" * 32})
     operators = f"ops-shared-{secrets.token_hex(4)}"
     _secretsmanager().create_secret(Name=operators, SecretString=json.dumps({"auth_token": "o" * 32}))
     assert portal_carriers.configure(member_id, CarrierConfig("twilio", number, "", ours), check_secret=False)
-    assert page_store.save_senders(member_id, {"b24sms_2": {"name": "Ops", "carrier": "twilio", "credentials": operators}})
+    assert store.portals.save_senders(member_id, {"b24sms_2": {"name": "Ops", "carrier": "twilio", "credentials": operators}})
     store.chats.opt_out(member_id, "+15550108001", "page")
     store.chats.opt_out(member_id, "+15550108002", "twilio:STOP")
-    page_store.record_audit(member_id, "1", "opt-out added", {"phone": "+1555…8001"})
+    store.audit.record_audit(member_id, "1", "opt-out added", {"phone": "+1555…8001"})
     store.chats.remember_route(number, member_id)
     return {"ours": ours, "operators": operators}
 
@@ -78,12 +77,12 @@ def test_uninstall_with_clean_erases_credentials_opt_outs_audit_and_route(
     response = emulator.uninstall(portal, clean=True)
     assert response is not None and response.status_code == 200, response and response.text
 
-    assert page_store.opt_outs(portal.member_id) == []  # before the fix: both full numbers were kept
-    assert page_store.audit_log(portal.member_id) == []
+    assert store.chats.opt_outs(portal.member_id) == []  # before the fix: both full numbers were kept
+    assert store.audit.audit_log(portal.member_id) == []
     assert not _secret_exists(names["ours"])
     assert _secret_exists(names["operators"])  # not under the portal's prefix: an operator's, kept
     assert store.chats.route_portals("+14155550123") == [bystander.member_id]
-    assert [o["phone"] for o in page_store.opt_outs(bystander.member_id)] == ["+15550108001"]  # others untouched
+    assert [o["phone"] for o in store.chats.opt_outs(bystander.member_id)] == ["+15550108001"]  # others untouched
 
 
 def test_uninstall_without_clean_keeps_the_data_and_schedules_the_orphaned_credentials(
@@ -92,7 +91,7 @@ def test_uninstall_without_clean_keeps_the_data_and_schedules_the_orphaned_crede
     names = _portal_data(portal.member_id, "+12025550187")
     response = emulator.uninstall(portal, clean=False)
     assert response is not None and response.status_code == 200
-    assert len(page_store.opt_outs(portal.member_id)) == 2 and len(page_store.audit_log(portal.member_id)) == 1
+    assert len(store.chats.opt_outs(portal.member_id)) == 2 and len(store.audit.audit_log(portal.member_id)) == 1
     assert store.chats.route_portals("+12025550187") == [portal.member_id]
     # The tombstone names no credentials any more: ours are scheduled for deletion (recoverable for 7 days).
     assert "DeletedDate" in _secretsmanager().describe_secret(SecretId=names["ours"])

@@ -40,7 +40,7 @@ def fail_once(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 def pending(member_id: str, message_id: str) -> bool:
-    return any((p.member_id, p.message_id) == (member_id, message_id) for p in store.messages.unpushed(0, limit=10_000))
+    return any((p.member_id, p.message_id) == (member_id, message_id) for p in store.pushes.unpushed(0, limit=10_000))
 
 
 def callback(stack: LocalStack, stored: Message, status: str) -> requests.Response:
@@ -110,9 +110,9 @@ def advanced(member_id: str, status: str = "delivered", pushed_rank: int = 1) ->
 def test_a_message_leaves_the_index_only_when_the_portal_has_its_status(stack: LocalStack, member: str):
     message_id = advanced(member, pushed_rank=0)
     assert pending(member, message_id)
-    store.messages.mark_pushed(member, message_id, 1)  # the portal has seen less than what is stored
+    store.pushes.mark_pushed(member, message_id, 1)  # the portal has seen less than what is stored
     assert pending(member, message_id)
-    store.messages.mark_pushed(member, message_id, statuses.rank("delivered"))
+    store.pushes.mark_pushed(member, message_id, statuses.rank("delivered"))
     assert not pending(member, message_id)
 
 
@@ -124,13 +124,13 @@ def test_a_sent_status_is_never_pending(stack: LocalStack, member: str):
 
 def test_pushed_rank_only_rises(stack: LocalStack, member: str):
     message_id = advanced(member, "sent")
-    store.messages.mark_pushed(member, message_id, statuses.rank(statuses.FAILED), "ERROR_MESSAGE_NOT_FOUND")
-    store.messages.mark_pushed(member, message_id, 1)  # a stale push, later
+    store.pushes.mark_pushed(member, message_id, statuses.rank(statuses.FAILED), "ERROR_MESSAGE_NOT_FOUND")
+    store.pushes.mark_pushed(member, message_id, 1)  # a stale push, later
     stored = store.messages.get_message(member, message_id)
     assert stored and stored.pushed_rank == statuses.rank(statuses.FAILED)
     other = advanced(member)
-    store.messages.mark_pushed(member, other, 2)
-    store.messages.mark_pushed(member, other, 1)
+    store.pushes.mark_pushed(member, other, 2)
+    store.pushes.mark_pushed(member, other, 1)
     stored = store.messages.get_message(member, other)
     assert stored and stored.pushed_rank == 2
 
@@ -141,7 +141,7 @@ def test_the_sweep_backs_off_per_message_and_cleans_up(stack: LocalStack, member
     queued: list[str] = []
     monkeypatch.setattr(queues, "enqueue_portal_push", queued.append)
     # The portal saw `caught_up` through another way (e.g. dropped with a note): only a cleanup is due.
-    store.messages.mark_pushed(member, caught_up, statuses.rank("delivered"))
+    store.pushes.mark_pushed(member, caught_up, statuses.rank("delivered"))
     assert not pending(member, caught_up)
 
     recovery.requeue_unpushed(0)
@@ -149,14 +149,14 @@ def test_the_sweep_backs_off_per_message_and_cleans_up(stack: LocalStack, member
     queued.clear()
     recovery.requeue_unpushed(0)  # due again only after a while: not at the next sweep
     assert member not in queued
-    [entry] = [p for p in store.messages.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
+    [entry] = [p for p in store.pushes.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
     first_delay = entry.since - store.now()
     assert entry.tries == 1 and first_delay > 0
     # Pretend it is due now (one more try, as a sweep would count it): the next delay is longer.
-    store.messages.retry_push_later(member, stuck, entry.since, store.now() - 1)
+    store.pushes.retry_push_later(member, stuck, entry.since, store.now() - 1)
     recovery.requeue_unpushed(0)
     assert member in queued
-    [entry] = [p for p in store.messages.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
+    [entry] = [p for p in store.pushes.unpushed(0, limit=10_000, due_by=store.now() + 10**6) if p.message_id == stuck]
     assert entry.tries == 3 and entry.since - store.now() > first_delay
 
 
@@ -202,7 +202,8 @@ def test_the_happy_path_costs_no_extra_write(
     writes: list[str] = []
     message_id = uuid.uuid4().hex
     real = store.messages._messages
-    monkeypatch.setattr(store.messages, "_messages", lambda: CountingTable(real(), message_id, writes))
+    for module in (store.messages, store.pending, store.pushes):  # every module writing a message's record
+        monkeypatch.setattr(module, "_messages", lambda: CountingTable(real(), message_id, writes))
     emulator.send_sms(portal, "+15550170003", "counted", message_id=message_id)
     assert final_status(portal, message_id) == "delivered"
     time.sleep(1)

@@ -37,7 +37,7 @@ def test_a_lost_queue_entry_is_recovered_and_sent_once(
     stack.invoke("RecoverFunction", {})
     time.sleep(1)
     assert sum(1 for key, _ in SandboxCarrier.outbox if key == f"{portal.member_id}.{message_id}") == 1
-    assert (portal.member_id, message_id) not in store.messages.stale_pending(0)  # sent messages leave the index
+    assert (portal.member_id, message_id) not in store.pending.stale_pending(0)  # sent messages leave the index
 
 
 def test_messages_on_their_way_are_left_alone(
@@ -46,4 +46,4 @@ def test_messages_on_their_way_are_left_alone(
     message_id, _ = emulator.send_sms(portal, "+15550120002", "normal")
     assert final_status(portal, message_id) == "delivered"
     time.sleep(1.1)
-    assert (portal.member_id, message_id) not in store.messages.stale_pending(1)
+    assert (portal.member_id, message_id) not in store.pending.stale_pending(1)

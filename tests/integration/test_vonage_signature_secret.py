@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from b24sms.adapters import config, store
-from b24sms.adapters.store import page as page_store
 from b24sms.domain.models import CarrierConfig
 from b24sms.usecases import dispatch, portal_carriers
 from local.fakes.vonage import VonageFake
@@ -123,7 +122,7 @@ def test_a_page_vonage_with_its_own_secret_verifies_with_it(
     assert saved.status_code == 200, saved.text
     record = store.portals.get_portal(portal.member_id)
     assert record and record.carrier
-    stored = page_store.read_credentials(record.carrier.credentials)
+    stored = store.credentials.read_credentials(record.carrier.credentials)
     assert stored["signature_secret"] == own and stored["signature_method"] == "sha256"
 
     message_id, key, segment = sent(portal, emulator, vonage, "+15550200002")

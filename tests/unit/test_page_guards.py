@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from b24sms.adapters import store
-from b24sms.adapters.store import page as page_store
 from b24sms.domain.errors import NotFound
 from b24sms.domain.models import Portal
 from b24sms.usecases import page, page_session
@@ -52,9 +51,9 @@ def opted_out(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     monkeypatch.setenv("APP_SESSION_SECRET", "unit-test-secret")
     lists = {"m1": ["+15550100100", "+15550100101"], "m2": ["+15550100100"]}
     removed: list[str] = []
-    monkeypatch.setattr(page, "portal_of", lambda s: Portal(member_id=s.member_id, client_endpoint="https://p/rest/"))
-    monkeypatch.setattr(page_store, "opt_outs", lambda m: [{"phone": p, "at": 1, "source": "sms"} for p in lists[m]])
-    monkeypatch.setattr(page_store, "record_audit", lambda *a: None)
+    monkeypatch.setattr(page.guard, "portal_of", lambda s: Portal(member_id=s.member_id, client_endpoint="https://p/rest/"))
+    monkeypatch.setattr(store.chats, "opt_outs", lambda m: [{"phone": p, "at": 1, "source": "sms"} for p in lists[m]])
+    monkeypatch.setattr(store.audit, "record_audit", lambda *a: None)
     monkeypatch.setattr(store.chats, "opt_in", lambda m, phone: removed.append(f"{m}:{phone}"))
     return {"removed": removed}
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from b24sms.adapters import carriers
-from b24sms.adapters.store import page as page_store
+from b24sms.adapters import carriers, store
 from b24sms.domain import stats
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import page
@@ -56,7 +55,7 @@ def used_keys() -> set[str]:
     for form in page.carrier_forms(carriers.known()):
         keys |= {f"carrier.{form['name']}.{f['key']}" for f in form["fields"]}
     keys |= {f"status.{s}" for s in STATUSES} | {"err.fallback", "err.unknown"}
-    source = (LAYER / "usecases" / "page.py").read_text(encoding="utf-8")
+    source = "".join(module.read_text(encoding="utf-8") for module in (LAYER / "usecases" / "page").glob("*.py"))
     keys |= set(re.findall(r'PageError\(\s*"([\w.]+)"', source))
     reasons = [
         reason
@@ -65,8 +64,13 @@ def used_keys() -> set[str]:
     ]
     keys |= {f"check.{r}" for r in reasons}
     codes = set(DEFAULT_CODES)
-    for module in ("usecases/page.py", "usecases/page_session.py", "adapters/bitrix/users.py"):
-        text = (LAYER / module).read_text(encoding="utf-8")
+    modules = [
+        *(LAYER / "usecases" / "page").glob("*.py"),
+        LAYER / "usecases/page_session.py",
+        LAYER / "adapters/bitrix/users.py",
+    ]
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
         codes |= set(re.findall(r'(?:NotAuthenticated|Forbidden|NotFound|Invalid|TryLater)\([^()]*?,\s*"(\w+)"\)', text))
         codes |= set(re.findall(r'NotConfirmed\(\s*"(\w+)"', text))
     codes |= set(re.findall(r'NotFound\([^()]*?,\s*"(\w+)"\)', (APP / "app.py").read_text(encoding="utf-8")))
@@ -111,7 +115,7 @@ def test_the_russian_page_shows_statuses_timeline_filter_audit_and_opt_outs_in_r
         senders=[{"code": "b24sms", "name": "SMS", "carrier": "sandbox", "sender": "", "main": "1"}],
         log=[page.log_row(failed)],
         cursor="",
-        filters=page_store.LogFilter(),
+        filters=store.message_log.LogFilter(),
         summary=stats.summarise({}, 30, now),
         opt_outs=[
             {"phone": "+1555***0100", "ref": "r", "at": now, "source": "page"},

@@ -184,7 +184,10 @@ class Fleet:
 @pytest.fixture
 def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
     fleet = Fleet()
-    monkeypatch.setattr(push, "store", SimpleNamespace(messages=fleet.messages, portals=fleet, limits=fleet.limits))
+    stand_in = fleet.messages  # the messages table, its push-pending index and its day counters
+    monkeypatch.setattr(
+        push, "store", SimpleNamespace(messages=stand_in, pushes=stand_in, counters=stand_in, portals=fleet, limits=fleet.limits)
+    )
     monkeypatch.setattr(
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])
     )

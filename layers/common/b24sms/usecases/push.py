@@ -118,7 +118,7 @@ def push(keys: list[Key], deadline: float | None = None) -> PushReport:
 def _count(report: PushReport) -> None:
     """The batch's final statuses into the day counters: one ADD per portal-day (stats.py)."""
     try:
-        store.messages.add_day_counts(stats.tally(report.finals))
+        store.counters.add_day_counts(stats.tally(report.finals))
     except Exception:  # statistics must never hold back statuses
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
@@ -143,7 +143,7 @@ def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: 
     named = {(member_id, i): found[(member_id, i)] for i in ids if i and (member_id, i) in found}
     pending = {k: m for k, m in named.items() if m.status_rank > m.pushed_rank}
     if pending or "" in ids:
-        drained, more = store.messages.pending_for_portal(member_id, DRAIN_LIMIT)
+        drained, more = store.pushes.pending_for_portal(member_id, DRAIN_LIMIT)
         if more:
             report.more.add(member_id)
         for message in drained:
@@ -160,7 +160,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
     portal = store.portals.get_portal(member_id)
     if portal is None or not portal.installed:
         for message in pending:
-            store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
+            store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
             report.dropped.append((message.member_id, message.message_id))
         logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
         return
@@ -298,16 +298,13 @@ def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], repo
 def _done(message: Message, report: PushReport) -> None:
     # Counted once: only the push whose conditional write raised pushed_rank (a duplicate queue
     # entry, e.g. one the recovery sweep added, may be pushing the same status at the same time).
-    if (
-        store.messages.mark_pushed(message.member_id, message.message_id, message.status_rank)
-        and message.status in statuses.FINAL
-    ):
+    if store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank) and message.status in statuses.FINAL:
         report.finals.append(message)
     report.pushed.append((message.member_id, message.message_id))
 
 
 def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
-    won = store.messages.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
+    won = store.pushes.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
     if won and message.status in statuses.FINAL:
         report.finals.append(message)
     report.dropped.append((message.member_id, message.message_id))

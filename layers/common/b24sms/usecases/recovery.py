@@ -30,8 +30,8 @@ PUSH_RECOVER_LIMIT = 400  # statuses looked at per sweep (every five minutes)
 
 def requeue_stale(older_than: int) -> int:
     requeued = 0
-    for member_id, message_id in store.messages.stale_pending(older_than):
-        if store.messages.touch_pending(member_id, message_id):
+    for member_id, message_id in store.pending.stale_pending(older_than):
+        if store.pending.touch_pending(member_id, message_id):
             queues.enqueue_dispatch(member_id, message_id)
             requeued += 1
     if requeued:
@@ -52,12 +52,12 @@ def requeue_unpushed(older_than: int, limit: int = PUSH_RECOVER_LIMIT) -> int:
     by a racing push) only leave the index."""
     requeued = cleared = 0
     portals: set[str] = set()
-    for item in store.messages.unpushed(older_than, limit):
+    for item in store.pushes.unpushed(older_than, limit):
         if item.pushed_rank >= item.status_rank:
-            cleared += store.messages.clear_push_pending(item.member_id, item.message_id)
+            cleared += store.pushes.clear_push_pending(item.member_id, item.message_id)
             continue
         due = store.now() + push_retry_delay(older_than, item.tries)
-        if store.messages.retry_push_later(item.member_id, item.message_id, item.since, due):
+        if store.pushes.retry_push_later(item.member_id, item.message_id, item.since, due):
             portals.add(item.member_id)
             requeued += 1
     for member_id in sorted(portals):

@@ -1,8 +1,14 @@
-"""The only code that talks to DynamoDB: one module per record kind.
+"""The only code that talks to DynamoDB and Secrets Manager: one module per table or aggregate.
 
-- ``portals``: PortalsTable (installed portals, their tokens and the refresh lock, Open Lines, carrier);
-- ``messages``: MessagesTable (messages, their dispatch claim, statuses, pushes, pending shards);
+- ``portals``: PortalsTable (installed portals, their tokens and the refresh lock, Open Lines, carrier,
+  the senders added on the page);
+- ``messages``: MessagesTable, the messages themselves (recorded, claimed, sent, statuses);
+  ``pending``: its ``by-pending`` index (messages waiting to be sent); ``pushes``: its
+  ``by-push-pending`` index (statuses the portal has not been given); ``message_log``: the page's log
+  (``by-portal-created``); ``counters``: the per-portal day counters;
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
+  ``audit``: its ``audit#`` items, the page's log of settings changes;
+- ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``holds``: PortalsTable's carrier account holds (``domain.holds``);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
@@ -11,7 +17,35 @@
 forgets the DynamoDB resource (the local stack points it at moto's server).
 """
 
-from b24sms.adapters.store import chats, erase, holds, limits, messages, portals
+from b24sms.adapters.store import (
+    audit,
+    chats,
+    counters,
+    credentials,
+    erase,
+    holds,
+    limits,
+    message_log,
+    messages,
+    pending,
+    portals,
+    pushes,
+)
 from b24sms.adapters.store._table import now, reset_client
 
-__all__ = ["chats", "erase", "holds", "limits", "messages", "now", "portals", "reset_client"]
+__all__ = [
+    "audit",
+    "chats",
+    "counters",
+    "credentials",
+    "erase",
+    "holds",
+    "limits",
+    "message_log",
+    "messages",
+    "now",
+    "pending",
+    "portals",
+    "pushes",
+    "reset_client",
+]

@@ -181,3 +181,11 @@ def route_portals(number: str) -> list[str]:
         return []
     page = _table().query(KeyConditionExpression=Key("pk").eq(f"route#{number}"), ProjectionExpression="sk", Limit=25)
     return [str(item["sk"]) for item in page.get("Items", [])]
+
+
+# -- opt-outs ------------------------------------------------------------------------------------
+def opt_outs(member_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    from boto3.dynamodb.conditions import Key  # cold start: boto3 at the first query
+
+    page = _table().query(KeyConditionExpression=Key("pk").eq(f"optout#{member_id}"), Limit=limit)
+    return [{"phone": str(i["sk"]), "at": int(i.get("at", 0)), "source": str(i.get("source", ""))} for i in page.get("Items", [])]

@@ -16,7 +16,7 @@ from typing import Any
 
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store._table import table
-from b24sms.adapters.store.page import secrets_prefix
+from b24sms.adapters.store.credentials import secrets_prefix
 
 
 def chats_items(member_id: str, numbers: Iterable[str] = ()) -> int:

@@ -1,41 +1,29 @@
-"""Messages in the ``MessagesTable``: recorded once, claimed by one dispatcher, moved forward only.
+"""Messages in the ``MessagesTable``: recorded once, claimed by one dispatcher, moved forward only
+(the writes of the dispatch lifecycle and of statuses, and the reads by key).
 
-While a message waits to be sent it is also in the sparse index ``by-pending`` (shard, since), so a
+While a message waits to be sent it is also in the sparse index ``by-pending`` (``pending.py``), so a
 message whose queue entry was lost can be found and queued again (usecases/recovery.py). Likewise,
 while it holds a status the portal has not been given it is in the sparse index ``by-push-pending``
-(``push_portal`` = the portal's member_id, ``push_since``): the write that advances the status puts it
-there, the write that records the push takes it out. The push drains a portal's pending statuses from
-it, 50 to a ``batch`` call, and a push whose queue entry was lost is found there and queued again.
+(``pushes.py``): the write that advances the status puts it there, the write that records the push
+(``pushes.mark_pushed``) takes it out. The page's log and day counters: ``message_log.py``, ``counters.py``.
 """
 
 from __future__ import annotations
 
 import time
-import zlib
-from typing import Any, NamedTuple
+from typing import Any
 
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store._table import batch_get_item, guarded, now, table
+from b24sms.adapters.store.pending import pending_shard
+from b24sms.adapters.store.pushes import PUSHED_AT_START
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message
 from b24sms.domain.states import DispatchState
-from b24sms.domain.stats import DAY_PREFIX
 
 
 def _messages() -> Any:
     return table("messages_table")
-
-
-PENDING_SHARDS = 8
-
-
-def _pending_shard(message_id: str) -> str:
-    return f"p{zlib.crc32(message_id.encode()) % PENDING_SHARDS}"
-
-
-# Every message starts with the portal at `sent` (Message.pushed_rank): a status ranked no higher
-# never needs a push, so it never enters ``by-push-pending`` (and costs no cleanup).
-PUSHED_AT_START = statuses.rank(statuses.SENT)
 
 
 def create_message(message: Message) -> bool:
@@ -45,7 +33,7 @@ def create_message(message: Message) -> bool:
     a message whose queue entry was lost can be found and queued again (recovery.py)."""
     item = message.to_item()
     if message.dispatch_state == DispatchState.ACCEPTED:
-        item["pending_shard"] = _pending_shard(message.message_id)
+        item["pending_shard"] = pending_shard(message.message_id)
         item["pending_since"] = message.created_at or now()
     response = guarded(
         _messages().put_item,
@@ -217,7 +205,7 @@ def release_for_retry(message: Message, error_code: str, error_message: str, ref
             ":em": error_message[:500],
             ":t": now(),
             ":refund": 1 if refund_attempt else 0,
-            ":shard": _pending_shard(message.message_id),
+            ":shard": pending_shard(message.message_id),
         },
     )
 
@@ -300,38 +288,6 @@ def advance_status(
     return Message.from_item(response["Attributes"]) if response is not None else None
 
 
-def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> bool:
-    """Remember that the portal has seen this rank (or that it never will: ``note`` says why); False
-    when it had already (a racing push won). ``pushed_rank`` only rises. When it reaches the stored
-    status the message leaves ``by-push-pending`` in the same write; if the status moved on
-    meanwhile, it stays pending (a second, rare write)."""
-    values: dict[str, Any] = {":r": pushed_rank, ":t": now()}
-    expression = "SET pushed_rank = :r, pushed_at = :t"
-    if note:
-        expression += ", push_note = :n"
-        values[":n"] = note
-    key = {"member_id": member_id, "message_id": message_id}
-    caught_up = guarded(
-        _messages().update_item,
-        Key=key,
-        UpdateExpression=expression + " REMOVE push_portal, push_since, push_tries",
-        ConditionExpression="pushed_rank < :r AND status_rank <= :r",
-        ExpressionAttributeValues=values,
-    )
-    if caught_up is not None:
-        return True
-    return (
-        guarded(
-            _messages().update_item,
-            Key=key,
-            UpdateExpression=expression,
-            ConditionExpression="pushed_rank < :r",
-            ExpressionAttributeValues=values,
-        )
-        is not None
-    )
-
-
 def delete_portal_messages(member_id: str) -> int:
     from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
 
@@ -351,144 +307,3 @@ def delete_portal_messages(member_id: str) -> int:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return deleted
-
-
-def stale_pending(older_than: int, limit: int = 1000) -> list[tuple[str, str]]:
-    """Messages still waiting to be sent after ``older_than`` seconds (their queue entry may be lost)."""
-    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
-
-    cutoff = now() - older_than
-    found: list[tuple[str, str]] = []
-    for shard in range(PENDING_SHARDS):
-        kwargs: dict[str, Any] = {
-            "IndexName": "by-pending",
-            "KeyConditionExpression": Key("pending_shard").eq(f"p{shard}") & Key("pending_since").lt(cutoff),
-        }
-        while len(found) < limit:
-            page = _messages().query(**kwargs)
-            found.extend((item["member_id"], item["message_id"]) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return found[:limit]
-
-
-def touch_pending(member_id: str, message_id: str) -> bool:
-    """Restart a waiting message's clock, so the next sweep leaves it alone; False if it moved on."""
-    response = guarded(
-        _messages().update_item,
-        Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="SET pending_since = :t",
-        ConditionExpression="dispatch_state = :accepted AND attribute_exists(pending_shard)",
-        ExpressionAttributeValues={":t": now(), ":accepted": DispatchState.ACCEPTED.value},
-    )
-    return response is not None
-
-
-class PushPending(NamedTuple):
-    """A message in ``by-push-pending``: when it is due (``since``), how often it was queued again."""
-
-    member_id: str
-    message_id: str
-    since: int
-    tries: int
-    status_rank: int
-    pushed_rank: int
-
-
-def unpushed(older_than: int, limit: int = 400, due_by: int | None = None) -> list[PushPending]:
-    """Messages holding a status the portal has not been given for ``older_than`` seconds (due by
-    ``due_by``, default now minus ``older_than``): at most ``limit``. A Scan of the sparse index: only
-    statuses in flight are in it, so it costs what is pending, not what the table or the fleet holds."""
-    from boto3.dynamodb.conditions import Attr  # cold start: boto3 loads at the first table call, not at import
-
-    cutoff = (now() - older_than) if due_by is None else due_by
-    found: list[PushPending] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "by-push-pending",
-        "FilterExpression": Attr("push_since").lte(cutoff),
-        "Limit": max(limit, 100),
-    }
-    for _ in range(50):  # pages read per sweep: bounded even when little of the index is due
-        page = _messages().scan(**kwargs)
-        for item in page.get("Items", []):
-            found.append(
-                PushPending(
-                    str(item["member_id"]),
-                    str(item["message_id"]),
-                    int(item["push_since"]),
-                    int(item.get("push_tries", 0)),
-                    int(item.get("status_rank", 0)),
-                    int(item.get("pushed_rank", PUSHED_AT_START)),
-                )
-            )
-        if len(found) >= limit or "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return found[:limit]
-
-
-def pending_for_portal(member_id: str, limit: int = 500) -> tuple[list[Message], bool]:
-    """The portal's messages holding a status it has not been given, oldest first, at most ``limit``
-    (the index projects every attribute, so the push needs no other read), and whether more remain.
-    The index is eventually consistent: a status written a moment ago may not be in it yet (its own
-    queue record names it), one pushed a moment ago may still be (``pushed_rank`` is checked again by
-    ``mark_pushed``'s condition)."""
-    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
-
-    found: list[Message] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "by-push-pending",
-        "KeyConditionExpression": Key("push_portal").eq(member_id),
-        "Limit": min(limit, 500),
-    }
-    while True:
-        page = _messages().query(**kwargs)
-        found.extend(Message.from_item(item) for item in page.get("Items", []))
-        more = "LastEvaluatedKey" in page
-        if not more or len(found) >= limit:
-            return found[:limit], more or len(found) > limit
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def retry_push_later(member_id: str, message_id: str, seen_since: int, next_due: int) -> bool:
-    """Take a pending push for queueing again: due next at ``next_due``, one try more. False when
-    another sweep took it, its status moved on, or the portal has it now."""
-    response = guarded(
-        _messages().update_item,
-        Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="SET push_since = :next ADD push_tries :one",
-        ConditionExpression="push_since = :seen AND pushed_rank < status_rank",
-        ExpressionAttributeValues={":next": next_due, ":seen": seen_since, ":one": 1},
-    )
-    return response is not None
-
-
-def clear_push_pending(member_id: str, message_id: str) -> bool:
-    """Take out of ``by-push-pending`` a message whose status the portal has (or was dropped)."""
-    response = guarded(
-        _messages().update_item,
-        Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression="REMOVE push_portal, push_since, push_tries",
-        ConditionExpression="attribute_exists(push_portal) AND pushed_rank >= status_rank",
-    )
-    return response is not None
-
-
-# -- day counters (the application page's statistics: domain/stats.py) --------------------------------
-COUNTER_DAYS = 400
-
-
-def add_day_counts(counts: dict[tuple[str, str], dict[str, int]]) -> int:
-    """Add to each portal-day's counters: one ``ADD`` update per portal and day; returns the writes."""
-    for (member_id, day), increments in counts.items():
-        names = {f"#c{i}": name for i, name in enumerate(increments)}
-        values: dict[str, Any] = {f":c{i}": value for i, value in enumerate(increments.values())}
-        values[":e"] = now() + COUNTER_DAYS * 86400
-        _messages().update_item(
-            Key={"member_id": member_id, "message_id": f"{DAY_PREFIX}{day}"},
-            UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(increments))) + " SET expires_at = :e",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    return len(counts)

@@ -131,3 +131,30 @@ def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
         ExpressionAttributeValues={":c": config, ":t": now()},
     )
     return response is not None
+
+
+# -- senders -------------------------------------------------------------------------------------
+def save_senders(member_id: str, senders: dict[str, dict[str, str]]) -> bool:
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET senders = :s, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id) AND #st = :installed",
+        ExpressionAttributeNames={"#st": "status"},
+        ExpressionAttributeValues={":s": senders, ":t": now(), ":installed": "installed"},
+    )
+    return response is not None
+
+
+def take_sender_number(member_id: str, number: int) -> bool:
+    """Take ``number`` for a new sender: ``sender_seq`` only rises, so a removed sender's CODE is never
+    handed out again. False when another call took it first (or the portal is not installed)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET sender_seq = :n, updated_at = :t",
+        ConditionExpression="#st = :installed AND (attribute_not_exists(sender_seq) OR sender_seq < :n)",
+        ExpressionAttributeNames={"#st": "status"},
+        ExpressionAttributeValues={":n": number, ":t": now(), ":installed": "installed"},
+    )
+    return response is not None

@@ -1,0 +1,55 @@
+"""What the page shows, section by section: each section's module gives its part (``PageData``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from b24sms.adapters import store
+from b24sms.adapters.store.message_log import LogFilter
+from b24sms.domain import stats
+from b24sms.domain.models import Portal
+from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
+from b24sms.usecases.page.log import LogRow, log_page
+from b24sms.usecases.page.opt_outs import opt_outs_view
+from b24sms.usecases.page.senders import senders_view
+from b24sms.usecases.page.session import portal_of
+from b24sms.usecases.page.statistics import summary
+from b24sms.usecases.page_session import Session
+
+
+@dataclass
+class PageData:
+    session: Session
+    portal: Portal
+    carrier: dict[str, str]
+    senders: list[dict[str, str]]
+    log: list[LogRow]
+    cursor: str
+    filters: LogFilter
+    summary: stats.Summary
+    opt_outs: list[dict[str, Any]]
+    openlines: list[str]
+    audit: list[dict[str, Any]]
+    carriers: tuple[str, ...] = field(default_factory=tuple)
+    forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
+
+
+def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageData:
+    portal = portal_of(session)
+    log, next_cursor = log_page(portal.member_id, filters, cursor)
+    return PageData(
+        session=session,
+        portal=portal,
+        carrier=carrier_view(portal.carrier, portal.member_id if session.admin else ""),
+        senders=senders_view(portal),
+        log=log,
+        cursor=next_cursor,
+        filters=filters,
+        summary=summary(portal.member_id),
+        opt_outs=opt_outs_view(session, portal.member_id),
+        openlines=sorted(portal.openlines),
+        audit=store.audit.audit_log(portal.member_id),
+        carriers=allowed_carriers(),
+        forms=carrier_forms(allowed_carriers()),
+    )
