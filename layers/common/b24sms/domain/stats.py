@@ -54,6 +54,11 @@ class Day:
     parts: int = 0
     cost: dict[str, int] = field(default_factory=dict)  # currency -> millionths (``prices.show``)
 
+    @property
+    def spent(self) -> str:
+        """What the day cost, as the page shows it ("0.0158 USD, 0.0666 EUR"; "" when nothing was priced)."""
+        return spent(self.cost)
+
 
 @dataclass
 class Summary:
@@ -65,6 +70,11 @@ class Summary:
     def delivery_rate(self) -> float | None:
         """Delivered out of those with a final status; None without any."""
         return self.totals.delivered / self.totals.sent if self.totals.sent else None
+
+    def sender_spent(self, code: str) -> str:
+        """What the sender ``code``'s SMS cost in these days, as the page shows it."""
+        counts = self.by_sender.get(code, {})
+        return spent({k[len(prices.COST_PREFIX) :]: v for k, v in counts.items() if k.startswith(prices.COST_PREFIX)})
 
     @property
     def peak(self) -> int:
@@ -94,3 +104,8 @@ def summarise(stored: dict[str, dict[str, int]], days: int = 30, today: float | 
                 sender = by_sender.setdefault(code, {})
                 sender[name] = sender.get(name, 0) + int(value)
     return Summary(series, totals, by_sender)
+
+
+def spent(cost: dict[str, int]) -> str:
+    """Millionths by currency as one text, currencies in order; "" for none."""
+    return ", ".join(prices.show(value, unit) for unit, value in sorted(cost.items()) if value)
