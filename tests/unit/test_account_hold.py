@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -20,7 +21,7 @@ from b24sms.domain import holds
 from b24sms.domain.holds import AccountHold
 from b24sms.domain.models import Message
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import account_hold, dispatch, status_updates
+from b24sms.usecases import account_hold, admin_alerts, dispatch, status_updates
 from bench.sim.clock import SimClock
 from bench.sim.store import Meter, SimChats, SimMessages, SimPortals
 
@@ -56,6 +57,23 @@ class SimHolds:
             self.portals.items[member_id].account_holds.pop(key, None)
 
 
+class SimAlerts:
+    """``store.alerts`` over the stand-in portals' records."""
+
+    def __init__(self, portals: SimPortals) -> None:
+        self.portals = portals
+
+    def open_alert(self, member_id: str, cause: str) -> bool:
+        found = self.portals.items[member_id].alerts
+        if cause in found:
+            return False
+        found[cause] = 1
+        return True
+
+    def close_alert(self, member_id: str, cause: str) -> bool:
+        return self.portals.items[member_id].alerts.pop(cause, None) is not None
+
+
 class Refusing:
     """A Twilio-named carrier that refuses our credentials (TWILIO_20003) until ``fixed``."""
 
@@ -84,8 +102,14 @@ class World:
         self.portals.add(PORTAL)
         self.holds = SimHolds(self.portals)
         self.store = SimpleNamespace(
-            messages=self.messages, portals=self.portals, chats=SimChats(meter), holds=self.holds, now=self.clock.now_int
+            messages=self.messages,
+            portals=self.portals,
+            chats=SimChats(meter),
+            holds=self.holds,
+            alerts=SimAlerts(self.portals),
+            now=self.clock.now_int,
         )
+        self.jobs: list[tuple[str, str, list[Any], str, dict[str, Any], str]] = []
         self.queued: list[tuple[str, int]] = []  # (message_id, delay) queued again
         self.pushed: list[str] = []
         self.queues = SimpleNamespace(
@@ -128,6 +152,8 @@ def world() -> Iterator[World]:
         with (
             mock.patch.object(dispatch, "store", w.store),
             mock.patch.object(account_hold, "store", w.store),
+            mock.patch.object(admin_alerts, "store", w.store),
+            mock.patch.object(admin_alerts, "queue_job", lambda *job: w.jobs.append(job) or True),
             mock.patch.object(dispatch, "queues", w.queues),
             mock.patch.object(account_hold, "queues", w.queues),
             mock.patch.object(dispatch, "get_carrier", lambda name, config=None: w.carrier),
@@ -272,3 +298,24 @@ def test_waiting_sms_look_again_every_recheck_so_a_checked_account_sends_before_
     dispatch._PORTALS.clear()
     assert world.due() == ["sent"]
     assert holds.wait_seconds(AccountHold(holds.CREDENTIALS, "X", 0, 1000), 1, 900, 3600, recheck=30) == 30
+
+
+def test_the_admins_are_told_once_when_the_account_is_held_and_once_when_it_recovers(world: World):
+    for n in (1, 2, 3):
+        world.accept(f"m{n}")
+        world.dispatch(f"m{n}")
+    world.clock.base += 61
+    world.due()  # a refused probe: no second notification
+    [(member_id, _job, calls, then, data, scope)] = world.jobs
+    assert member_id == PORTAL and calls == [("user.current", {})] and then == admin_alerts.FOLLOW_UP and scope == "im"
+    assert data["tag"] == "b24sms.credentials" and "TWILIO_20003" in data["message"]
+    assert "[URL=https://unit.example/bitrix/app]" in data["message"]
+    world.carrier.fixed = True
+    world.clock.base += 61
+    world.due()
+    world.due()
+    assert len(world.jobs) == 2 and world.jobs[1][4]["tag"] == "b24sms.credentials"  # the same TAG: it replaces
+    assert "again" in world.jobs[1][4]["message"]
+    [call] = admin_alerts.notify_calls(world.portals.items[PORTAL], world.jobs[1][4], {0: {"ID": "7"}})
+    assert call == ("im.notify.system.add", {"USER_ID": "7", "MESSAGE": world.jobs[1][4]["message"], "TAG": "b24sms.credentials"})
+    assert admin_alerts.notify_calls(world.portals.items[PORTAL], world.jobs[1][4], {}) == []

@@ -46,6 +46,8 @@ class Portal:
     sender_seq: int = 0
     # Carrier accounts that refused us (``domain.holds``): account key -> the hold's fields.
     account_holds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Admin alerts told and not yet over (``domain.alerts``): cause -> since.
+    alerts: dict[str, int] = field(default_factory=dict)
 
     @property
     def installed(self) -> bool:
@@ -164,6 +166,8 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): str(v) for k, v in value.items()}
         elif f.name == "dispatch_state":
             value = DispatchState(value)
+        elif f.name == "alerts":
+            value = {str(k): int(v) for k, v in value.items()}
         elif f.name == "account_holds":
             value = {str(k): {str(a): (b if isinstance(b, str) else int(b)) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "senders":

@@ -17,6 +17,7 @@ from b24sms.adapters import config, queues, store
 from b24sms.domain import holds
 from b24sms.domain.holds import AccountHold
 from b24sms.domain.models import Message, Portal
+from b24sms.usecases import admin_alerts
 
 logger = Logger(child=True)
 
@@ -73,19 +74,24 @@ def refused(member_id: str, key: str, exc: Refused, probing: bool) -> AccountHol
     held = AccountHold(exc.cause, exc.code, now, now + config.account_probe_seconds())
     if not probing and store.holds.hold(member_id, key, held):
         logger.warning("carrier account held: its SMS wait", extra={"account": key, "cause": exc.cause, "error": exc.code})
+        admin_alerts.raised(member_id, exc.cause, code=exc.code)  # the portal's administrators, once
     return held
 
 
-def recovered(member_id: str, key: str) -> None:
+def recovered(member_id: str, key: str, hold: AccountHold) -> None:
     """A send through the held account ``key`` worked: the hold ends, its messages go at their next turn."""
     store.holds.release(member_id, [key])
     logger.info("carrier account works again: hold ended", extra={"account": key})
+    admin_alerts.cleared(member_id, hold.cause)
 
 
 def release_carrier(portal: Portal, carrier: str) -> list[str]:
     """The page's **Check** found carrier ``carrier``'s account working: end the portal's holds of it."""
     keys = [key for key in portal.account_holds if key.startswith(f"{carrier}:")]
+    causes = sorted({str(portal.account_holds[key].get("cause", "")) for key in keys})
     store.holds.release(portal.member_id, keys)
     if keys:
         logger.info("carrier account checked on the page: hold ended", extra={"accounts": keys})
+    for cause in causes:
+        admin_alerts.cleared(portal.member_id, cause)
     return keys

@@ -170,7 +170,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):
         status_updates.settle_parts(recorded, carrier.name)  # segment receipts that beat us here
     if hold is not None:  # the account works again (after the send is recorded)
-        account_hold.recovered(member_id, account)
+        account_hold.recovered(member_id, account, hold)
         _PORTALS.pop(member_id, None)
     logger.info(
         "sent to carrier",

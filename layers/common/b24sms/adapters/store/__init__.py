@@ -9,7 +9,7 @@
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
-- ``holds``: PortalsTable's carrier account holds (``domain.holds``);
+- ``holds``, ``alerts``: PortalsTable's carrier account holds (``domain.holds``) and open admin alerts;
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
@@ -18,6 +18,7 @@ forgets the DynamoDB resource (the local stack points it at moto's server).
 """
 
 from b24sms.adapters.store import (
+    alerts,
     audit,
     chats,
     counters,
@@ -34,6 +35,7 @@ from b24sms.adapters.store import (
 from b24sms.adapters.store._table import now, reset_client
 
 __all__ = [
+    "alerts",
     "audit",
     "chats",
     "counters",
