@@ -118,6 +118,10 @@ class World:
         )
         self.carrier = Refusing()
 
+    def queue_job(self, *job: Any) -> bool:
+        self.jobs.append(job)  # type: ignore[arg-type]
+        return True
+
     def accept(self, message_id: str) -> None:
         now = self.clock.now_int()
         self.messages.create_message(Message(PORTAL, message_id, to="+15550100001", body="hi", created_at=now, updated_at=now))
@@ -153,7 +157,7 @@ def world() -> Iterator[World]:
             mock.patch.object(dispatch, "store", w.store),
             mock.patch.object(account_hold, "store", w.store),
             mock.patch.object(admin_alerts, "store", w.store),
-            mock.patch.object(admin_alerts, "queue_job", lambda *job: w.jobs.append(job) or True),
+            mock.patch.object(admin_alerts, "queue_job", w.queue_job),
             mock.patch.object(dispatch, "queues", w.queues),
             mock.patch.object(account_hold, "queues", w.queues),
             mock.patch.object(dispatch, "get_carrier", lambda name, config=None: w.carrier),
