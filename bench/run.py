@@ -10,6 +10,7 @@ a phase that runs out of time reports what it measured so far. The defaults (siz
     BENCH_LATENCY=100 BENCH_SLOW=20 BENCH_BURST=500 BENCH_THROUGHPUT=1000 BENCH_BUDGET=540 \
     BENCH_PARSER_CAP=30 BENCH_COLD_RUNS=3 make bench
 
+section 2b, the reconciler's cost per 1,000 SMS, runs alone too (``python -m bench.reconcile_cost``),
 and the fleet section's (bench/fleet.py; BENCH_FLEET=0 leaves it out):
 
     BENCH_FLEET=40 BENCH_FLEET_SMALL=10 BENCH_FLEET_SMS=20 BENCH_FLEET_DOWN=60 BENCH_FLEET_SLOW=1 make bench
@@ -31,7 +32,7 @@ from typing import Any
 
 import boto3
 
-from bench import fleet
+from bench import fleet, reconcile_cost
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LAYER_DIR, LocalStack
 from local.template import ROOT, Template
@@ -303,6 +304,9 @@ def main() -> int:
     # cold start: import time of each function's module vs `import boto3`
     results["cold_start_seconds"] = cold_starts(cold_runs)
     save(results)
+    progress("2b reconciler: cost per 1,000 SMS over 73 simulated hours (in memory, about a second)")
+    results["reconcile_cost"] = reconcile_cost.measure()
+    save(results)
 
     calls = AwsCalls()
     emu = PortalEmulator(rate=2, burst=50).start()
@@ -530,6 +534,7 @@ def render(r: dict[str, Any]) -> str:
         lines += [f"   {name:27} {secs:7.3f}   {secs / base:.2f}x" for name, secs in c.items()]
     else:
         lines.append(missing)
+    lines += reconcile_cost.render(r["reconcile_cost"]) if "reconcile_cost" in r else ["", "2b. reconciler", missing]
     lines += ["", "3. handler acknowledgement   carrier 0 ms (baseline)   carrier 1000 ms   ratio"]
     if (a := r.get("ack_latency_ms")) is not None:
         fast, slow = a["carrier_0ms"], a["carrier_1000ms"]

@@ -1,8 +1,9 @@
 """`make demo`: the local stack and a Bitrix24 portal emulator; install the app on the portal, send
 three SMS (one delivered, one undelivered, one failed) and print each one's status timeline as the
-portal saw it. With ``--keep`` (``make demo KEEP=1``) the stack and the emulated portal keep running,
-with that history, and it prints the URLs that open the application's page in a desktop browser as the
-portal's administrator and as a user without admin rights would see it."""
+portal saw it; then a fourth whose carrier callback is lost, made good by the reconciler. With
+``--keep`` (``make demo KEEP=1``) the stack and the emulated portal keep running, with that history,
+and it prints the URLs that open the application's page in a desktop browser as the portal's
+administrator and as a user without admin rights would see it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import sys
 import time
 
+from local import demo_reconcile
 from local.emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 
@@ -49,6 +51,7 @@ def main() -> int:
             mark = "ok" if portal.final_status(message_id) == expected else f"EXPECTED {expected}"
             ok = ok and mark == "ok"
             print(f"  {message_id}  {to}: {steps}   [{mark}]")
+        ok = demo_reconcile.lost_callback(emulator, stack, portal) and ok
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
         if stack.remote:

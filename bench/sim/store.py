@@ -72,6 +72,7 @@ class SimMessages:
         # by-push-pending: portal -> {message_id: push_since}; by-pending: keys waiting to be sent
         self.push_pending: dict[str, dict[str, float]] = defaultdict(dict)
         self.waiting: set[tuple[str, str]] = set()
+        self.reconciling: set[tuple[str, str]] = set()  # by-reconcile: taken by a carrier, no final status yet
         self.by_carrier_ref: dict[str, tuple[str, str]] = {}
         self.day_counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.status_at: dict[tuple[str, str], float] = {}  # when the status the portal must see was stored
@@ -137,10 +138,14 @@ class SimMessages:
         config: CarrierConfig | None = None,
         price: str = "",
         price_unit: str = "",
+        reconcile_after: int = 0,
     ) -> Message | None:
         key = (message.member_id, message.message_id)
         current = self.items.get(key)
-        self._w(message.member_id, 0 if current is None else 1)
+        entering = current is not None and reconcile_after > 0  # by-reconcile's entry, in this same write
+        self._w(message.member_id, 0 if current is None else 1 + entering)
+        if entering:
+            self.reconciling.add(key)
         if current is None:
             return None
         self.items[key] = replace(
@@ -211,9 +216,12 @@ class SimMessages:
             and current.status_rank < status_rank
             and not (carrier_message_id and current.carrier_message_id and current.carrier_message_id != carrier_message_id)
         )
-        self._w(member_id, 1 if ok and status_rank > PUSHED_AT_START else 0)
+        leaving = ok and status in statuses.FINAL and key in self.reconciling  # out of by-reconcile
+        self._w(member_id, (1 if ok and status_rank > PUSHED_AT_START else 0) + leaving)
         if not ok or current is None:
             return None
+        if leaving:
+            self.reconciling.discard(key)
         changes: dict[str, Any] = {"status": status, "status_rank": status_rank, "updated_at": self.meter.clock.now_int()}
         if carrier_status:
             changes["carrier_status"] = carrier_status

@@ -1,6 +1,7 @@
 """A fake of SMS.ru's API on 127.0.0.1, answering as SMS.ru does (``json=1``): ``POST /sms/send``
 (``api_id``, ``to``, the text as ``msg`` or ``text``: sources disagree, both are taken), ``/my/balance``
-(the credential check) and ``/callback/add`` (registers the callback URL, as its panel does).
+(the credential check), ``/callback/add`` (registers the callback URL, as its panel does) and
+``/sms/status`` (the reconciler's query: the final code of each id it sent, ``-1`` for one it did not).
 
 Every answer is HTTP 200, refusals too: a whole-request error is ``{"status": "ERROR", "status_code":
 200, ...}``; otherwise ``sms[<number>]`` says per number whether it was taken (``sms_id``) or refused
@@ -54,6 +55,8 @@ class SmsRuFake(ServedFake):
     base_url: str = ""
     faults: Faults = field(default_factory=Faults)
     received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
+    finals: dict[str, str] = field(default_factory=dict)  # sms_id -> the code ``sms/status`` answers
+    queried: list[str] = field(default_factory=list)  # the ids asked about with ``sms/status``
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(10000000)
@@ -84,6 +87,11 @@ class SmsRuFake(ServedFake):
         if route == "/callback/add" and params.get("url"):
             self.callback_url = params["url"]
             return 200, {"status": "OK", "status_code": 100, "callback": [self.callback_url]}
+        if route == "/sms/status":  # the reconciler's query: each id's code as SMS.ru holds it (-1: unknown)
+            ids = [i for i in params.get("sms_id", "").split(",") if i]
+            self.queried.extend(ids)
+            found = {i: self._status(i) for i in ids}
+            return 200, {"status": "OK", "status_code": 100, "sms": found, "balance": 4122.56}
         if method != "POST" or route != "/sms/send":
             return 200, {"status": "ERROR", "status_code": 404, "status_text": "Метод не найден"}
         self.received.append(params)
@@ -104,10 +112,17 @@ class SmsRuFake(ServedFake):
             sms_id = f"{secrets.randbelow(900000) + 100000}-{next(self._ids)}"
             entry = {"status": "OK", "status_code": 100, "sms_id": sms_id}
             self.sent.append(Sent(sms_id, to, text, params))
+            final = "107" if to.endswith("0013") else "103"
+            self.finals[sms_id] = final
             if self.callback_url and self.receipts:
-                final = "107" if to.endswith("0013") else "103"
                 threading.Thread(target=self._statuses, args=(sms_id, ("102", final)), daemon=True).start()
         return {"status": "OK", "status_code": 100, "sms": {to: entry}, "balance": 4122.56}
+
+    def _status(self, sms_id: str) -> dict[str, Any]:
+        code = self.finals.get(sms_id)
+        if code is None:
+            return {"status": "ERROR", "status_code": -1, "status_text": "Сообщение не найдено"}
+        return {"status": "OK", "status_code": int(code), "status_text": "", "cost": "1.50", "sms": 1}
 
     def callback(self, url: str, *entries: tuple[str, str], other: bool = True) -> requests.Response:
         """POST status entries ``(sms_id, code)`` as SMS.ru does, with an entry of another kind first

@@ -6,6 +6,10 @@ Outcome by recipient: ...0099 is refused at send (21612, cannot route), ...0610 
 (21610), ...0013 ends ``undelivered`` (30003), others ``sent`` then ``delivered``. ``inbound`` plays a
 customer's SMS to our number: Twilio's inbound webhook, signed the same way.
 
+``GET .../Messages/<sid>.json`` fetches a message's resource (the reconciler's status query): its
+final status, whether or not its callbacks were posted; ``drop_callbacks`` accepts sends but posts
+no callback (a lost callback); ``fetched`` lists the sids asked about, in order.
+
 Status callbacks honour Twilio's connection overrides in the URL's fragment as Twilio documents them
 (``rc`` retries, default 1; ``rp`` policy: ``ct`` connect failures by default, ``5xx``, ``4xx``, ``all``);
 the fragment is signed with the URL and never sent.
@@ -51,6 +55,9 @@ class TwilioFake(ServedFake):
     base_url: str = ""
     faults: Faults = field(default_factory=Faults)
     received: list[dict[str, str]] = field(default_factory=list)  # every send request read, faulted or not
+    drop_callbacks: bool = False  # True: no status callback is posted (the carrier's resource still has it)
+    finals: dict[str, str] = field(default_factory=dict)  # sid -> the status its resource shows
+    fetched: list[str] = field(default_factory=list)  # sids fetched (GET .../Messages/<sid>.json)
 
     def start(self) -> TwilioFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -75,6 +82,9 @@ class TwilioFake(ServedFake):
             if authorization != expected:
                 return 401, {"code": 20003, "message": "Authenticate", "status": 401}, 0
             return 200, {"sid": self.account_sid, "status": "active", "friendly_name": "fake account"}, 0
+        messages = f"/2010-04-01/Accounts/{self.account_sid}/Messages/"
+        if path.startswith(messages) and path.endswith(".json"):  # fetch one message's resource
+            return self._fetch(path[len(messages) : -len(".json")], authorization == expected)
         if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}, 0
         if authorization != expected:
@@ -99,8 +109,9 @@ class TwilioFake(ServedFake):
         sid = "SM" + secrets.token_hex(16)
         self.sent.append(Sent(sid, to, params.get("Body", ""), params))
         callback = params.get("StatusCallback")
-        if callback:
-            final = ("sent", "undelivered") if to.endswith("0013") else self.callback_statuses
+        final = ("sent", "undelivered") if to.endswith("0013") else self.callback_statuses
+        self.finals[sid] = final[-1] if final else "queued"
+        if callback and not self.drop_callbacks:
             threading.Thread(target=self._callbacks, args=(callback, sid, to, params.get("From", ""), final), daemon=True).start()
         answer = {
             "sid": sid,
@@ -111,6 +122,23 @@ class TwilioFake(ServedFake):
             "error_message": None,
         }
         return 201, answer, delay
+
+    def _fetch(self, sid: str, authorized: bool) -> tuple[int, dict[str, Any], float]:
+        self.fetched.append(sid)
+        if not authorized:
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}, 0
+        status = self.finals.get(sid)
+        if status is None:
+            return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}, 0
+        failed = status == "undelivered"
+        answer = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "status": status,
+            "error_code": 30003 if failed else None,
+            "error_message": "Unreachable destination handset" if failed else None,
+        }
+        return 200, answer, 0
 
     def callback(self, url: str, sid: str, status: str, to: str = "+15550000000", error_code: str = "") -> requests.Response:
         """POST one status callback, signed as Twilio signs it."""

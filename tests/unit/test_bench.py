@@ -12,7 +12,7 @@ from local.stack import _MotoProcess
 
 def test_the_report_says_which_phases_did_not_run():
     text = run.render({"date": "2026-11-25 00:00:00 UTC", "prices_usd": run.PRICES})
-    assert text.count("not measured") == 7  # the fleet section too
+    assert text.count("not measured") == 8  # the fleet section and the reconciler's too
 
 
 def test_a_parser_that_takes_too_long_is_cut_and_reported_as_such(monkeypatch):

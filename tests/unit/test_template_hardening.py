@@ -213,7 +213,7 @@ def test_each_queues_visibility_outlasts_six_consumer_timeouts_and_its_batching_
     """AWS's guidance for SQS event sources: VisibilityTimeout >= 6 x the function's timeout + the
     batching window, or a batch still being worked on (or retried by Lambda) comes back to another."""
     triggers = template.queue_triggers()
-    assert {t.queue for t in triggers} == {"OutboundQueue", "StatusQueue", "SyncQueue"}
+    assert {t.queue for t in triggers} == {"OutboundQueue", "StatusQueue", "SyncQueue", "ReconcileQueue"}
     for trigger in triggers:
         visibility = template.resources[trigger.queue]["Properties"]["VisibilityTimeout"]
         event = next(

@@ -103,6 +103,15 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sms-voice", "sms-voice:DescribePools"),
         params={PUBLIC_URL, CLIENT_SECRET, "ssm:/b24sms/${Stage}/${AppSessionSecretParameter}"},
     ),
+    "ReconcileFunction": grants(
+        ("MessagesTable/index/by-reconcile", QUERY), ("MessagesTable", UPDATE), ("ReconcileQueue", SEND),
+    ),
+    "ReconcileAccountFunction": grants(
+        ("MessagesTable", GET), ("MessagesTable", UPDATE), ("StatusQueue", SEND),
+        ("secretsmanager", "secretsmanager:GetSecretValue"),
+        params={"ssm:/b24sms/${Stage}/${SandboxSecretParameter}", "ssm:/b24sms/${Stage}/${TwilioAuthTokenParameter}",
+                SMSRU_API_ID},
+    ),
     "SyncSendersFunction": grants(("PortalsTable", SCAN), ("SyncQueue", SEND)),
     "SyncPortalFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", SCAN), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
@@ -120,11 +129,12 @@ MANAGED = {function: [BASIC] for function in EXPECTED} | {
     "DispatchFunction": [BASIC, SQS_TRIGGER],
     "PushFunction": [BASIC, SQS_TRIGGER],
     "SyncPortalFunction": [BASIC, SQS_TRIGGER],
+    "ReconcileAccountFunction": [BASIC, SQS_TRIGGER],
 }
 # What Lambda itself needs from statements SAM writes: an async-invoked function's dead letters go to
 # its own DLQ (``DeadLetterQueue``), sent by the Lambda service, never by the code.
 LAMBDA_SOURCES = {"DeadLetterQueuePolicy"}
-DEAD_LETTERS = {"SmsEventsFunction": "SmsEventsDLQ", "RecoverFunction": "RecoverDLQ"}
+DEAD_LETTERS = {"SmsEventsFunction": "SmsEventsDLQ", "RecoverFunction": "RecoverDLQ", "ReconcileFunction": "ReconcileSweepDLQ"}
 
 PUBLIC = {
     "InstallFunction", "EventsFunction", "HandlerFunction", "StatusFunction", "InboundFunction", "ConnectorFunction",
@@ -354,7 +364,7 @@ def test_public_functions_have_reserved_concurrency_zero_means_none(template: Te
 
 def test_queue_consumers_are_not_capped_by_a_reservation(template: Template) -> None:
     consumers = {trigger.function for trigger in template.queue_triggers()}
-    assert consumers == {"DispatchFunction", "PushFunction", "SyncPortalFunction"}
+    assert consumers == {"DispatchFunction", "PushFunction", "SyncPortalFunction", "ReconcileAccountFunction"}
     for function in consumers:
         assert "ReservedConcurrentExecutions" not in template.resources[function]["Properties"]
 

@@ -180,6 +180,23 @@ def push_recover_after() -> int:
     return int(os.environ.get("PUSH_RECOVER_AFTER", "300"))
 
 
+def reconcile_after() -> int:
+    """Seconds after which every carrier's non-final messages are asked about (``RECONCILE_AFTER``);
+    0 (the default): each carrier's own ``SPEC.delivery_time``."""
+    return int(os.environ.get("RECONCILE_AFTER") or "0")
+
+
+def reconcile_give_up_after() -> int:
+    """Seconds after its creation a message nobody can give a final status ends ``undelivered``
+    (``RECONCILE_GIVE_UP_AFTER``, 72 h: carriers' own receipts stop coming by then)."""
+    return int(os.environ.get("RECONCILE_GIVE_UP_AFTER") or "259200")
+
+
+def reconcile_queue_url() -> str:
+    """The reconciler's queue (``RECONCILE_QUEUE_URL``): one message per carrier account per sweep."""
+    return os.environ.get("RECONCILE_QUEUE_URL", "")
+
+
 def frame_ancestors(default: str) -> str:
     """Who may frame the application's page (``APP_FRAME_ANCESTORS``; ``default`` when unset or empty)."""
     return os.environ.get("APP_FRAME_ANCESTORS") or default

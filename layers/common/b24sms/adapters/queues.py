@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from b24sms.adapters import aws
+from b24sms.adapters import aws, config
 from b24sms.adapters.config import get_settings
 
 
@@ -62,6 +62,11 @@ def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
 def enqueue_syncs(bodies: list[dict[str, Any]]) -> int:
     """The sender sync's messages (``{"member_id"}`` or ``{"scan_from"}``); returns the requests made."""
     return send_batch(get_settings().sync_queue_url, bodies)
+
+
+def enqueue_reconciles(bodies: list[dict[str, Any]]) -> int:
+    """The reconciler's messages, one per carrier account (usecases/reconcile.py); returns the requests made."""
+    return send_batch(config.reconcile_queue_url(), bodies)
 
 
 def enqueue_portal_push(member_id: str) -> None:

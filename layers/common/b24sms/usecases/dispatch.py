@@ -165,6 +165,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         config=config,
         price=result.price,
         price_unit=result.price_unit,
+        # into by-reconcile in this same write, unless the portal turned reconciliation off (its page)
+        reconcile_after=carriers.delivery_time(carrier.name) if portal.reconcile != "off" else 0,
     )
     store.chats.remember_recipient(member_id, to)  # a reply from this number finds this portal (two-way SMS)
     if recorded is not None and result.part_ids and any(p["b"] for p in recorded.parts.values()):

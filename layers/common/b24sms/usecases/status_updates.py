@@ -73,9 +73,10 @@ def _unknown(carrier: str, report: StatusReport) -> str:
     return "unknown"
 
 
-def apply_report(carrier: str, report: StatusReport, member_id: str = "") -> str:
+def apply_report(carrier: str, report: StatusReport, member_id: str = "", source: str = "") -> str:
     """Returns what happened: advanced, stale (older than what we know), ignored, or unknown. With
-    ``member_id`` (a callback verified by that portal's account) only that portal's messages move."""
+    ``member_id`` (a callback verified by that portal's account) only that portal's messages move.
+    ``source``: what the history records (default ``carrier:<name>``; the reconciler's ``reconciler:<name>``)."""
     key = _locate(carrier, report)
     if key is None or (member_id and key[0] != member_id):
         return _unknown(carrier, report)
@@ -89,7 +90,7 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "") -> str
         *key,
         report.bitrix_status,
         statuses.rank(report.bitrix_status),
-        source=f"carrier:{carrier}",
+        source=source or f"carrier:{carrier}",
         carrier_status=report.carrier_status,
         error_code=report.error_code,
         error_message=mask_carrier_text(report.error_message),  # a carrier's text may name the number

@@ -30,6 +30,7 @@ from b24sms.adapters.carriers.base import (
     PermanentCarrierError,
     SendResult,
     SignatureError,
+    StatusQuery,
     StatusReport,
     TransientCarrierError,
 )
@@ -52,17 +53,21 @@ __all__ = [
     "PermanentCarrierError",
     "SendResult",
     "SignatureError",
+    "StatusQuery",
     "StatusReport",
     "TransientCarrierError",
     "UnknownCarrier",
     "callback_key",
     "default_name",
+    "delivery_time",
     "get_carrier",
     "inbound_to",
     "known",
     "page_texts",
+    "query_status",
     "spec",
     "specs",
+    "status_query_rate",
     "unverifiable",
 ]
 
@@ -210,6 +215,26 @@ def inbound_to(name: str, request: CallbackRequest) -> str:
     """Our number as an inbound webhook to carrier ``name`` gives it (unverified: it only chooses whose
     credentials verify the webhook)."""
     return spec(name).inbound_to(request)
+
+
+def delivery_time(name: str) -> int:
+    """Seconds after which a message of carrier ``name`` without a final status is asked about: the
+    deployment's ``RECONCILE_AFTER`` when set, else the carrier's usual delivery time."""
+    found = specs().get(name)
+    return config.reconcile_after() or (found.delivery_time if found else 1800)
+
+
+def status_query_rate(name: str) -> float:
+    """Status queries a second one account of carrier ``name`` may be sent (0: it has no status query)."""
+    found = specs().get(name)
+    return found.status_queries_per_second if found else 0.0
+
+
+def query_status(carrier: Carrier, carrier_message_id: str, key: str) -> StatusReport | None:
+    """Ask the carrier for one message's status (``StatusQuery``); None when it cannot be asked or
+    does not know the message; ``TransientCarrierError`` when asking failed."""
+    query: StatusQuery | None = carrier if hasattr(carrier, "query_status") else None  # type: ignore[assignment]
+    return query.query_status(carrier_message_id, key) if query is not None else None
 
 
 def _build(name: str, config: CarrierConfig) -> Carrier:

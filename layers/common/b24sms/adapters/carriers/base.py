@@ -120,6 +120,28 @@ class Carrier(Protocol):
     def parse_inbound(self, request: CallbackRequest) -> InboundSms: ...
 
 
+class StatusQuery(Protocol):
+    """A carrier adapter that can be asked for a message's status (``CarrierSpec.status_queries_per_second``).
+    ``None``: the carrier does not know the message; raises ``TransientCarrierError`` when it could not
+    be asked (the reconciler asks again at its next interval)."""
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None: ...
+
+
+def get_status(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
+    """GET a status query (idempotent: nothing is sent): the ``requests.Response`` when it answered
+    below 500, else ``TransientCarrierError`` (``<CARRIER>_QUERY_FAILED``)."""
+    import requests  # cold start: loaded when a function asks a carrier, not when it reads a SPEC
+
+    try:
+        response = requests.get(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.RequestException as exc:
+        raise TransientCarrierError(f"{carrier.upper()}_QUERY_FAILED", f"{type(exc).__name__}") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientCarrierError(f"{carrier.upper()}_QUERY_FAILED", f"HTTP {response.status_code}")
+    return response
+
+
 class CheckFailed(Exception):
     """A credential check (the page's **Check**) that failed: ``reason`` is one word the page turns into
     a sentence (``unreachable``, ``bad_credentials``, ``no_account``, ``aws_identity``)."""
@@ -212,6 +234,12 @@ class CarrierSpec:
     price_from: str = ""
     # Price per SMS part by country, as the carrier publishes it (a placeholder: none declared yet).
     prices: Mapping[str, str] = field(default_factory=dict)
+    # Reconciliation (usecases/reconcile.py): seconds after which a message still without a final
+    # status is asked about (the carrier's usual delivery time), and how many status queries a second
+    # one account of it may be sent; 0: the carrier has no status query (the adapter's
+    # ``query_status``), and such messages end ``undelivered`` after ``RECONCILE_GIVE_UP_AFTER``.
+    delivery_time: int = 1800
+    status_queries_per_second: float = 0.0
 
 
 def request_written(exc: BaseException) -> bool:

@@ -68,6 +68,10 @@ class SandboxCarrier:
     # What the sandbox "sent" in this process (our key, carrier id), newest last: the local stand-in
     # for a carrier's message log, so tests and the demo can count sends.
     outbox: ClassVar[deque[tuple[str, str]]] = deque(maxlen=100_000)
+    # Each sent SMS's final status by carrier id, what ``query_status`` answers (in this process only);
+    # ``drop_callbacks``: accept and remember, but post no callback (a lost callback, for the reconciler).
+    outcomes: ClassVar[dict[str, str]] = {}
+    drop_callbacks: ClassVar[bool] = False
 
     def __init__(self, secret: str, timeout: float = 5.0, delay: float = 0.0) -> None:
         self.secret = secret
@@ -87,8 +91,19 @@ class SandboxCarrier:
         carrier_id = "SBX" + uuid.uuid4().hex
         final = "undelivered" if digits.endswith("0013") else "delivered"
         self.outbox.append((sms.key, carrier_id))
-        self._callback(sms, carrier_id, final)
+        if len(self.outcomes) < 100_000:
+            self.outcomes[carrier_id] = final
+        if not self.drop_callbacks:
+            self._callback(sms, carrier_id, final)
         return SendResult(carrier_id, "accepted")
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None:
+        """The final status of an SMS this process sent (None: another process's, or none)."""
+        final = self.outcomes.get(carrier_message_id)
+        if final is None:
+            return None
+        error = "SANDBOX_UNREACHABLE" if final == "undelivered" else ""
+        return StatusReport(carrier_message_id, final, STATUS_MAP[final], key, error)
 
     def _callback(self, sms: OutboundSms, carrier_id: str, status: str) -> None:
         fields = {"message_id": carrier_id, "ref": sms.key, "status": status, "ts": int(time.time()), **PRICE}
@@ -154,6 +169,7 @@ SPEC = CarrierSpec(
     settings=("SANDBOX_SECRET", "SANDBOX_SEND_DELAY_MS"),
     build=build,
     secret_keys=("secret",),
+    status_queries_per_second=50.0,  # answered from this process's outbox
     # in the callback URL, like Twilio's: the body is read only once it is verified
     callback_key=lambda request: request.query.get("ref", ""),
     inbound_to=lambda request: str(decode_form(request.body).get("to", "")),

@@ -37,6 +37,7 @@ from b24sms.adapters.carriers.base import (
     SignatureError,
     StatusReport,
     TransientCarrierError,
+    get_status,
     post_once,
     same_signature,
 )
@@ -97,6 +98,20 @@ ERROR_TEXTS: dict[str, dict[str, str]] = {
     "SMSRU_108": _texts("Rejected.", "Отклонено."),
     "SMSRU_150": _texts("No route to this number.", "Нет маршрута на этот номер."),
 }
+
+
+def _report(sms_id: str, code: str, key: str = "") -> StatusReport:
+    """What a status code (a callback's entry or a query's answer) tells about one SMS."""
+    status = STATUS_MAP.get(code)
+    failed = status == "undelivered"
+    return StatusReport(
+        carrier_message_id=sms_id,
+        carrier_status=code,
+        bitrix_status=status,
+        message_key=key,
+        error_code=f"SMSRU_{code}" if failed else "",
+        error_message=ERROR_TEXTS.get(f"SMSRU_{code}", {}).get("en", "") if failed else "",
+    )
 
 
 class SmsRuCarrier:
@@ -166,19 +181,19 @@ class SmsRuCarrier:
             lines = [line.strip() for line in value.replace("\r", "").split("\n")]
             if len(lines) < 3 or lines[0] != "sms_status" or not SMS_ID.match(lines[1]):
                 continue  # another kind of entry (or not one we can use): ignored, as SMS.ru asks
-            sms_id, code = lines[1], lines[2]
-            status = STATUS_MAP.get(code)
-            failed = status == "undelivered"
-            reports.append(
-                StatusReport(
-                    carrier_message_id=sms_id,
-                    carrier_status=code,
-                    bitrix_status=status,
-                    error_code=f"SMSRU_{code}" if failed else "",
-                    error_message=ERROR_TEXTS.get(f"SMSRU_{code}", {}).get("en", "") if failed else "",
-                )
-            )
+            reports.append(_report(lines[1], lines[2]))
         return reports
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None:
+        """``sms/status``: the code SMS.ru holds for this ``sms_id`` (None when it knows none: -1)."""
+        form = {"api_id": self.api_id, "sms_id": carrier_message_id, "json": "1"}
+        response = get_status(NAME, f"{self.api_base}/sms/status", params=form, timeout=self.timeout)
+        try:
+            entry = response.json()["sms"][carrier_message_id]
+            code = str(entry["status_code"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransientCarrierError("SMSRU_QUERY_FAILED", "unexpected answer from SMS.ru") from exc
+        return None if code == "-1" else _report(carrier_message_id, code, key)
 
     def parse_inbound(self, request: CallbackRequest) -> InboundSms:
         raise ValueError("SMS.ru delivers no inbound SMS: replies need a two-way carrier")
@@ -231,6 +246,8 @@ SPEC = CarrierSpec(
         "SMSRU_302": holds.CREDENTIALS,
         "SMSRU_201": holds.BALANCE,
     },
+    delivery_time=1800,
+    status_queries_per_second=5.0,  # sms/status, one id a query
     fields=(Field("api_id", {"en": "API key (api_id)", "ru": "API-ключ (api_id)"}, secret=True),),
     sender_ok=lambda sender: re.fullmatch(r"[A-Za-z0-9 ._-]{2,11}|\+?\d{7,15}", sender) is not None,
     sender_invalid={

@@ -34,6 +34,7 @@ from b24sms.adapters.carriers.base import (
     SignatureError,
     StatusReport,
     TransientCarrierError,
+    get_status,
     post_once,
     same_signature,
 )
@@ -157,6 +158,29 @@ class TwilioCarrier:
         if isinstance(code, int) and code not in PERMANENT_CODES and response.status_code != 400:
             raise TransientCarrierError(f"TWILIO_{code}", message)
         raise PermanentCarrierError(f"TWILIO_{code or response.status_code}", message)
+
+    def query_status(self, carrier_message_id: str, key: str) -> StatusReport | None:
+        """Fetch the Message resource: its status as a callback would carry it (None: 404, unknown)."""
+        url = f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages/{carrier_message_id}.json"
+        response = get_status("Twilio", url, auth=(self.account_sid, self.auth_token), timeout=self.timeout)
+        if response.status_code == 404:
+            return None
+        try:
+            body = response.json()
+            status = str(body["status"]).lower() if response.status_code == 200 else ""
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransientCarrierError("TWILIO_QUERY_FAILED", "unexpected answer from Twilio") from exc
+        if status not in STATUS_MAP:
+            raise TransientCarrierError("TWILIO_QUERY_FAILED", f"HTTP {response.status_code}")
+        code = body.get("error_code")
+        return StatusReport(
+            carrier_message_id,
+            status,
+            STATUS_MAP[status],
+            key,
+            f"TWILIO_{code}" if code else "",
+            str(body.get("error_message") or ""),
+        )
 
     def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
         """The callback's form fields, once its signature and account are checked (else SignatureError)."""
@@ -296,6 +320,8 @@ SPEC = CarrierSpec(
     build=build,
     secret_keys=("account_sid", "auth_token"),
     default_sender="TWILIO_FROM",
+    delivery_time=1800,
+    status_queries_per_second=10.0,  # fetch the Message resource
     opt_out_codes=frozenset({"TWILIO_21610"}),
     price_from="",  # only the Message resource has price/price_unit, later; its callbacks do not
     # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).

@@ -11,6 +11,7 @@
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``holds``, ``alerts``: PortalsTable's carrier account holds (``domain.holds``) and open admin alerts;
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
+- ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -31,6 +32,7 @@ from b24sms.adapters.store import (
     pending,
     portals,
     pushes,
+    recon,
 )
 from b24sms.adapters.store._table import now, reset_client
 
@@ -49,5 +51,6 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "recon",
     "reset_client",
 ]

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from b24sms.adapters.config import get_settings
+from b24sms.adapters.store import recon
 from b24sms.adapters.store._table import batch_get_item, guarded, now, table
 from b24sms.adapters.store.pending import pending_shard
 from b24sms.adapters.store.pushes import PUSHED_AT_START
@@ -121,10 +122,12 @@ def record_carrier_accepted(
     config: CarrierConfig | None = None,
     price: str = "",
     price_unit: str = "",
+    reconcile_after: int = 0,
 ) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
     sent and the size, and drop the text. A carrier with one id per segment also gets each segment
-    a slot in ``parts`` (receipts that came first are kept). Returns the record as it is now."""
+    a slot in ``parts`` (receipts that came first are kept). ``reconcile_after``: in the same write,
+    the message enters ``by-reconcile``, due then (recon.py). Returns the record as it is now."""
     values: dict[str, Any] = {
         ":sent": DispatchState.SENT.value,
         ":c": carrier,
@@ -147,6 +150,9 @@ def record_carrier_accepted(
     if price:  # the send answer's price, in the same write
         sets += ", price = :price, price_unit = :unit"
         values[":price"], values[":unit"] = price, price_unit
+    if reconcile_after:
+        sets += ", " + recon.ENTER
+        values.update(recon.enter_values(message.message_id, reconcile_after))
     if part_ids:
         sets += ", parts_total = :pt"
         values[":pt"] = len(part_ids)
@@ -272,6 +278,8 @@ def advance_status(
     remove = ["push_tries"] if status_rank > PUSHED_AT_START else []
     if dispatch_state:
         remove += ["body", "lease_until", "pending_shard", "pending_since"]
+    if status in statuses.FINAL:  # nothing more to ask the carrier: out of ``by-reconcile``
+        remove += list(recon.LEAVE)
     condition = "attribute_exists(member_id) AND status_rank < :r"
     if carrier_message_id:
         condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"

@@ -133,6 +133,18 @@ def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
     return response is not None
 
 
+def set_reconcile(member_id: str, value: str) -> bool:
+    """Whether the reconciler asks the carrier about this portal's late statuses ("off": never)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET reconcile = :r, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":r": value, ":t": now()},
+    )
+    return response is not None
+
+
 # -- senders -------------------------------------------------------------------------------------
 def save_senders(member_id: str, senders: dict[str, dict[str, str]]) -> bool:
     response = guarded(
