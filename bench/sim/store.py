@@ -266,10 +266,14 @@ class SimMessages:
             self.meter.read("messages", member_id, "Query", max(0.5, math.ceil(len(found) * ITEM_KB / 4) * 0.5 / pages))
         return found, len(ids) > limit
 
-    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def add_day_counts(
+        self, counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+    ) -> int:
         for (member_id, day), increments in counts.items():
             self._w(member_id)
             self.day_counts[(member_id, day)].update(increments)
+            if seen is not None:
+                seen[(member_id, day)] = dict(self.day_counts[(member_id, day)])
         return len(counts)
 
 

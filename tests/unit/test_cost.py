@@ -82,7 +82,8 @@ def test_the_day_counters_add_the_cost_per_currency_and_sender_in_the_same_add()
             final("c", "0.0666", "EUR", status="undelivered"),
             final("d", "", ""),  # no price reported: counted, not costed
             final("test-e", "0.0079", "USD"),  # the page's test SMS: never counted
-        ]
+        ],
+        now=86400 + 3600,
     )
     [(key, day)] = counts.items()
     assert key == ("p", "1970-01-02")

@@ -48,6 +48,8 @@ class Portal:
     account_holds: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Admin alerts told and not yet over (``domain.alerts``): cause -> since.
     alerts: dict[str, int] = field(default_factory=dict)
+    # The delivery rate (percent) of the last hour below which the admins are told (set on the page); 0: never.
+    delivery_alert: int = 80
     # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
     reconcile: str = ""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from b24sms.domain import prices
 from b24sms.domain.models import Message
-from b24sms.domain.statuses import FINAL
+from b24sms.domain.statuses import DELIVERED, FINAL
 
 TEST_PREFIX = "test-"  # message ids of the application page's test SMS: never counted
 DAY_PREFIX = "~day#"  # the day counters' sort key in MessagesTable (never a message id: "~" is not allowed there)
@@ -41,7 +41,28 @@ def tally(messages: Iterable[Message], now: float | None = None) -> dict[tuple[s
             if value:
                 counts[name] = counts.get(name, 0) + value
                 counts[f"s:{code}:{name}"] = counts.get(f"s:{code}:{name}", 0) + value
+        # The hour the final status came in (delivery-rate alerts), in the same ADD: a message created on
+        # an earlier day counts in that day's item, which the last hour's rate leaves out.
+        at = time.time() if now is None else now
+        for name in (hour_key(at, "f"), hour_key(at, "d") if message.status == DELIVERED else ""):
+            if name:
+                counts[name] = counts.get(name, 0) + 1
     return out
+
+
+def hour_key(at: float, what: str) -> str:
+    """The day counter of the final statuses (``f``) or deliveries (``d``) that came in ``at``'s hour (UTC)."""
+    return f"h{time.gmtime(at).tm_hour:02d}:{what}"
+
+
+def last_hour(counts: Counts, at: float) -> tuple[int, int]:
+    """(final statuses, delivered) of about the last hour, from a day's counters: this hour's, and the
+    previous hour's share still inside the window (not before midnight UTC: that is another day's)."""
+    minutes = time.gmtime(at).tm_min
+    share = 1 - minutes / 60 if time.gmtime(at).tm_hour else 0.0
+    final = counts.get(hour_key(at, "f"), 0) + share * counts.get(hour_key(at - 3600, "f"), 0)
+    delivered = counts.get(hour_key(at, "d"), 0) + share * counts.get(hour_key(at - 3600, "d"), 0)
+    return round(final), round(delivered)
 
 
 @dataclass
