@@ -68,6 +68,7 @@ AUDIT_ACTIONS = {
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
     "reconcile": "reconcile",
+    "delivery alert": "delivery_alert",
 }
 
 

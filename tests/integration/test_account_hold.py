@@ -66,3 +66,18 @@ def test_refused_credentials_hold_the_sms_and_the_pages_check_sends_each_once(
         assert final_status(portal, message_id) == "delivered"
     assert [sent_to(twilio, n) for n in NUMBERS] == [1, 1, 1]  # each exactly once
     assert len(calls) == 4
+
+
+def test_the_admin_sets_the_delivery_alert_threshold_on_the_page(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    token = session_of(emulator, portal)
+    assert store.portals.get_portal(portal.member_id).delivery_alert == 80  # type: ignore[union-attr]
+    saved = call(stack, token, "alerts-save", delivery_alert="90")
+    assert saved.status_code == 200, saved.text
+    assert store.portals.get_portal(portal.member_id).delivery_alert == 90  # type: ignore[union-attr]
+    for bad in ("101", "-1", "ninety", ""):
+        refused = call(stack, token, "alerts-save", delivery_alert=bad)
+        assert refused.status_code == 400 and refused.json()["error"], bad
+    assert store.portals.get_portal(portal.member_id).delivery_alert == 90  # type: ignore[union-attr]
+    assert call(stack, session_of(emulator, portal, user="2"), "alerts-save", delivery_alert="0").status_code == 403

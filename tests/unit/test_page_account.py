@@ -63,3 +63,11 @@ def test_the_page_shows_the_hold_and_the_cost(lang: str):
 def test_every_hold_cause_has_a_sentence_in_both_languages():
     for strings in catalogues().values():
         assert all(strings.get(f"hold.{cause}") for cause in holds.CAUSES)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_page_shows_the_delivery_alert_threshold(lang: str):
+    body, strings = rendered(lang), catalogues()[lang]
+    state = re.search(r'<p id="alerts-state">(.*?)</p>', body, re.S)
+    assert state and html.unescape(state.group(1)) == strings["alerts.on"].replace("{percent}", "80")
+    assert re.search(r'<input name="delivery_alert"[^>]*value="80"', body)

@@ -44,3 +44,15 @@ def close_alert(member_id: str, cause: str) -> bool:
         ExpressionAttributeNames={"#a": "alerts", "#c": cause},
     )
     return response is not None
+
+
+def set_delivery_alert(member_id: str, percent: int) -> bool:
+    """The delivery rate (percent) below which the portal's admins are told; 0: never."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET delivery_alert = :p, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":p": percent, ":t": now()},
+    )
+    return response is not None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from b24sms.domain.errors import NotFound
+from b24sms.usecases.page.alerts import set_delivery_alert
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.reconciliation import set_reconcile
@@ -65,6 +66,11 @@ def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "message_key": "saved"}
 
 
+def _alerts_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    set_delivery_alert(session, form.get("delivery_alert"))
+    return {"ok": True, "message_key": "saved"}
+
+
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
@@ -76,6 +82,7 @@ ACTIONS: dict[str, Action] = {
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
     "reconcile-save": _reconcile_save,
+    "alerts-save": _alerts_save,
 }
 
 
