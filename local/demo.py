@@ -1,18 +1,22 @@
 """`make demo`: the local stack and a Bitrix24 portal emulator; install the app on the portal, send
-three SMS (one delivered, one undelivered, one failed) and print each one's status timeline as the
-portal saw it; then a fourth whose carrier callback is lost, made good by the reconciler. With
-``--keep`` (``make demo KEEP=1``) the stack and the emulated portal keep running, with that history,
-and it prints the URLs that open the application's page in a desktop browser as the portal's
+three SMS (one delivered, one undelivered, one failed) and a fourth that the sandbox refuses as "no
+route" and the fallback carrier (a Vonage fake) delivers, and print each one's status timeline as the
+portal saw it (the failover only in-process: ``LAMBDA_MODE=sam`` containers do not reach the fake);
+then one more whose carrier callback is lost, made good by the reconciler. With ``--keep`` (``make
+demo KEEP=1``) the stack and the emulated portal keep running, with that history, and it prints the
+URLs that open the application's page in a desktop browser as the portal's
 administrator and as a user without admin rights would see it."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 
 from local import demo_reconcile
 from local.emulator import EmulatedPortal, PortalEmulator
+from local.fakes.vonage import VonageFake
 from local.stack import LocalStack
 
 SMS = [
@@ -20,12 +24,29 @@ SMS = [
     ("+15550100013", "Your courier is on the way", "undelivered"),
     ("+15550100099", "Your code is 4711", "failed"),
 ]
+FAILOVER = ("+15550100077", "Your table is booked for 8 pm", "delivered")  # the sandbox has no route there
+
+
+def fallback_env(vonage: VonageFake) -> dict[str, str]:
+    """The deployment's fallback carrier: Vonage, played by its fake."""
+    return {
+        "FALLBACK_CARRIER": "vonage",
+        "VONAGE_API_KEY": vonage.api_key,
+        "VONAGE_API_SECRET": vonage.api_secret,
+        "VONAGE_SIGNATURE_SECRET": vonage.signature_secret,
+        "VONAGE_SIGNATURE_METHOD": vonage.signature_method,
+        "VONAGE_FROM": "Demo",
+        "VONAGE_API_BASE": vonage.base_url,
+    }
 
 
 def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     emulator = PortalEmulator().start()
-    stack = LocalStack(env={"BITRIX_OAUTH_URL": emulator.oauth_url}).start()
+    in_process = os.environ.get("LAMBDA_MODE", "") != "sam"
+    vonage = VonageFake(signature_secret=secrets.token_hex(16), signature_method="sha256").start() if in_process else None
+    env = {"BITRIX_OAUTH_URL": emulator.oauth_url, **(fallback_env(vonage) if vonage else {})}
+    stack = LocalStack(env=env).start()
     try:
         portal = emulator.add_portal("demo")
         print(f"local stack: {stack.base_url}   portal emulator: {portal.client_endpoint}")
@@ -35,13 +56,15 @@ def main() -> int:
             handler = str(sender["HANDLER"]).split("&key=")[0] + "&key=…"
             print(f"sender registered: {code} ({sender['NAME']['en']}) -> {handler}")
         sent = []
-        for to, text, expected in SMS:
+        for to, text, expected in [*SMS, *([FAILOVER] if vonage else [])]:
             message_id, answer = emulator.send_sms(portal, to, text, with_auth=expected != "delivered")
             sent.append((message_id, to, expected, time.time()))
             print(f"portal -> handler: {to} answered {answer.status_code} {answer.text}")
         deadline = time.monotonic() + (90 if stack.remote else 30)  # cold Lambda containers take seconds each
         while time.monotonic() < deadline and any(portal.final_status(m) in ("", "sent") for m, *_ in sent):
             time.sleep(0.1)
+        from b24sms.adapters import store  # the layer is importable once the stack is up
+
         print("\nstatus timelines as the portal saw them (seconds after the SMS was handed over):")
         ok = True
         for message_id, to, expected, _ in sent:
@@ -51,6 +74,9 @@ def main() -> int:
             mark = "ok" if portal.final_status(message_id) == expected else f"EXPECTED {expected}"
             ok = ok and mark == "ok"
             print(f"  {message_id}  {to}: {steps}   [{mark}]")
+            stored = store.messages.get_message(portal.member_id, message_id)
+            if stored and stored.failover:
+                print(f"    sent by {stored.carrier}, the fallback: {stored.failover}")
         ok = demo_reconcile.lost_callback(emulator, stack, portal) and ok
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
@@ -62,6 +88,8 @@ def main() -> int:
     finally:
         stack.stop()
         emulator.stop()
+        if vonage:
+            vonage.stop()
 
 
 def keep(emulator: PortalEmulator, portal: EmulatedPortal) -> None:

@@ -4,6 +4,13 @@
         --sender +15005550006 --country US --credentials b24sms/prod/acme-twilio
     python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --default
     python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --show
+    python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --routes "+7=smsru, fallback=twilio" \
+        --route-account smsru=b24sms/prod/acme-smsru --route-account "twilio=b24sms/prod/acme-twilio:+15005550006"
+    python -m tools.portal_carrier --stack b24sms-prod --member-id <id> --routes ""   # the deployment's routing
+
+Routing (docs/carriers.md, "Failover and routing by country"): destination (ISO region RU, calling code
++7, or *) = carrier, and fallback = carrier; ``--route-account CARRIER=SECRET[:SENDER]`` gives the portal's
+own account for a carrier the routing names (else the deployment's account of that carrier sends).
 
 Credentials live in Secrets Manager (a JSON secret under the stack's CarrierSecretsPrefix, b24sms/<Stage>/
 by default; keys in docs/carriers.md); only the secret's name is stored with the portal. The secret is
@@ -66,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--carrier", choices=carriers.known(), help=", ".join(carriers.known()))
     action.add_argument("--default", action="store_true", help="use the deployment's default carrier again")
     action.add_argument("--show", action="store_true", help="print the portal's carrier configuration")
+    action.add_argument("--routes", help='routing by destination and fallback, e.g. "+7=smsru, *=twilio, fallback=vonage"')
+    parser.add_argument("--route-account", action="append", default=[], metavar="CARRIER=SECRET[:SENDER]", help="with --routes")
     parser.add_argument("--sender", default="", help="number, alphanumeric sender id, Twilio MG… service, or AWS pool")
     parser.add_argument("--country", default="", help="ISO country for national numbers, e.g. RU")
     parser.add_argument("--credentials", default="", help="Secrets Manager secret name or ARN")
@@ -99,8 +108,15 @@ def _run(args: argparse.Namespace) -> int:
         if portal is None:
             print(f"no portal {args.member_id}", file=sys.stderr)
             return 1
-        print(json.dumps(portal.carrier_config or {"carrier": "(deployment default)"}, indent=2))
+        shown = dict(portal.carrier_config or {"carrier": "(deployment default)"})
+        print(
+            json.dumps(
+                {**shown, "routing": portal.routing, "accounts": portal.carrier_accounts} if portal.routing else shown, indent=2
+            )
+        )
         return 0
+    if args.routes is not None:
+        return _routes(args)
     config = None if args.default else CarrierConfig(args.carrier, args.sender, args.country, args.credentials)
     try:
         saved = portal_carriers.configure(args.member_id, config)
@@ -108,6 +124,25 @@ def _run(args: argparse.Namespace) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(saved.to_item() if saved else {"carrier": "(deployment default)"}, indent=2))
+    return 0
+
+
+def _routes(args: argparse.Namespace) -> int:
+    from b24sms.domain import routing
+    from b24sms.domain.models import CarrierConfig
+    from b24sms.usecases import portal_carriers
+
+    accounts = []
+    for given in args.route_account:
+        carrier, _, rest = given.partition("=")
+        secret, _, sender = rest.partition(":")
+        accounts.append(CarrierConfig(carrier.strip(), sender.strip(), "", secret.strip()))
+    try:
+        table = portal_carriers.configure_routing(args.member_id, routing.parse(args.routes), accounts)
+    except (routing.InvalidRouting, portal_carriers.InvalidCarrierConfig, LookupError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(table.to_item() or {"routing": "(deployment's)"}, indent=2))
     return 0
 
 

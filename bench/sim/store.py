@@ -138,6 +138,7 @@ class SimMessages:
         config: CarrierConfig | None = None,
         price: str = "",
         price_unit: str = "",
+        failover: str = "",
         reconcile_after: int = 0,
     ) -> Message | None:
         key = (message.member_id, message.message_id)
@@ -157,6 +158,7 @@ class SimMessages:
             sent_to=to,
             encoding=encoding,
             segments=segments,
+            failover=failover or current.failover,
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),

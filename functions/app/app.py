@@ -67,6 +67,7 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "routing changed": "routing_changed",
     "reconcile": "reconcile",
     "delivery alert": "delivery_alert",
 }

@@ -154,6 +154,21 @@ def app_carriers(known: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in known if c in wanted)
 
 
+def carrier_routes() -> str:
+    """The deployment's routing table (``CARRIER_ROUTES``: ``+7=smsru, KZ=smsru, *=twilio``; "" none)."""
+    return os.environ.get("CARRIER_ROUTES", "")
+
+
+def fallback_carrier() -> str:
+    """The deployment's fallback carrier (``FALLBACK_CARRIER``; "" none)."""
+    return os.environ.get("FALLBACK_CARRIER", "").strip()
+
+
+def failover_max_wait() -> float:
+    """Seconds a carrier may make a message wait by throttling before it fails over (``FAILOVER_THROTTLE_WAIT``)."""
+    return float(os.environ.get("FAILOVER_THROTTLE_WAIT") or "60")
+
+
 def tracing_enabled() -> bool:
     """X-Ray tracing is on only when the template's ``Tracing`` parameter turned it on (it sets
     ``POWERTOOLS_TRACE_DISABLED`` to ``false``); off everywhere else, the local stack included."""

@@ -50,6 +50,12 @@ class Portal:
     alerts: dict[str, int] = field(default_factory=dict)
     # The delivery rate (percent) of the last hour below which the admins are told (set on the page); 0: never.
     delivery_alert: int = 80
+    # Routing by destination (domain/routing.py): "RU" / "+7" / "*" / "fallback" -> carrier; empty: the
+    # deployment's table applies (to portals on the deployment's carrier).
+    routing: dict[str, str] = field(default_factory=dict)
+    # The portal's accounts for the carriers its routing names: carrier -> CarrierConfig item (sender,
+    # credentials' secret). A routed carrier without one sends with the deployment's account.
+    carrier_accounts: dict[str, dict[str, str]] = field(default_factory=dict)
     # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
     reconcile: str = ""
 
@@ -67,6 +73,20 @@ class Portal:
         if extra and extra.get("carrier"):
             return CarrierConfig.from_item(extra)
         return self.carrier
+
+    def account(self, carrier: str) -> CarrierConfig | None:
+        """The portal's own account for ``carrier`` (routing), else its main carrier's when it is that one."""
+        found = self.carrier_accounts.get(carrier)
+        if found:
+            return CarrierConfig.from_item({**found, "carrier": carrier})
+        main = self.carrier
+        return main if main and main.carrier == carrier else None
+
+    def own_configs(self) -> list[CarrierConfig]:
+        """Every carrier configuration of the portal's own: main, added senders', routing accounts'."""
+        found = [self.carrier, *(self.carrier_for(code) for code in sorted(self.senders))]
+        found += [self.account(name) for name in sorted(self.carrier_accounts)]
+        return [c for c in found if c is not None]
 
     def to_item(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +144,8 @@ class Message:
     error_message: str = ""
     price: str = ""  # what the carrier said the SMS cost (``domain.prices``: a positive decimal), "" unknown
     price_unit: str = ""  # its currency (USD, EUR, ...)
+    # Sent by the fallback carrier: why the first carrier did not take it ("TWILIO_21612 at twilio").
+    failover: str = ""
     created_at: int = 0
     updated_at: int = 0
     expires_at: int = 0
@@ -166,7 +188,7 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {
                 str(k): {"s": str(v.get("s", "")), "b": str(v.get("b", "")), "r": int(v.get("r", 0))} for k, v in value.items()
             }
-        elif f.name in ("carrier_config", "openlines"):
+        elif f.name in ("carrier_config", "openlines", "routing"):
             value = {str(k): str(v) for k, v in value.items()}
         elif f.name == "dispatch_state":
             value = DispatchState(value)
@@ -174,7 +196,7 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): int(v) for k, v in value.items()}
         elif f.name == "account_holds":
             value = {str(k): {str(a): (b if isinstance(b, str) else int(b)) for a, b in v.items()} for k, v in value.items()}
-        elif f.name == "senders":
+        elif f.name in ("senders", "carrier_accounts"):
             value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "history":
             value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]

@@ -26,7 +26,6 @@ from b24sms.adapters.carriers import (
     CarrierThrottled,
     OutboundSms,
     PermanentCarrierError,
-    SendResult,
     TransientCarrierError,
     get_carrier,
 )
@@ -37,7 +36,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import account_hold, status_updates
+from b24sms.usecases import account_hold, failover, status_updates
 
 logger = Logger(child=True)
 
@@ -123,9 +122,10 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         )
         return DispatchResult("failed", "TOO_MANY_SEGMENTS")
 
-    sms = OutboundSms(claimed.key, to, claimed.body, status_callback_url(carrier.name), encoding=size.encoding)
-    try:
-        result = _send(carrier, sms)
+    sms = OutboundSms(claimed.key, to, claimed.body, "", encoding=size.encoding)
+    try:  # routed by destination; the fallback carrier when the first definitively did not take it
+        plan = failover.route(portal, claimed.code, to)
+        sent = _send(plan, sms, store.now() - claimed.created_at)
     except account_hold.Refused as exc:  # nothing was sent: the message waits with the account's others
         store.messages.release_for_retry(claimed, exc.code, mask_carrier_text(exc.message), refund_attempt=True)
         held = account_hold.refused(member_id, account, exc, probing=gate == account_hold.PROBE)
@@ -152,6 +152,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         logger.warning("carrier error, will retry", extra={"error": exc.code, "attempt": claimed.attempts})
         raise RetryLater(exc.code, backoff_seconds(claimed.attempts)) from exc
 
+    carrier, result = sent.carrier, sent.result
     # The portal marked the message `sent` when it handed it to us: the carrier's callbacks take it on.
     recorded = store.messages.record_carrier_accepted(
         claimed,
@@ -162,7 +163,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         encoding=size.encoding,
         segments=size.segments,
         part_ids=result.part_ids,
-        config=config,
+        config=sent.config,
+        failover=sent.failover,
         price=result.price,
         price_unit=result.price_unit,
         # into by-reconcile in this same write, unless the portal turned reconciliation off (its page)
@@ -186,12 +188,13 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     return DispatchResult("sent", result.carrier_message_id)
 
 
-def _send(carrier: carriers.Carrier, sms: OutboundSms) -> SendResult:
-    """``carrier.send``; a refusal its spec names an account refusal as ``account_hold.Refused``."""
+def _send(plan: failover.Route, sms: OutboundSms, waited: float) -> failover.Sent:
+    """``failover.send``; a refusal a carrier's spec names an account refusal as ``account_hold.Refused``
+    (held under the portal's account for the message's sender: the one ``gate`` checks)."""
     try:
-        return carrier.send(sms)
+        return failover.send(plan, sms, waited, status_callback_url, get_carrier)
     except (PermanentCarrierError, TransientCarrierError) as exc:
-        cause = "" if isinstance(exc, CarrierThrottled) else carriers.account_refusal(carrier.name, exc.code)
+        cause = "" if isinstance(exc, CarrierThrottled) else carriers.account_refusal_of(exc.code)
         if cause:
             raise account_hold.Refused(exc.code, exc.message, cause) from exc
         raise

@@ -54,6 +54,7 @@ def uninstall(portal: Portal, clean: bool) -> int:
     routes. The record read before the lockout names the credentials."""
     store.portals.mark_uninstalled(portal.member_id, portal.sender_seq)
     references = [portal.carrier_config.get("credentials", ""), *(s.get("credentials", "") for s in portal.senders.values())]
+    references += [a.get("credentials", "") for a in portal.carrier_accounts.values()]  # its routes' accounts
     extra: dict[str, Any] = {"secrets_deleted": len(store.erase.carrier_secrets(portal.member_id, references, force=clean))}
     deleted = 0
     if clean:

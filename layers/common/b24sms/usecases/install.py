@@ -129,6 +129,8 @@ def install(request: InstallRequest) -> Portal:
         openlines=existing.openlines if existing else {},
         senders=existing.senders if existing else {},  # added on the application's page
         sender_seq=existing.sender_seq if existing else 0,  # a removed sender's CODE stays used
+        routing=existing.routing if existing else {},  # set by an operator, as carrier_config
+        carrier_accounts=existing.carrier_accounts if existing else {},
     )
     store.portals.put_portal(portal)
     client = client_for(portal)

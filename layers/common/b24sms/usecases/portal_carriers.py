@@ -1,12 +1,15 @@
 """A portal's own carrier: which carrier, the sender identity, the default country, and a reference to
-its credentials in Secrets Manager. Set by an operator (``make portal-carrier``), read by dispatch and
+its credentials in Secrets Manager; and its routing by destination and fallback carrier, with its own
+accounts for the carriers those name. Set by an operator (``make portal-carrier``), read by dispatch and
 by the status route within seconds: no redeploy. Credentials never enter DynamoDB."""
 
 from __future__ import annotations
 
 from b24sms.adapters import carriers, store
 from b24sms.adapters.config import secret_json
+from b24sms.domain import phones, routing
 from b24sms.domain.models import CarrierConfig
+from b24sms.domain.routing import Routing
 from b24sms.usecases.routes import remember_route
 
 
@@ -57,3 +60,26 @@ def configure(member_id: str, config: CarrierConfig | None, check_secret: bool =
     if portal is not None:
         remember_route(portal)  # an SMS to the portal's number finds it (two-way SMS)
     return valid
+
+
+def configure_routing(
+    member_id: str, entries: dict[str, str], accounts: list[CarrierConfig] | None = None, check_secret: bool = True
+) -> Routing:
+    """Give a portal its routing table (``+7=smsru, *=twilio, fallback=vonage``; empty: the deployment's)
+    and its own accounts for the carriers it names (each checked as its main carrier's is; a named
+    carrier without one sends with the deployment's account). Raises InvalidCarrierConfig, or
+    LookupError for a portal that never installed the app."""
+    try:
+        table = routing.validate(entries, carriers.known(), is_region=phones.is_region)
+    except routing.InvalidRouting as exc:
+        raise InvalidCarrierConfig(str(exc)) from exc
+    named = set(table.routes.values()) | ({table.fallback} if table.fallback else set())
+    own: dict[str, dict[str, str]] = {}
+    for account in accounts or []:
+        if account.carrier not in named:
+            raise InvalidCarrierConfig(f"an account for {account.carrier!r}, which the routing does not name")
+        valid = validate(account, check_secret)
+        own[valid.carrier] = {k: v for k, v in valid.to_item().items() if k != "carrier"}
+    if not store.portals.set_routing(member_id, table.to_item(), own):
+        raise LookupError(f"no portal with member_id {member_id!r}")
+    return table

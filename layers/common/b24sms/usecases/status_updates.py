@@ -42,11 +42,10 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
 
 
 def _own_account(portal: Portal | None, carrier: str) -> CarrierConfig | None:
-    """The installed portal's own account of ``carrier`` (its main settings', else a sender's)."""
+    """The installed portal's own account of ``carrier`` (its main settings', a sender's, a route's)."""
     if portal is None or not portal.installed:
         return None
-    configs = [portal.carrier, *(portal.carrier_for(code) for code in sorted(portal.senders))]
-    return next((c for c in configs if c and c.carrier == carrier and c.credentials), None)
+    return next((c for c in portal.own_configs() if c.carrier == carrier and c.credentials), None)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from b24sms.adapters.carriers.base import (
     CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
+    CarrierUnreachable,
     CheckFailed,
     Field,
     InboundSms,
@@ -46,6 +47,7 @@ __all__ = [
     "CarrierOutcomeUnknown",
     "CarrierSpec",
     "CarrierThrottled",
+    "CarrierUnreachable",
     "CheckFailed",
     "Field",
     "InboundSms",
@@ -157,6 +159,18 @@ def account_refusal(name: str, code: str) -> str:
     """The cause (``domain.holds``) when carrier ``name``'s error ``code`` refuses the account itself, else ""."""
     found = specs().get(name)
     return str(found.account_refusals.get(code, "")) if found else ""
+
+
+def account_refusal_of(code: str) -> str:
+    """The cause when an error ``code`` of any carrier (their codes carry the carrier's prefix) refuses
+    the account itself, else "" (a failover's combined error keeps the code of the carrier that answered)."""
+    return next((str(s.account_refusals[code]) for s in specs().values() if code in s.account_refusals), "")
+
+
+def route_codes(name: str) -> frozenset[str]:
+    """Carrier ``name``'s send refusals that mean "not through this route" (empty if unknown)."""
+    found = specs().get(name)
+    return found.route_codes if found else frozenset()
 
 
 def settings() -> tuple[str, ...]:

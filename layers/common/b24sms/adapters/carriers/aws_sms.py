@@ -21,6 +21,7 @@ from b24sms.adapters.carriers.base import (
     CarrierOutcomeUnknown,
     CarrierSpec,
     CarrierThrottled,
+    CarrierUnreachable,
     CheckFailed,
     InboundSms,
     OutboundSms,
@@ -149,7 +150,7 @@ class AwsSmsCarrier:
         try:
             answer = client.send_text_message(**request)
         except (EndpointConnectionError, ConnectTimeoutError) as exc:  # never reached AWS
-            raise TransientCarrierError("AWS_UNREACHABLE", type(exc).__name__) from exc
+            raise CarrierUnreachable("AWS_UNREACHABLE", type(exc).__name__) from exc
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or "Unknown")
@@ -231,5 +232,15 @@ SPEC = CarrierSpec(
         "AWS_AccessDeniedException": holds.CREDENTIALS,
         "AWS_ServiceQuotaExceededException_MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT": holds.BALANCE,
     },
+    # the destination country not enabled or blocked, no identity of ours for it
+    route_codes=frozenset(
+        {
+            "AWS_ValidationException_DESTINATION_COUNTRY_BLOCKED",
+            "AWS_ValidationException_COUNTRY_NOT_ENABLED",
+            "AWS_ValidationException_INVALID_IDENTITY_FOR_DESTINATION_COUNTRY",
+            "AWS_ValidationException_COUNTRY_CODE_MISMATCH",
+            "AWS_ConflictException_DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION",
+        }
+    ),
     # delivery events come through SNS (the SmsEvents function), never to the HTTP status route
 )

@@ -84,6 +84,11 @@ class TransientCarrierError(CarrierError):
     timeout: nothing of the request went out; or an answer saying so: 5xx, 429)."""
 
 
+class CarrierUnreachable(TransientCarrierError):
+    """The connection failed before a byte of the request was written (refused, a name that did not
+    resolve, a connect timeout): the carrier provably does not have the SMS, so another may send it."""
+
+
 class CarrierOutcomeUnknown(CarrierError):
     """The request may have reached the carrier but no (whole) answer came back: a read timeout, the
     connection closed or reset after the request was written. It may have taken the SMS: sending
@@ -191,6 +196,9 @@ class CarrierSpec:
     # Send refusals of the account itself, not of one message: error code -> cause (``domain.holds``:
     # credentials, suspended, balance). The account's SMS then wait instead of being retried one by one.
     account_refusals: Mapping[str, str] = field(default_factory=dict)
+    # Send refusals meaning "not through this route" (the destination is not served, the sender is not
+    # allowed there): such a message may go out through the fallback carrier (docs/carriers.md).
+    route_codes: frozenset[str] = frozenset()
     # Our message key as a status callback carries it (unverified: it only chooses whose credentials
     # verify the callback); "" when the callback does not carry it.
     callback_key: Callable[[CallbackRequest], str] = lambda request: ""
@@ -297,5 +305,5 @@ def post_once(carrier: str, url: str, *, timeout: float, **kwargs: Any) -> Any:
             return session.post(url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         if not request_written(exc):
-            raise TransientCarrierError(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
+            raise CarrierUnreachable(f"{code}_UNREACHABLE", f"{type(exc).__name__}: the request never left") from exc
         raise CarrierOutcomeUnknown(f"{code}_NO_ANSWER", f"no answer from {carrier}: {type(exc).__name__}") from exc

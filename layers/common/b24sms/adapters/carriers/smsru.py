@@ -235,6 +235,8 @@ SPEC = CarrierSpec(
     title={"en": "SMS.ru", "ru": "SMS.ru"},
     settings=("SMSRU_API_ID", "SMSRU_CALLBACK_SECRET", "SMSRU_FROM", "SMSRU_API_BASE"),
     build=build,
+    # 204 sender name not approved (for this operator), 207 SMS.ru cannot send to this number
+    route_codes=frozenset({"SMSRU_204", "SMSRU_207"}),
     secret_keys=("api_id",),  # + callback_secret, made for the portal when it saves
     default_sender="SMSRU_FROM",
     price_from="",  # the cost is in sms/status and sms/cost answers only: one more call per SMS

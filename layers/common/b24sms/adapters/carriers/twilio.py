@@ -326,6 +326,9 @@ SPEC = CarrierSpec(
     price_from="",  # only the Message resource has price/price_unit, later; its callbacks do not
     # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).
     account_refusals={"TWILIO_20003": holds.CREDENTIALS, "TWILIO_401": holds.CREDENTIALS, "TWILIO_20005": holds.SUSPENDED},
+    # 21408 sending to the region not enabled, 21612 no route from this sender to this number,
+    # 21606 the sender cannot message this destination: another carrier may take it
+    route_codes=frozenset({"TWILIO_21408", "TWILIO_21612", "TWILIO_21606"}),
     callback_key=lambda request: request.query.get("ref", ""),  # in our StatusCallback URL
     inbound_to=lambda request: decode_flat(request.body).get("To", ""),
 )

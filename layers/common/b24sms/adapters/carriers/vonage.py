@@ -331,6 +331,8 @@ SPEC = CarrierSpec(
         "VONAGE_API_BASE",
     ),
     build=build,
+    # 6 unroutable prefix, 15 sender id not allowed for this destination, 29 destination not whitelisted
+    route_codes=frozenset({"VONAGE_6", "VONAGE_15", "VONAGE_29"}),
     secret_keys=("api_key", "api_secret"),  # + signature_secret, signature_method: its own signed receipts
     default_sender="VONAGE_FROM",
     price_from="send",  # message-price per segment

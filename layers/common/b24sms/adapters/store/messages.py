@@ -122,6 +122,7 @@ def record_carrier_accepted(
     config: CarrierConfig | None = None,
     price: str = "",
     price_unit: str = "",
+    failover: str = "",
     reconcile_after: int = 0,
 ) -> Message | None:
     """The carrier took the message: keep its id (callbacks find the message by it), the number as
@@ -150,6 +151,9 @@ def record_carrier_accepted(
     if price:  # the send answer's price, in the same write
         sets += ", price = :price, price_unit = :unit"
         values[":price"], values[":unit"] = price, price_unit
+    if failover:  # sent by the fallback carrier: why (the page's log shows it)
+        sets += ", failover = :fo"
+        values[":fo"] = failover
     if reconcile_after:
         sets += ", " + recon.ENTER
         values.update(recon.enter_values(message.message_id, reconcile_after))

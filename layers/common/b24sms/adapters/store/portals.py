@@ -133,6 +133,18 @@ def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
     return response is not None
 
 
+def set_routing(member_id: str, routing: dict[str, str], accounts: dict[str, dict[str, str]]) -> bool:
+    """A portal's routing table and the accounts of the carriers it names (empty: the deployment's)."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET routing = :r, carrier_accounts = :a, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":r": routing, ":a": accounts, ":t": now()},
+    )
+    return response is not None
+
+
 def set_reconcile(member_id: str, value: str) -> bool:
     """Whether the reconciler asks the carrier about this portal's late statuses ("off": never)."""
     response = guarded(

@@ -12,6 +12,7 @@ from b24sms.usecases.page.alerts import set_delivery_alert
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
 from b24sms.usecases.page.reconciliation import set_reconcile
+from b24sms.usecases.page.routing_settings import parse_routing_form, save_routing
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
 from b24sms.usecases.page.trial_sms import send_test, test_status
 from b24sms.usecases.page_session import Session
@@ -26,6 +27,11 @@ def _carrier_check(session: Session, form: dict[str, Any]) -> dict[str, Any]:
 
 def _carrier_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     save_carrier(session, parse_carrier_form(form), str(form.get("code") or ""))
+    return {"ok": True, "message_key": "saved"}
+
+
+def _routing_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    save_routing(session, parse_routing_form(form))
     return {"ok": True, "message_key": "saved"}
 
 
@@ -74,6 +80,7 @@ def _alerts_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
 ACTIONS: dict[str, Action] = {
     "carrier-check": _carrier_check,
     "carrier-save": _carrier_save,
+    "routing-save": _routing_save,
     "test-send": _test_send,
     "test-status": _test_status,
     "sender-add": _sender_add,

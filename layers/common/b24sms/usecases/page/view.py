@@ -13,6 +13,7 @@ from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_form
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
 from b24sms.usecases.page.reconciliation import reconcile_view
+from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
 from b24sms.usecases.page.session import portal_of
 from b24sms.usecases.page.statistics import summary
@@ -34,6 +35,7 @@ class PageData:
     audit: list[dict[str, Any]]
     carriers: tuple[str, ...] = field(default_factory=tuple)
     forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
+    routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
 
 
@@ -54,5 +56,6 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageDat
         audit=store.audit.audit_log(portal.member_id),
         carriers=allowed_carriers(),
         forms=carrier_forms(allowed_carriers()),
+        routing=routing_view(portal),
         reconcile=reconcile_view(portal),
     )
