@@ -81,3 +81,13 @@ def test_the_admin_sets_the_delivery_alert_threshold_on_the_page(
         assert refused.status_code == 400 and refused.json()["error"], bad
     assert store.portals.get_portal(portal.member_id).delivery_alert == 90  # type: ignore[union-attr]
     assert call(stack, session_of(emulator, portal, user="2"), "alerts-save", delivery_alert="0").status_code == 403
+
+
+def test_a_delivery_rate_below_the_threshold_opens_the_alert_once(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack
+):
+    ids = [emulator.send_sms(portal, f"+1555{n:02d}10013", "unreachable")[0] for n in range(20)]  # the sandbox: undelivered
+    for message_id in ids:
+        assert final_status(portal, message_id, timeout=40) == "undelivered"
+    opened = wait_until(lambda: (p := store.portals.get_portal(portal.member_id)) and p.alerts)
+    assert set(opened) == {"delivery"}
