@@ -36,6 +36,7 @@ from typing import Any
 from unittest import mock
 
 from bench.sim.clock import EventLoop, SimClock, SimExecutor
+from bench.sim.jobs import MemoryJobs
 from bench.sim.portal import Bucket, SimPortal, SimSession
 from bench.sim.sqs import SimQueue, SimSqsClient
 from bench.sim.store import Meter, SimChats, SimLimits, SimMessages, SimPortals
@@ -360,6 +361,7 @@ class Simulation:
             portals=self.portals,
             limits=self.limits,
             chats=self.chats,
+            jobs=MemoryJobs(),
             now=self.clock.now_int,
         )
         sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)

@@ -2,10 +2,10 @@
 three SMS (one delivered, one undelivered, one failed) and a fourth that the sandbox refuses as "no
 route" and the fallback carrier (a Vonage fake) delivers, and print each one's status timeline as the
 portal saw it (the failover only in-process: ``LAMBDA_MODE=sam`` containers do not reach the fake);
-then one more whose carrier callback is lost, made good by the reconciler. With ``--keep`` (``make
-demo KEEP=1``) the stack and the emulated portal keep running, with that history, and it prints the
-URLs that open the application's page in a desktop browser as the portal's
-administrator and as a user without admin rights would see it."""
+then one more whose carrier callback is lost, made good by the reconciler, and one held by quiet hours
+until the recipient's morning. With ``--keep`` (``make demo KEEP=1``) the stack and the emulated portal
+keep running, with that history, and it prints the URLs that open the application's page in a desktop
+browser as the portal's administrator and as a user without admin rights would see it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 
-from local import demo_reconcile
+from local import demo_crm, demo_quiet, demo_reconcile
 from local.emulator import EmulatedPortal, PortalEmulator
 from local.fakes.vonage import VonageFake
 from local.stack import LocalStack
@@ -77,7 +77,9 @@ def main() -> int:
             stored = store.messages.get_message(portal.member_id, message_id)
             if stored and stored.failover:
                 print(f"    sent by {stored.carrier}, the fallback: {stored.failover}")
+        ok = demo_crm.show(emulator, stack, portal) and ok  # an opt-out and a failure reason on the CRM timeline
         ok = demo_reconcile.lost_callback(emulator, stack, portal) and ok
+        ok = demo_quiet.held_overnight(emulator, stack, portal) and ok
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
         if stack.remote:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from b24sms.adapters import carriers
 from local.httpserver import LoopbackServer
 from local.iam import enforce as iam
+from local.schedules import LocalScheduler
 from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
 
 LAYER_DIR = ROOT / "layers" / "common"
@@ -183,6 +184,7 @@ class LocalStack:
         # on botocore clients created from here on, and _set_environment drops the layer's cached ones.
         self.iam = iam.Enforcer.from_policies(self.template.resolve, ACCOUNT, enforce=self.iam_mode == "enforce")
         iam.install()
+        self.schedules = LocalScheduler(self.template, self.iam, self.aws_endpoint)  # moto runs no schedules
         self._http = LoopbackServer(self.handle_http, self.port, self.host)
         self.port = self._http.port
         self.base_url = self._http.base_url
@@ -201,6 +203,7 @@ class LocalStack:
                     self._spawn(self._poll, trigger, self.poller_handler(trigger.function, index))
             for function, seconds in self.template.schedules():
                 self._spawn(self._every, function, seconds)
+            self._spawn(self.schedules.run, self._stop)
         return self
 
     def stop(self) -> None:

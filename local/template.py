@@ -151,7 +151,7 @@ class Template:
                 return self._ref(arg)
             if name == "Fn::GetAtt":
                 logical, attr = arg
-                return self.physical.get(logical, {}).get(attr, f"{logical}.{attr}")
+                return self.physical.get(logical, self._named(logical)).get(attr, f"{logical}.{attr}")
             if name == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 return re.sub(
@@ -211,4 +211,15 @@ class Template:
             return self.parameters[name]
         if name in self.physical:
             return self.physical[name]["Ref"]
-        return name
+        return self._named(name).get("Ref", name)
+
+    def _named(self, logical: str) -> dict[str, str]:
+        """What the local stack calls the resources it does not create from a table of its own: an IAM
+        role (a name; local/schedules.py acts as it) and a Scheduler group (its ``Name``)."""
+        kind = self.resources.get(logical, {}).get("Type")
+        if kind == "AWS::IAM::Role":
+            return {"Ref": f"{logical}-local", "Arn": f"arn:aws:iam::{ACCOUNT}:role/{logical}-local"}
+        if kind == "AWS::Scheduler::ScheduleGroup":
+            group = str(self.resolve(self.resources[logical]["Properties"]["Name"]))
+            return {"Ref": group, "Arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"}
+        return {}

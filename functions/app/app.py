@@ -67,9 +67,11 @@ AUDIT_ACTIONS = {
     "sender removed": "sender_removed",
     "opt-out added": "optout_added",
     "opt-out removed": "optout_removed",
+    "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
     "delivery alert": "delivery_alert",
+    "quiet hours": "quiet",
 }
 
 

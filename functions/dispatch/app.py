@@ -16,13 +16,15 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from b24sms.adapters import queues, telemetry
-from b24sms.usecases import dispatch
+from b24sms.usecases import dispatch, quiet
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def send_one(record: SQSRecord) -> str:
+    if quiet.is_wake(record.body):  # a portal's quiet hours are over: queue what they held
+        return quiet.wake(record.body)
     member_id, message_id = queues.parse_body(record.body)
     logger.set_correlation_id(message_id)
     logger.append_keys(member_id=member_id)

@@ -159,8 +159,10 @@ class PortalEmulator(EmulatorState):
         with_auth: bool = True,
         message_id: str | None = None,
         code: str | None = None,
+        bindings: list[tuple[int, int]] | None = None,
     ) -> tuple[str, requests.Response]:
-        """What the portal does when a user (with_auth) or a robot (without) sends an SMS."""
+        """What the portal does when a user (with_auth) or a robot (without) sends an SMS; ``bindings``:
+        the CRM items it is sent from, (entityTypeId, id) each (default: a contact 17 and a deal 42)."""
         with self.lock:
             if not portal.senders:
                 raise RuntimeError("the app registered no sender on this portal")
@@ -172,6 +174,8 @@ class PortalEmulator(EmulatorState):
                 timeline.append("sent")  # Bitrix24 marks a message sent as it hands it to the provider
                 portal.status_times[message_id] = [time.time()]
         form = events.sms(code, message_id, to, text)
+        if bindings is not None:
+            form["bindings"] = [{"OWNER_TYPE_ID": str(t), "OWNER_ID": str(i)} for t, i in bindings]
         if with_auth:
             form["auth"] = events.auth_block(portal, portal.current_access_token)
         return message_id, events.post(handler, form)

@@ -1,7 +1,8 @@
 """The portal's REST API: a table from method name to function (``METHODS``: messageservice.*, event.*,
-app.info and the Open Lines methods of ``imconnector``), ``batch`` around it, and what every call goes
-through first, in the portal's order: the portal being down, the access token (missing, unknown,
-``expired_token``), the leaky bucket (``QUERY_LIMIT_EXCEEDED``), faults a test queued with
+app.info, the Open Lines methods of ``imconnector`` and the CRM and notification methods of ``crm``),
+``batch`` around it, and what every call goes through first, in the portal's order: the portal being
+down, the access token (missing, unknown, ``expired_token``), the leaky bucket (``QUERY_LIMIT_EXCEEDED``),
+faults a test queued with
 ``fail_next``, then the scope the method needs (``insufficient_scope``). Every call is recorded in
 ``portal.calls``."""
 
@@ -11,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from local.emulator import imconnector
+from local.emulator import crm, imconnector
 from local.emulator.forms import decode_form
 from local.emulator.params import Method, RestError, check_handler, not_found
 from local.emulator.state import Call, EmulatedPortal
@@ -20,7 +21,13 @@ SENDER_CODE = re.compile(r"^[a-z0-9.\-_]+$", re.IGNORECASE)
 STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
 INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
 # method prefix -> the scope the app needs for it
-METHOD_SCOPES = (("messageservice.", "messageservice"), ("imconnector.", "imconnector"), ("imopenlines.", "imopenlines"))
+METHOD_SCOPES = (
+    ("messageservice.", "messageservice"),
+    ("imconnector.", "imconnector"),
+    ("imopenlines.", "imopenlines"),
+    ("crm.", "crm"),
+    ("im.", "im"),
+)
 
 
 # -- messageservice.* ------------------------------------------------------------------------------
@@ -149,6 +156,7 @@ METHODS: dict[str, Method] = {
     "user.current": user_current,
     "user.admin": user_admin,
     **imconnector.METHODS,
+    **crm.METHODS,
 }
 
 

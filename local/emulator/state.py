@@ -76,6 +76,12 @@ def _default_lines() -> dict[str, dict[str, Any]]:
     return {"1": {"ID": "1", "LINE_NAME": "Open line 1", "ACTIVE": "Y"}}
 
 
+def _default_crm() -> dict[tuple[int, int], Any]:
+    from local.emulator.crm import CrmItem
+
+    return {(3, 17): CrmItem(3, 17, []), (2, 42): CrmItem(2, 42, [])}
+
+
 @dataclass
 class EmulatedPortal:
     name: str
@@ -104,7 +110,7 @@ class EmulatedPortal:
     installed: bool = False
     app_version: int = 1  # the app's version installed on the portal: ``update_app`` raises it
     token_ttl: float = 3600.0
-    scopes: set[str] = field(default_factory=lambda: {"messageservice", "imconnector", "imopenlines"})
+    scopes: set[str] = field(default_factory=lambda: {"messageservice", "imconnector", "imopenlines", "crm", "im"})
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # connector ID -> imconnector.register params
     lines: dict[str, dict[str, Any]] = field(default_factory=_default_lines)  # open line id -> its config
     active: dict[tuple[str, str], bool] = field(default_factory=dict)  # (connector, line) -> ACTIVE
@@ -121,6 +127,10 @@ class EmulatedPortal:
     )
     token_users: dict[str, str] = field(default_factory=dict)
     app_url: str = ""  # the application's page (handler path), set at install
+    # The CRM (local/emulator/crm.py): (entityTypeId, id) -> its phones and timeline; notifications sent.
+    # The items the HANDLER calls' default bindings name (events.sms): contact 17, deal 42.
+    crm: dict[tuple[int, int], Any] = field(default_factory=lambda: _default_crm())
+    notifications: list[dict[str, Any]] = field(default_factory=list)
     last_id: int = 1000  # one sequence for im chat, message, session and user ids: a mix-up shows
     # Called with (method, params) before a REST call is served, outside the emulator's lock: a test's
     # way to make something happen while the app waits for the portal (a second request, a race).
@@ -172,6 +182,19 @@ class EmulatedPortal:
         line = str(max((int(k) for k in self.lines if k.isdigit()), default=0) + 1)
         self.lines[line] = {"ID": line, "LINE_NAME": name or f"Open line {line}", "ACTIVE": "Y"}
         return line
+
+    def add_crm_item(self, entity_type: str, *phones: str, locked: bool = False) -> tuple[int, int]:
+        """A lead, contact or company with these phone numbers (as a user typed them); its key."""
+        from local.emulator.crm import ENTITY_TYPES, CrmItem
+
+        key = (ENTITY_TYPES[entity_type.upper()], self.new_id())
+        self.crm[key] = CrmItem(key[0], key[1], list(phones), locked=locked)
+        return key
+
+    def crm_timeline(self, key: tuple[int, int]) -> list[dict[str, Any]]:
+        """The entries the app wrote on a CRM item's timeline, oldest first."""
+        item = self.crm.get(key)
+        return list(item.timeline) if item else []
 
     def new_id(self) -> int:
         self.last_id += 1

@@ -205,6 +205,8 @@ def resources_of(service: str, operation: str, params: dict[str, Any], region: s
         return [str(secret) if str(secret).startswith("arn:") else f"{arn}:secret:{secret}"]
     if service == "sms-voice":
         return _sms_voice(params, arn)
+    if service == "scheduler" and "Name" in params:  # CreateSchedule, GetSchedule, DeleteSchedule …
+        return [f"{arn}:schedule/{params.get('GroupName') or 'default'}/{params['Name']}"]
     return ["*"]
 
 
@@ -258,6 +260,9 @@ def _check_call(params: dict[str, Any], model: Any, context: dict[str, Any] | No
     region = str((context or {}).get("client_region") or "us-east-1")
     resources = resources_of(service, model.name, params, region, enforcer.account)
     enforcer.check(function, action_of(service, model.name), resources, model.name)
+    role = (params.get("Target") or {}).get("RoleArn") if service == "scheduler" else None
+    if role:  # handing a role to Scheduler needs iam:PassRole on it, as AWS checks
+        enforcer.check(function, "iam:PassRole", [str(role)], model.name)
 
 
 def _register(client: Any) -> Any:

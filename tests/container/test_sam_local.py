@@ -113,3 +113,13 @@ def test_without_a_docker_daemon_sam_local_says_so_in_one_line():
     assert len(lines) == 1 and lines[0].startswith("sam local: "), done.stderr
     if sam.SAM_PY.exists() and shutil.which("docker"):
         assert "Docker daemon is not running" in lines[0]
+
+
+@needs_docker
+def test_the_lambda_runtime_has_the_zone_files_quiet_hours_read():
+    # Quiet hours read zones through zoneinfo; the layer ships no tzdata because the python3.13 runtime
+    # (Amazon Linux 2023) has /usr/share/zoneinfo. If a runtime update drops it, this fails first.
+    script = "import zoneinfo; print(zoneinfo.ZoneInfo('America/Los_Angeles'), zoneinfo.ZoneInfo('Asia/Irkutsk'))"
+    done = sam._docker("run", "--rm", "--network", "none", "--entrypoint", "python3", sam.IMAGE, "-c", script, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["America/Los_Angeles", "Asia/Irkutsk"]

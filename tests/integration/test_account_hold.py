@@ -53,6 +53,8 @@ def test_refused_credentials_hold_the_sms_and_the_pages_check_sends_each_once(
         message = store.messages.get_message(portal.member_id, message_id)
         assert message and message.status == "queued" and message.attempts == 0 and not message.carrier_message_id
     assert store.messages.get_message(portal.member_id, first).error_code == "TWILIO_20003"  # type: ignore[union-attr]
+    told = wait_until(lambda: [n for n in portal.notifications if n["TAG"] == "b24sms.credentials"])
+    assert len(told) == 1 and told[0]["USER_ID"] == 1 and "TWILIO_20003" in told[0]["MESSAGE"]  # the installer, once
 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", twilio.auth_token)  # the admin fixes the credentials
     token = session_of(emulator, portal)
@@ -66,6 +68,9 @@ def test_refused_credentials_hold_the_sms_and_the_pages_check_sends_each_once(
         assert final_status(portal, message_id) == "delivered"
     assert [sent_to(twilio, n) for n in NUMBERS] == [1, 1, 1]  # each exactly once
     assert len(calls) == 4
+    recovered = wait_until(lambda: [n for n in portal.notifications if "again" in n["MESSAGE"]])
+    assert [n["TAG"] for n in portal.notifications] == ["b24sms.credentials"]  # the same TAG: replaced, not piled up
+    assert recovered[0]["TAG"] == "b24sms.credentials"
 
 
 def test_the_admin_sets_the_delivery_alert_threshold_on_the_page(
@@ -91,3 +96,5 @@ def test_a_delivery_rate_below_the_threshold_opens_the_alert_once(
         assert final_status(portal, message_id, timeout=40) == "undelivered"
     opened = wait_until(lambda: (p := store.portals.get_portal(portal.member_id)) and p.alerts)
     assert set(opened) == {"delivery"}
+    [told] = wait_until(lambda: portal.notifications)
+    assert told["TAG"] == "b24sms.delivery" and "0%" in told["MESSAGE"] and "[URL=" in told["MESSAGE"]

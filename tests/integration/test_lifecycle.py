@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from b24sms.adapters import store
+from b24sms.adapters.store.jobs import Job
 from b24sms.domain.models import CarrierConfig
 from b24sms.usecases import portal_carriers
 from local.portal_emulator import EmulatedPortal, PortalEmulator
@@ -73,12 +74,15 @@ def test_uninstall_with_clean_erases_credentials_opt_outs_audit_and_route(
     assert emulator.install(bystander, f"{stack.base_url}/bitrix/install").status_code == 200
     store.chats.opt_out(bystander.member_id, "+15550108001", "page")
     store.chats.remember_route("+14155550123", bystander.member_id)
+    job = Job("optout#x#1", [("crm.duplicate.findbycomm", {"type": "PHONE", "values": ["+14155550123"]})])
+    assert store.jobs.add(portal.member_id, job)  # a CRM job still owed: it holds the number too
 
     response = emulator.uninstall(portal, clean=True)
     assert response is not None and response.status_code == 200, response and response.text
 
     assert store.chats.opt_outs(portal.member_id) == []  # before the fix: both full numbers were kept
     assert store.audit.audit_log(portal.member_id) == []
+    assert store.jobs.pending(portal.member_id, 10) == []
     assert not _secret_exists(names["ours"])
     assert _secret_exists(names["operators"])  # not under the portal's prefix: an operator's, kept
     assert store.chats.route_portals("+14155550123") == [bystander.member_id]

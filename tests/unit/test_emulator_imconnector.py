@@ -248,12 +248,12 @@ def test_without_the_imconnector_scope_the_methods_are_refused(portal: EmulatedP
 
 
 def test_the_scopes_show_in_tokens_and_auth(emu: PortalEmulator, portal: EmulatedPortal):
-    assert portal.scope == "messageservice,imconnector,imopenlines"
+    assert portal.scope == "messageservice,crm,im,imconnector,imopenlines"
     refresh = next(iter(portal.refresh_tokens))
     token = {"grant_type": "refresh_token", "client_id": emu.client_id, "client_secret": emu.client_secret}
     token["refresh_token"] = refresh
     answer = requests.get(f"{emu.oauth_url}/oauth/token/", params=token, timeout=10).json()
-    assert answer["scope"] == "app,messageservice,imconnector,imopenlines"
+    assert answer["scope"] == "app,messageservice,crm,im,imconnector,imopenlines"
 
 
 def test_operator_reply_posts_the_event_as_bitrix24_does(emu: PortalEmulator, portal: EmulatedPortal, app: App):

@@ -41,7 +41,7 @@ def test_portals_get_their_endpoints_names_and_settings(state: EmulatorState):
 
 def test_scope_tokens_lines_and_ids(state: EmulatorState):
     portal = state.add_portal()
-    assert portal.scope == "messageservice,imconnector,imopenlines"
+    assert portal.scope == "messageservice,crm,im,imconnector,imopenlines"
     portal.scopes = {"imopenlines", "imconnector"}
     assert portal.scope == "imconnector,imopenlines"
     old, _ = portal.issue_tokens()

@@ -25,6 +25,7 @@ from b24sms.domain import statuses
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.states import DispatchState
 from b24sms.usecases import push
+from bench.sim.jobs import MemoryJobs
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-status"
 
@@ -190,7 +191,11 @@ def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
     fleet = Fleet()
     stand_in = fleet.messages  # the messages table, its push-pending index and its day counters
     monkeypatch.setattr(
-        push, "store", SimpleNamespace(messages=stand_in, pushes=stand_in, counters=stand_in, portals=fleet, limits=fleet.limits)
+        push,
+        "store",
+        SimpleNamespace(
+            messages=stand_in, pushes=stand_in, counters=stand_in, portals=fleet, limits=fleet.limits, jobs=MemoryJobs()
+        ),
     )
     monkeypatch.setattr(
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])

@@ -60,6 +60,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("PortalsTable", UPDATE),  # a carrier account's hold (store/holds.py)
         ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
+        # quiet hours (usecases/quiet.py): held messages, and one wake-up per portal and opening
+        ("MessagesTable/index/by-quiet", QUERY), ("scheduler:quiet", "scheduler:CreateSchedule"),
+        ("QuietWakeRole", "iam:PassRole"),
         params={PUBLIC_URL, SMSRU_API_ID} | CARRIER_PARAMS,
     ),
     "StatusFunction": grants(
@@ -72,6 +75,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE), ("ChatsTable", QUERY),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
         ("secretsmanager", "secretsmanager:GetSecretValue"),  # a portal's own account verifies SMS to its number
+        ("StatusQueue", SEND),  # STOP/START: the CRM timeline entries are a portal job, its token wakes the push
         params={PUBLIC_URL, CLIENT_SECRET} | CARRIER_PARAMS,
     ),
     "ConnectorFunction": grants(("PortalsTable", GET), ("PortalsTable", UPDATE), ("ChatsTable", PUT), params={PUBLIC_URL}),
@@ -86,6 +90,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", "dynamodb:BatchGetItem"), ("MessagesTable", UPDATE),
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
+        ("ChatsTable", QUERY), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE),  # portal jobs
+        ("StatusQueue", SEND),  # the portal's token, when a failure's CRM entries wait for the next turn
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(
@@ -97,6 +103,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY),
         ("MessagesTable/index/by-portal-created", QUERY),
         ("ChatsTable", PUT), ("ChatsTable", DELETE), ("ChatsTable", QUERY), ("OutboundQueue", SEND),
+        ("StatusQueue", SEND),  # an opt-out by hand: its CRM timeline entries (a portal job) wake the push
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("secretsmanager", "secretsmanager:CreateSecret"),
         ("secretsmanager", "secretsmanager:DeleteSecret"),
         ("sms-voice", "sms-voice:DescribePhoneNumbers"), ("sms-voice", "sms-voice:DescribeSenderIds"),
@@ -173,6 +180,8 @@ def resource_key(value: Any) -> str:
             return "ssm:" + str(sub[len(SSM) :])
         if sub == "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*":
             return "sms-voice"
+        if sub == "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/b24sms-${Stage}-quiet/quiet-*":
+            return "scheduler:quiet"  # this stage's group, the quiet hours' names only
         match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/[\w-]+)", sub)
         assert match, f"unexpected resource {sub}"
         return match.group(1) + match.group(2)

@@ -42,6 +42,11 @@ class Settings:
     push_retry_cap: float
     default_country: str
     max_segments: int
+    # Quiet hours' wake-ups (usecases/quiet.py): EventBridge Scheduler's group, the queue it sends a
+    # portal's wake-up to (OutboundQueue) and the role it sends as; "": quiet hours hold nothing.
+    quiet_schedule_group: str = ""
+    quiet_wake_target_arn: str = ""
+    quiet_wake_role_arn: str = ""
 
     @property
     def public_base_url(self) -> str:
@@ -96,6 +101,9 @@ def get_settings() -> Settings:
         push_retry_cap=float(_env("PUSH_RETRY_CAP", "3600")),  # the longest wait between tries (tests shorten it)
         default_country=os.environ.get("DEFAULT_COUNTRY", "").upper(),  # for national numbers, e.g. RU
         max_segments=int(_env("MAX_SEGMENTS", "10")),
+        quiet_schedule_group=os.environ.get("QUIET_SCHEDULE_GROUP", ""),
+        quiet_wake_target_arn=os.environ.get("QUIET_WAKE_TARGET_ARN", ""),
+        quiet_wake_role_arn=os.environ.get("QUIET_WAKE_ROLE_ARN", ""),
     )
 
 

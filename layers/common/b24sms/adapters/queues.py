@@ -59,6 +59,13 @@ def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
     return requests
 
 
+def send_later(queue_url: str, body: dict[str, Any], delay_seconds: int) -> None:
+    """One message (JSON), delivered after ``delay_seconds`` (SQS allows at most 900)."""
+    aws.sqs().send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=max(0, min(delay_seconds, 900))
+    )
+
+
 def enqueue_syncs(bodies: list[dict[str, Any]]) -> int:
     """The sender sync's messages (``{"member_id"}`` or ``{"scan_from"}``); returns the requests made."""
     return send_batch(get_settings().sync_queue_url, bodies)
@@ -69,10 +76,13 @@ def enqueue_reconciles(bodies: list[dict[str, Any]]) -> int:
     return send_batch(config.reconcile_queue_url(), bodies)
 
 
-def enqueue_portal_push(member_id: str) -> None:
-    """Tell the push a portal has statuses waiting (it drains them from ``by-push-pending``)."""
+def enqueue_portal_push(member_id: str, delay_seconds: int = 0) -> None:
+    """Tell the push a portal has statuses (or jobs) waiting (it drains them from ``by-push-pending``),
+    after ``delay_seconds`` (at most SQS's 900)."""
     body = json.dumps({"member_id": member_id}, separators=(",", ":"))
-    aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=body)
+    aws.sqs().send_message(
+        QueueUrl=get_settings().status_queue_url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900))
+    )
 
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:

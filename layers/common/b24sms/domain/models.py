@@ -50,6 +50,8 @@ class Portal:
     alerts: dict[str, int] = field(default_factory=dict)
     # The delivery rate (percent) of the last hour below which the admins are told (set on the page); 0: never.
     delivery_alert: int = 80
+    # The CRM timeline gets an entry for delivered SMS too (the page's CRM section; off by default).
+    timeline_delivered: bool = False
     # Routing by destination (domain/routing.py): "RU" / "+7" / "*" / "fallback" -> carrier; empty: the
     # deployment's table applies (to portals on the deployment's carrier).
     routing: dict[str, str] = field(default_factory=dict)
@@ -58,10 +60,16 @@ class Portal:
     carrier_accounts: dict[str, dict[str, str]] = field(default_factory=dict)
     # "off": the reconciler never asks the carrier about this portal's late statuses (set on the page).
     reconcile: str = ""
+    # Quiet hours (domain/quiet.QuietHours.to_item: start, end, zone, exempt CODEs); empty: off.
+    quiet_hours: dict[str, Any] = field(default_factory=dict)
 
     @property
     def installed(self) -> bool:
         return self.status == INSTALLED
+
+    def has_scope(self, scope: str) -> bool:
+        """The portal granted the app ``scope`` (``scope``: the granted ones, comma- or space-separated)."""
+        return scope in {s.strip() for s in self.scope.replace(" ", ",").split(",")}
 
     @property
     def carrier(self) -> CarrierConfig | None:
@@ -140,6 +148,8 @@ class Message:
     parts_total: int = 0  # how many segments the carrier took
     # An operator's Open Lines reply sent as this SMS: line, chat_id (external), im_chat_id, im_message_id.
     openlines: dict[str, str] = field(default_factory=dict)
+    # The CRM items the SMS was sent from (the HANDLER call's bindings): [OWNER_TYPE_ID, OWNER_ID] each.
+    bindings: list[list[int]] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
     price: str = ""  # what the carrier said the SMS cost (``domain.prices``: a positive decimal), "" unknown
@@ -150,6 +160,8 @@ class Message:
     updated_at: int = 0
     expires_at: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Held by the portal's quiet hours until then (store/quiet.py writes it; never written from here).
+    quiet_until: int = 0
 
     @property
     def key(self) -> str:
@@ -158,9 +170,10 @@ class Message:
 
     def to_item(self) -> dict[str, Any]:
         item = asdict(self)
+        item.pop("quiet_until")  # by-quiet's key: only store/quiet.py sets or removes it
         if self.carrier and self.carrier_message_id:
             item["carrier_ref"] = f"{self.carrier}#{self.carrier_message_id}"
-        return {k: v for k, v in item.items() if v != ""}
+        return {k: v for k, v in item.items() if v != "" and not (k == "bindings" and not v)}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Message:
@@ -198,6 +211,8 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): {str(a): (b if isinstance(b, str) else int(b)) for a, b in v.items()} for k, v in value.items()}
         elif f.name in ("senders", "carrier_accounts"):
             value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
+        elif f.name == "bindings":
+            value = [[int(a), int(b)] for a, b in value]
         elif f.name == "history":
             value = [{k: (int(v) if k == "at" else v) for k, v in entry.items()} for entry in value]
         out[f.name] = value

@@ -38,3 +38,21 @@ def is_region(code: str) -> bool:
     import phonenumbers  # cold start: only when a country is checked
 
     return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def search_forms(e164: str) -> list[str]:
+    """The forms a CRM user may have typed a number in, to look it up (``crm.duplicate.findbycomm``
+    matches what was typed): E.164, its digits, the national number and the national format, and for
+    the countries that dial a trunk ``8`` (Russia, Kazakhstan, Belarus) that form too. At most 6."""
+    import phonenumbers  # cold start: as in to_e164
+
+    forms = [e164, e164.lstrip("+")]
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return forms
+    national = phonenumbers.national_significant_number(number)
+    forms += [national, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)]
+    if number.country_code in (7, 375):
+        forms.append("8" + national)
+    return list(dict.fromkeys(f for f in forms if f))[:6]

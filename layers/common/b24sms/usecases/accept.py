@@ -26,6 +26,8 @@ MAX_PHONE = 32  # E.164 has at most 15 digits; room for spaces, dashes, brackets
 MAX_NAME = 64  # module_id, code: short identifiers
 SENDER_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")  # what a CODE we register looks like
 MAX_MEMBER_ID, MAX_KEY = 64, 128  # the HANDLER URL's portal and key
+MAX_BINDINGS = 10  # CRM items one SMS is bound to (a deal and its contact, a company): room and a bound
+BINDING_ID = re.compile(r"[1-9][0-9]{0,11}")  # OWNER_TYPE_ID (1 lead … smart processes 128+), OWNER_ID
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class OutgoingSms:
     body: str
     code: str
     module_id: str = ""
+    bindings: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ def parse_outgoing(form: dict[str, Any], codes: Collection[str] = ()) -> Outgoin
     module_id = form.get("module_id", "")
     if not isinstance(module_id, str) or len(module_id) > MAX_NAME:
         problems.append(f"module_id (at most {MAX_NAME} characters)")
+    bindings = parse_bindings(form.get("bindings"))
+    if bindings is None:
+        problems.append(f"bindings (at most {MAX_BINDINGS} of OWNER_TYPE_ID and OWNER_ID, positive integers)")
     if problems:
         raise Invalid("missing or invalid: " + ", ".join(problems))
     code = form.get("code")
@@ -104,8 +110,32 @@ def parse_outgoing(form: dict[str, Any], codes: Collection[str] = ()) -> Outgoin
         raise Invalid(f"unknown sender code {shown}; this provider is {expected_code!r}")
     assert isinstance(message_id, str) and isinstance(to, str) and isinstance(body, str)
     return OutgoingSms(
-        message_id, to.strip(), body, code if isinstance(code, str) and code in codes else expected_code, module_id
+        message_id,
+        to.strip(),
+        body,
+        code if isinstance(code, str) and code in codes else expected_code,
+        module_id,
+        bindings or (),
     )
+
+
+def parse_bindings(raw: Any) -> tuple[tuple[int, int], ...] | None:
+    """The HANDLER call's ``bindings[i][OWNER_TYPE_ID]``/``[OWNER_ID]`` (the CRM items the SMS was sent
+    from), each once; None when they are not that or more than ``MAX_BINDINGS``. Absent: none."""
+    if raw is None or raw == "":
+        return ()
+    entries = list(raw.values()) if isinstance(raw, dict) else raw
+    if not isinstance(entries, list) or len(entries) > MAX_BINDINGS:
+        return None
+    found: list[tuple[int, int]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return None
+        type_id, owner_id = entry.get("OWNER_TYPE_ID"), entry.get("OWNER_ID")
+        if not all(isinstance(v, str) and BINDING_ID.fullmatch(v) for v in (type_id, owner_id)):
+            return None
+        found.append((int(str(type_id)), int(str(owner_id))))
+    return tuple(dict.fromkeys(found))
 
 
 def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
@@ -119,6 +149,7 @@ def accept(portal: Portal, sms: OutgoingSms) -> AcceptResult:
         to=sms.to,
         body=sms.body,
         code=sms.code,
+        bindings=[[t, i] for t, i in sms.bindings],
         created_at=now,
         updated_at=now,
         expires_at=now + settings.message_ttl_days * 86400,

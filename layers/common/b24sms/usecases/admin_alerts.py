@@ -20,6 +20,7 @@ from b24sms.adapters import store
 from b24sms.adapters.config import get_settings
 from b24sms.domain import alerts
 from b24sms.domain.models import Portal
+from b24sms.usecases import portal_jobs
 
 logger = Logger(child=True)
 
@@ -31,12 +32,11 @@ Call = tuple[str, dict[str, Any]]
 JobQueue = Callable[[str, str, list[Call], str, dict[str, Any], str], bool]
 
 
-def _no_jobs(member_id: str, job_id: str, calls: list[Call], then: str, data: dict[str, Any], scope: str) -> bool:
-    logger.warning("admin notification not sent: this build has no portal jobs", extra={"job": job_id})
-    return False
+def _portal_job(member_id: str, job_id: str, calls: list[Call], then: str, data: dict[str, Any], scope: str) -> bool:
+    return portal_jobs.add(member_id, job_id, calls, then=then, data=data, scope=scope)
 
 
-queue_job: JobQueue = _no_jobs
+queue_job: JobQueue = _portal_job  # tests put a stand-in here
 
 
 def raised(member_id: str, cause: str, **values: object) -> bool:
@@ -72,3 +72,6 @@ def notify_calls(portal: Portal, data: dict[str, Any], results: dict[int, Any]) 
     if not user_id:
         return []
     return [("im.notify.system.add", {"USER_ID": user_id, "MESSAGE": data["message"], "TAG": data["tag"]})]
+
+
+portal_jobs.register(FOLLOW_UP, notify_calls)

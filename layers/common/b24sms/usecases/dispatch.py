@@ -36,7 +36,7 @@ from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import account_hold, failover, status_updates
+from b24sms.usecases import account_hold, failover, optouts, quiet, status_updates
 
 logger = Logger(child=True)
 
@@ -90,6 +90,8 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
     config = portal.carrier_for(message.code)
     carrier = get_carrier(config.carrier if config else carriers.default_name(), config)
     country = (config.default_country if config else "") or settings.default_country
+    if quiet.hold_if_quiet(portal, message, country):  # the recipient's quiet hours: sent when they end
+        return DispatchResult("held", "quiet hours")
     account = holds.account_key(carrier.name, config.credentials if config else "")
     gate, hold = account_hold.gate(portal, account, message)
     if gate == account_hold.EXPIRE and hold is not None:
@@ -134,7 +136,7 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         return DispatchResult("held", exc.code)
     except PermanentCarrierError as exc:
         if exc.code in carriers.opt_out_codes():  # the carrier knows they opted out
-            store.chats.opt_out(member_id, to, exc.code)
+            optouts.opt_out(portal, to, exc.code)  # and on the CRM timeline
         _fail(claimed, exc.code, exc.message, carrier=carrier.name)
         return DispatchResult("failed", exc.code)
     except CarrierOutcomeUnknown as exc:

@@ -9,7 +9,8 @@
 - one chat per number per line, ``imconnector.send.messages``; a long Vonage SMS arriving in parts is
   posted at its first part and updated (``imconnector.update.messages``) as the others arrive, ending
   with the whole text in order; each part is kept once (a carrier's retry changes nothing);
-- STOP opts the number out of this portal's SMS, START opts it back in.
+- STOP opts the number out of the portal it replied to, START opts it back in, with or without an
+  Open Line (``optouts``: the CRM timeline is told too).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from b24sms.domain.errors import Invalid, TryLater
 from b24sms.domain.models import CarrierConfig, Portal
 from b24sms.domain.openlines import START_WORDS, STOP_WORDS, chat_id
 from b24sms.domain.privacy import mask_phone
-from b24sms.usecases import connector
+from b24sms.usecases import connector, optouts
 from b24sms.usecases.routes import as_number, our_number
 
 logger = Logger(child=True)
@@ -84,6 +85,31 @@ def _own_accounts(carrier: str, number: str) -> list[tuple[Portal, CarrierConfig
     return found
 
 
+def _replied_portal(sender: str, to_number: str) -> Portal | None:
+    """The installed portal a reply (STOP/START) answers, Open Lines or not: the portal that last texted
+    this customer, unless the number the reply was sent to is another portal's; else the only portal
+    that sends from that number."""
+    number = as_number(to_number)
+    routed = [p for m in store.chats.route_portals(number) if (p := store.portals.get_portal(m)) and p.installed]
+    routed = [p for p in routed if our_number(p) == number]
+    member_id = store.chats.recipient_portal(sender)
+    last = store.portals.get_portal(member_id) if member_id else None
+    if last is not None and last.installed and (not routed or last.member_id in {p.member_id for p in routed}):
+        return last
+    return routed[0] if len(routed) == 1 else None
+
+
+def _opt(portal: Portal, carrier: str, sender: str, word: str, to_number: str) -> str:
+    """STOP opts ``sender`` out of ``portal``'s SMS, START back in; any other text changes nothing."""
+    if word in STOP_WORDS:
+        optouts.opt_out(portal, sender, f"{carrier}:STOP", replied_to=to_number)
+        return "opted_out"
+    if word in START_WORDS:
+        optouts.opt_in(portal, sender, f"{carrier}:START", replied_to=to_number)
+        return "opted_in"
+    return ""
+
+
 def _deployment_number(carrier: str) -> str:
     return as_number(carriers.default_sender(carrier))
 
@@ -103,15 +129,24 @@ def receive_inbound(carrier: str, sms: InboundSms, owner: Portal | None = None) 
     """Post an inbound SMS into its Open Lines chat (STOP/START also opt the number out/in): the
     ``owner``'s when its own account verified it, else the routed portal's. Returns posted, updated
     (a later part of a long SMS), pending (a part another call is posting with the rest), duplicate
-    (the carrier sent it before) or unrouted (no portal takes it)."""
+    (the carrier sent it before), opted_out/opted_in (STOP/START to a portal with no line) or unrouted
+    (no portal takes it)."""
     try:
         sender = phones.to_e164(sms.from_number)
     except phones.InvalidNumber as exc:
         raise Invalid(f"inbound SMS from an impossible number: {exc}") from exc
     # verified by the owner's own account: the owner's alone, never another portal's
     portal = _route(sender, sms.to_number) if owner is None else owner if _usable(owner) else None
+    word = sms.text.strip().upper() if sms.concat_total <= 1 else ""
     if portal is None:
-        return _unrouted(carrier, sender, sms)
+        # STOP/START need no Open Line: the number and the portal it replied to are enough.
+        replied_to = _replied_portal(sender, sms.to_number) if owner is None else owner if owner.installed else None
+        if replied_to is None or word not in STOP_WORDS | START_WORDS:
+            return _unrouted(carrier, sender, sms)
+        key = f"{carrier}#{sms.carrier_message_id}"
+        if not store.chats.add_part(replied_to.member_id, key, 1, 1, sms.text).new:
+            return "duplicate"
+        return _opt(replied_to, carrier, sender, word, sms.to_number)
     line = sorted(portal.openlines)[0]
     member = portal.member_id
     if sms.concat_total > 1 and sms.concat_ref:
@@ -121,11 +156,7 @@ def receive_inbound(carrier: str, sms: InboundSms, owner: Portal | None = None) 
         key, external_id = f"{carrier}#{sms.carrier_message_id}", sms.carrier_message_id
         stored = store.chats.add_part(member, key, 1, 1, sms.text)
     if stored.new:  # a retry of STOP after a START must not opt the number out again
-        word = sms.text.strip().upper()
-        if word in STOP_WORDS:
-            store.chats.opt_out(member, sender, f"{carrier}:STOP")
-        elif word in START_WORDS:
-            store.chats.opt_in(member, sender)
+        _opt(portal, carrier, sender, word, sms.to_number)
 
     post = _poster(portal, line, sender, external_id)
     if stored.posted:

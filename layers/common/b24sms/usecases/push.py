@@ -38,8 +38,8 @@ from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain import stats, statuses
-from b24sms.domain.models import Message
-from b24sms.usecases import delivery_watch, replies
+from b24sms.domain.models import Message, Portal
+from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
 
 logger = Logger(child=True)
 
@@ -157,27 +157,29 @@ def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: 
 
 def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
     pending = _pending(member_id, ids, found, report)
-    if not pending:
+    jobs_due = "" in ids  # the portal's token: its jobs (portal_jobs) are made after its statuses
+    if not pending and not jobs_due:
         return
     portal = store.portals.get_portal(member_id)
     if portal is None or not portal.installed:
         for message in pending:
             store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank, "portal uninstalled")
             report.dropped.append((message.member_id, message.message_id))
-        logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
+        if pending:  # (its jobs, if any, expire: store.jobs)
+            logger.warning("statuses dropped: portal uninstalled", extra={"member_id": member_id, "count": len(pending)})
         return
     for message in [m for m in pending if m.message_id.startswith(TEST_PREFIX)]:  # the page's test SMS: no portal message
         _done(message, report)
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
-    if not pending:
+    if not pending and not jobs_due:
         return
-    pending = _turn(member_id, pending, report)
-    if not pending:
+    pending = _turn(member_id, pending, report, jobs_due)
+    if not pending and (not jobs_due or member_id in report.waiting):
         return
     owner = uuid.uuid4().hex
     until = time.time() + max(deadline - time.monotonic(), 0.0) + BUDGET_MARGIN
     if not store.limits.take_push_turn(member_id, owner, until):
-        _wait(member_id, pending, TURN_WAIT, report)  # another drain took it just now
+        _wait(member_id, pending, TURN_WAIT, report, jobs_due)  # another drain took it just now
         return
     client = client_for(portal, max_wait=max(deadline - time.monotonic(), 0.0), fail_fast=True)
     given = len(report.pushed) + len(report.dropped)
@@ -204,6 +206,11 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
                 report.retry_after = max(report.retry_after, wait)
                 report.deferred_portals[member_id] = max(report.deferred_portals.get(member_id, 0.0), wait)
                 break
+        ended = [timeline.ended(portal, m, portal.timeline_delivered) for m in report.finals]  # on the CRM items
+        if (jobs_due or any(ended)) and member_id not in report.deferred_portals:
+            _jobs(client, portal, deadline, report, jobs_due)
+        elif any(ended):  # kept, but this turn is over: the portal's token brings them
+            queues.enqueue_portal_push(member_id)
     finally:
         report.calls += client.requests_made
         try:
@@ -212,14 +219,15 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _turn(member_id: str, pending: list[Message], report: PushReport) -> list[Message]:
+def _turn(member_id: str, pending: list[Message], report: PushReport, jobs_due: bool = False) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
-    when it is idle. What waits is in ``report.later`` with its delay."""
+    when it is idle. What waits is in ``report.later`` with its delay (and the portal's token, when
+    it has jobs and another drain holds the portal, in ``report.waiting``)."""
     turn = store.limits.push_turn(member_id)
     now = time.time()
     if turn.busy_until > now:
-        _wait(member_id, pending, TURN_WAIT, report)
+        _wait(member_id, pending, TURN_WAIT, report, jobs_due)
         return []
     since = now - turn.last_push
     if since >= PUSH_LINGER:
@@ -229,10 +237,29 @@ def _turn(member_id: str, pending: list[Message], report: PushReport) -> list[Me
     return pending[:full]
 
 
-def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport) -> None:
-    if messages:
+def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport, token: bool = False) -> None:
+    if messages or token:
         report.later.extend((m.member_id, m.message_id) for m in messages)
         report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+
+
+def _jobs(client: BitrixClient, portal: Portal, deadline: float, report: PushReport, token: bool) -> None:
+    """The portal's jobs, in its turn after its statuses (portal_jobs): a transient error defers the
+    portal's token with its own back-off; more than one drain takes brings the token back at once.
+    Without the portal's token in this receive (a failure's entries made at once), a token is queued
+    for what is left, so no job waits without one."""
+    done = portal_jobs.drain(client, portal, deadline, store.jobs)
+    if done.deferred is not None:
+        logger.warning("portal jobs deferred", extra={"member_id": portal.member_id, "error": done.deferred.code})
+        if token:
+            report.deferred_portals.setdefault(portal.member_id, 0.0)
+        else:
+            queues.enqueue_portal_push(portal.member_id, retry_delay(1))
+    elif done.left:
+        if token:
+            report.more.add(portal.member_id)
+        else:
+            queues.enqueue_portal_push(portal.member_id)
 
 
 def _push_replies(

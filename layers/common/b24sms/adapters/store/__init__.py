@@ -10,8 +10,10 @@
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
 - ``holds``, ``alerts``: PortalsTable's carrier account holds (``domain.holds``) and open admin alerts;
+- ``jobs``: ChatsTable (a portal's REST calls other than status pushes, until they are made);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
+- ``quiet``: messages held by quiet hours (MessagesTable's ``by-quiet``) and a portal's quiet hours;
 - ``erase``: what an uninstall with CLEAN erases besides the messages (ChatsTable items, credentials).
 
 ``now`` is the store's clock (unix seconds), which use cases stamp records with; ``reset_client``
@@ -26,12 +28,14 @@ from b24sms.adapters.store import (
     credentials,
     erase,
     holds,
+    jobs,
     limits,
     message_log,
     messages,
     pending,
     portals,
     pushes,
+    quiet,
     recon,
 )
 from b24sms.adapters.store._table import now, reset_client
@@ -44,6 +48,7 @@ __all__ = [
     "credentials",
     "erase",
     "holds",
+    "jobs",
     "limits",
     "message_log",
     "messages",
@@ -51,6 +56,7 @@ __all__ = [
     "pending",
     "portals",
     "pushes",
+    "quiet",
     "recon",
     "reset_client",
 ]

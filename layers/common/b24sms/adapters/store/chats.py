@@ -55,10 +55,16 @@ def recipient_portal(phone: str) -> str:
     return str(item["member_id"]) if item else ""
 
 
-def opt_out(member_id: str, phone: str, source: str) -> None:
+def opt_out(member_id: str, phone: str, source: str) -> bool:
+    """Opt ``phone`` out of this portal's SMS; False when it already was (the first opt-out is kept)."""
     if not _enabled():
-        return
-    _table().put_item(Item={"pk": f"optout#{member_id}", "sk": phone, "at": now(), "source": source})
+        return False
+    response = guarded(
+        _table().put_item,
+        Item={"pk": f"optout#{member_id}", "sk": phone, "at": now(), "source": source},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return response is not None
 
 
 def opt_in(member_id: str, phone: str) -> bool:

@@ -3,7 +3,7 @@ of the carrier credentials the page created for it, i.e. those under ``<CARRIER_
 (the tombstone keeps no settings that could name them again; a secret an operator named for the portal
 is theirs, and may serve others: kept); and with CLEAN, besides its messages
 (``messages.delete_portal_messages``), its items in ``ChatsTable`` that name it in their key (the
-opt-outs, full numbers; the page's audit log; the routes of its numbers).
+opt-outs, full numbers; the page's audit log; its portal jobs; the routes of its numbers).
 
 Not reached: ``recipient#<phone>`` (30 days) and ``inbound#…`` (48 hours) items, keyed by the customer's
 number, expire by themselves."""
@@ -20,7 +20,8 @@ from b24sms.adapters.store.credentials import secrets_prefix
 
 
 def chats_items(member_id: str, numbers: Iterable[str] = ()) -> int:
-    """Delete the portal's opt-outs, audit log and the routes of ``numbers`` to it; how many items."""
+    """Delete the portal's opt-outs, audit log, jobs not made yet (``store.jobs``: their calls hold
+    numbers) and the routes of ``numbers`` to it; how many items."""
     from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
 
     if not get_settings().chats_table or not member_id:
@@ -28,7 +29,7 @@ def chats_items(member_id: str, numbers: Iterable[str] = ()) -> int:
     chats = table("chats_table")
     deleted = 0
     with chats.batch_writer() as writer:
-        for pk in (f"optout#{member_id}", f"audit#{member_id}"):
+        for pk in (f"optout#{member_id}", f"audit#{member_id}", f"job#{member_id}"):
             kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk), "ProjectionExpression": "pk, sk"}
             while True:
                 page = chats.query(**kwargs)

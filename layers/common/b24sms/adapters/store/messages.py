@@ -94,7 +94,7 @@ def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> M
         Key={"member_id": member_id, "message_id": message_id},
         UpdateExpression=(
             "SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t "
-            "REMOVE pending_shard, pending_since"
+            "REMOVE pending_shard, pending_since, quiet_portal, quiet_until"  # quiet_*: store/quiet.py
         ),
         ConditionExpression="dispatch_state = :accepted",
         ExpressionAttributeValues={

@@ -182,3 +182,13 @@ def take_sender_number(member_id: str, number: int) -> bool:
         ExpressionAttributeValues={":n": number, ":t": now(), ":installed": "installed"},
     )
     return response is not None
+
+
+def set_timeline_delivered(member_id: str, on: bool) -> None:
+    """Whether the CRM timeline gets an entry for delivered SMS too (the page's CRM section)."""
+    _portals().update_item(
+        Key={"member_id": member_id},
+        UpdateExpression="SET timeline_delivered = :on",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":on": on},
+    )

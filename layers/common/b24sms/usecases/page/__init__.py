@@ -5,7 +5,7 @@
 - ``guard``: ``@admin_action``, the one admin guard every change goes through, and ``Admin.audit``,
   the one path to the audit log;
 - one module per section of the page: ``carrier_settings``, ``senders``, ``trial_sms`` (the test SMS),
-  ``log``, ``statistics``, ``opt_outs``;
+  ``log``, ``statistics``, ``opt_outs``, ``crm`` (the CRM timeline's scope and setting);
 - ``view``: what the page shows (``PageData``, each section's part); ``actions``: the page's calls by
   name (POST /bitrix/app/api/{action}); ``errors``: ``PageError``.
 

@@ -10,7 +10,9 @@ from typing import Any
 from b24sms.domain.errors import NotFound
 from b24sms.usecases.page.alerts import set_delivery_alert
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
+from b24sms.usecases.page.crm import save_crm
 from b24sms.usecases.page.opt_outs import add_opt_out, remove_opt_out
+from b24sms.usecases.page.quiet_hours import set_quiet_hours
 from b24sms.usecases.page.reconciliation import set_reconcile
 from b24sms.usecases.page.routing_settings import parse_routing_form, save_routing
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender
@@ -67,6 +69,11 @@ def _optout_remove(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _crm_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    save_crm(session, form.get("delivered"))
+    return {"ok": True, "message_key": "saved"}
+
+
 def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     set_reconcile(session, form.get("reconcile"))
     return {"ok": True, "message_key": "saved"}
@@ -74,6 +81,11 @@ def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
 
 def _alerts_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     set_delivery_alert(session, form.get("delivery_alert"))
+    return {"ok": True, "message_key": "saved"}
+
+
+def _quiet_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    set_quiet_hours(session, form)
     return {"ok": True, "message_key": "saved"}
 
 
@@ -88,8 +100,10 @@ ACTIONS: dict[str, Action] = {
     "sender-delete": _sender_delete,
     "optout-add": _optout_add,
     "optout-remove": _optout_remove,
+    "crm-save": _crm_save,
     "reconcile-save": _reconcile_save,
     "alerts-save": _alerts_save,
+    "quiet-save": _quiet_save,
 }
 
 

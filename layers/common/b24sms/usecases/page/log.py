@@ -13,6 +13,7 @@ from b24sms.adapters import store
 from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain.models import Message
 from b24sms.domain.privacy import mask_phone
+from b24sms.domain.states import DispatchState
 from b24sms.usecases.page.errors import PageError
 from b24sms.usecases.replies import OPENLINES_CODE
 
@@ -66,5 +67,7 @@ def log_row(message: Message) -> LogRow:
     timeline = [{"status": "queued", "at": message.created_at}] + [
         {"status": h.get("status", ""), "at": int(h.get("at", 0))} for h in message.history
     ]
+    if message.quiet_until and message.dispatch_state == DispatchState.ACCEPTED:  # quiet hours: when it goes
+        timeline.append({"status": "held", "at": message.quiet_until})
     error_key = f"err.{message.error_code}" if message.error_code else ""
     return LogRow(message, mask_phone(message.sent_to or message.to), source, timeline, error_key)

@@ -13,7 +13,7 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain import phones
 from b24sms.domain.errors import NotFound
 from b24sms.domain.privacy import mask_phone
-from b24sms.usecases import page_session
+from b24sms.usecases import optouts, page_session
 from b24sms.usecases.page.errors import PageError
 from b24sms.usecases.page.guard import Admin, admin_action
 from b24sms.usecases.page_session import Session
@@ -42,7 +42,7 @@ def add_opt_out(admin: Admin, phone: Any) -> None:
         number = phones.to_e164(phone, (config.default_country if config else "") or get_settings().default_country)
     except phones.InvalidNumber as exc:
         raise PageError("bad_number") from exc
-    store.chats.opt_out(portal.member_id, number, "page")
+    optouts.opt_out(portal, number, "page")  # and on the CRM timeline
     admin.audit("opt-out added", {"phone": mask_phone(number)})
 
 
@@ -51,7 +51,7 @@ def remove_opt_out(admin: Admin, ref: Any) -> None:
     portal = admin.portal
     for entry in store.chats.opt_outs(portal.member_id):
         if isinstance(ref, str) and hmac.compare_digest(opt_out_ref(admin.session, entry["phone"]), ref):
-            store.chats.opt_in(portal.member_id, entry["phone"])
+            optouts.opt_in(portal, entry["phone"], "page")  # and on the CRM timeline
             admin.audit("opt-out removed", {"phone": mask_phone(entry["phone"])})
             return
     raise NotFound("no such opt-out")

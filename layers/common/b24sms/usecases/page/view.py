@@ -10,8 +10,10 @@ from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain import stats
 from b24sms.domain.models import Portal
 from b24sms.usecases.page.carrier_settings import allowed_carriers, carrier_forms, carrier_view
+from b24sms.usecases.page.crm import crm_view
 from b24sms.usecases.page.log import LogRow, log_page
 from b24sms.usecases.page.opt_outs import opt_outs_view
+from b24sms.usecases.page.quiet_hours import quiet_view
 from b24sms.usecases.page.reconciliation import reconcile_view
 from b24sms.usecases.page.routing_settings import routing_view
 from b24sms.usecases.page.senders import senders_view
@@ -35,8 +37,10 @@ class PageData:
     audit: list[dict[str, Any]]
     carriers: tuple[str, ...] = field(default_factory=tuple)
     forms: list[dict[str, Any]] = field(default_factory=list)  # each carrier's fields (carrier_forms)
+    crm: dict[str, Any] = field(default_factory=dict)  # the CRM timeline: scope granted, its setting (page/crm.py)
     routing: dict[str, str] = field(default_factory=lambda: dict.fromkeys(("routes", "fallback", "own"), ""))  # routing_view
     reconcile: dict[str, Any] = field(default_factory=dict)  # reconciliation (reconcile_view)
+    quiet: dict[str, Any] = field(default_factory=dict)  # quiet hours (quiet_view)
 
 
 def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageData:
@@ -56,6 +60,8 @@ def page_data(session: Session, filters: LogFilter, cursor: str = "") -> PageDat
         audit=store.audit.audit_log(portal.member_id),
         carriers=allowed_carriers(),
         forms=carrier_forms(allowed_carriers()),
+        crm=crm_view(portal),
         routing=routing_view(portal),
         reconcile=reconcile_view(portal),
+        quiet=quiet_view(portal),
     )
