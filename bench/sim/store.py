@@ -140,6 +140,8 @@ class SimMessages:
         segments: int,
         part_ids: tuple[str, ...] = (),
         config: CarrierConfig | None = None,
+        price: str = "",
+        price_unit: str = "",
         failover: str = "",
         reconcile_after: int = 0,
     ) -> Message | None:
@@ -164,6 +166,8 @@ class SimMessages:
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),
+            price=price or current.price,
+            price_unit=price_unit if price else current.price_unit,
         )
         self.by_carrier_ref[f"{carrier}#{carrier_message_id}"] = key
         return self.items[key]
@@ -208,6 +212,8 @@ class SimMessages:
         error_message: str = "",
         dispatch_state: str = "",
         carrier_message_id: str = "",
+        price: str = "",
+        price_unit: str = "",
     ) -> Message | None:
         key = (member_id, message_id)
         current = self.items.get(key)
@@ -227,6 +233,8 @@ class SimMessages:
             changes["carrier_status"] = carrier_status
         if error_code:
             changes["error_code"] = error_code
+        if price:
+            changes.update(price=price, price_unit=price_unit)
         if dispatch_state:
             changes.update(dispatch_state=DispatchState(dispatch_state), body="", lease_until=0)
             self.waiting.discard(key)
@@ -264,10 +272,14 @@ class SimMessages:
             self.meter.read("messages", member_id, "Query", max(0.5, math.ceil(len(found) * ITEM_KB / 4) * 0.5 / pages))
         return found, len(ids) > limit
 
-    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def add_day_counts(
+        self, counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+    ) -> int:
         for (member_id, day), increments in counts.items():
             self._w(member_id)
             self.day_counts[(member_id, day)].update(increments)
+            if seen is not None:
+                seen[(member_id, day)] = dict(self.day_counts[(member_id, day)])
         return len(counts)
 
 

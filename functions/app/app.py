@@ -69,6 +69,7 @@ AUDIT_ACTIONS = {
     "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "delivery alert": "delivery_alert",
     "quiet hours": "quiet",
 }
 

@@ -73,12 +73,16 @@ class FakeMessages:
                 self.index.pop(key, None)
             return True
 
-    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def add_day_counts(
+        self, counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+    ) -> int:
         with self.lock:
             for key, increments in counts.items():
                 day = self.day_counts.setdefault(key, {})
                 for name, value in increments.items():
                     day[name] = day.get(name, 0) + value
+                if seen is not None:
+                    seen[key] = dict(day)
             return len(counts)
 
 

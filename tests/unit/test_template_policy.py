@@ -57,6 +57,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "HandlerFunction": grants(("PortalsTable", GET), ("MessagesTable", PUT), ("OutboundQueue", SEND)),
     "DispatchFunction": grants(
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
+        ("PortalsTable", UPDATE),  # a carrier account's hold (store/holds.py)
         ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", QUERY),
         ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),

@@ -37,7 +37,7 @@ from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings, push_linger
 from b24sms.domain import stats, statuses
 from b24sms.domain.models import Message, Portal
-from b24sms.usecases import portal_jobs, replies, timeline
+from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
 
 logger = Logger(child=True)
 
@@ -117,7 +117,9 @@ def push(keys: list[Key], deadline: float | None = None) -> PushReport:
 def _count(report: PushReport) -> None:
     """The batch's final statuses into the day counters: one ADD per portal-day (stats.py)."""
     try:
-        store.counters.add_day_counts(stats.tally(report.finals))
+        seen: dict[tuple[str, str], dict[str, int]] = {}
+        store.counters.add_day_counts(stats.tally(report.finals), seen)
+        delivery_watch.watch(seen)  # the admins told when the last hour's delivery rate falls (admin_alerts)
     except Exception:  # statistics must never hold back statuses
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 

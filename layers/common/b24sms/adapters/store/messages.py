@@ -133,6 +133,8 @@ def record_carrier_accepted(
     segments: int,
     part_ids: tuple[str, ...] = (),
     config: CarrierConfig | None = None,
+    price: str = "",
+    price_unit: str = "",
     failover: str = "",
     reconcile_after: int = 0,
 ) -> Message | None:
@@ -159,6 +161,9 @@ def record_carrier_accepted(
     if config is not None and (config.sender or config.credentials):
         sets += ", carrier_sender = :snd, carrier_credentials = :cred"
         values[":snd"], values[":cred"] = config.sender, config.credentials
+    if price:  # the send answer's price, in the same write
+        sets += ", price = :price, price_unit = :unit"
+        values[":price"], values[":unit"] = price, price_unit
     if failover:  # sent by the fallback carrier: why (the page's log shows it)
         sets += ", failover = :fo"
         values[":fo"] = failover
@@ -257,6 +262,8 @@ def advance_status(
     error_message: str = "",
     dispatch_state: str = "",
     carrier_message_id: str = "",
+    price: str = "",
+    price_unit: str = "",
 ) -> Message | None:
     """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
     written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
@@ -276,6 +283,8 @@ def advance_status(
         ("error_code", error_code),
         ("error_message", error_message[:500]),
         ("dispatch_state", dispatch_state),
+        ("price", price),  # a report's price rides the write of its status
+        ("price_unit", price_unit if price else ""),
     ):
         if value:
             sets.append(f"{attr} = :{attr}")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from b24sms.domain.errors import NotFound
+from b24sms.usecases.page.alerts import set_delivery_alert
 from b24sms.usecases.page.carrier_settings import check, parse_carrier_form, save_carrier
 from b24sms.usecases.page.crm import save_crm
 from b24sms.usecases.page.log import LogExport, export_log, parse_filters
@@ -88,6 +89,11 @@ def _reconcile_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "message_key": "saved"}
 
 
+def _alerts_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    set_delivery_alert(session, form.get("delivery_alert"))
+    return {"ok": True, "message_key": "saved"}
+
+
 def _quiet_save(session: Session, form: dict[str, Any]) -> dict[str, Any]:
     set_quiet_hours(session, form)
     return {"ok": True, "message_key": "saved"}
@@ -107,6 +113,7 @@ ACTIONS: dict[str, Action] = {
     "log-csv": _log_csv,
     "crm-save": _crm_save,
     "reconcile-save": _reconcile_save,
+    "alerts-save": _alerts_save,
     "quiet-save": _quiet_save,
 }
 

@@ -16,7 +16,7 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain import phones
 from b24sms.domain.errors import Invalid
 from b24sms.domain.models import CarrierConfig
-from b24sms.usecases import portal_carriers
+from b24sms.usecases import account_hold, portal_carriers
 from b24sms.usecases.page.errors import FieldErrors, PageError
 from b24sms.usecases.page.guard import Admin, admin_action
 
@@ -135,6 +135,7 @@ def check(admin: Admin, code: str, form: CarrierForm) -> None:
     if current and current.credentials and current.carrier == form.carrier:
         stored = store.credentials.read_credentials(current.credentials)
     check_carrier(form, stored)
+    account_hold.release_carrier(admin.portal, form.carrier)  # the account works: its held SMS go at their next look
 
 
 @admin_action
@@ -152,6 +153,7 @@ def save_carrier(admin: Admin, form: CarrierForm, code: str = "") -> CarrierConf
         else {}
     )
     creds = check_carrier(form, stored)
+    account_hold.release_carrier(portal, form.carrier)
     reference = current.credentials if current and creds == stored else ""
     if creds and not reference:
         replaces = current.credentials if current else ""
