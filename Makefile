@@ -104,7 +104,7 @@ export LAMBDA_MODE
 run: run-venv ## serve every route of template.yaml on 127.0.0.1:$PORT (default 3000); LAMBDA_MODE=sam: each call in its Lambda container
 	$(PY) -m local.run
 
-demo: run-venv ## local stack + portal emulator: install, send four SMS (one through the fallback carrier), print their timelines; a lost callback reconciled; an SMS held by quiet hours
+demo: run-venv ## local stack + portal emulator: install, send four SMS (one through the fallback carrier), print their timelines; a lost callback reconciled; an SMS held by quiet hours; a low delivery rate notified
 ##  KEEP=1: keep it running and print the URL of the application's page
 ##  LAMBDA_MODE=sam: every function call in its Lambda container
 	$(PY) -m local.demo $(if $(KEEP),--keep,)

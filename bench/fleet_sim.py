@@ -2,7 +2,7 @@
 
 The REAL use cases run: the HANDLER's ``accept.authenticate_handler`` and ``accept.accept``, the
 dispatch queue's ``dispatch.dispatch`` (as functions/dispatch/app.py calls it), the carrier callback's
-``status_updates.apply_report`` and the status queue's ``push.push_records`` with the real
+``status_updates.apply_report`` and the status queue's ``status_queue.push_records`` with the real
 ``BitrixClient``. What they talk to is in memory (local/memory/): DynamoDB tables with conditional writes
 and the sparse indexes, SQS queues (visibility, ChangeMessageVisibility, receive counts, DLQ, the
 trigger's batch size and concurrency), a carrier that accepts and calls back after a delay, and portals
@@ -291,9 +291,9 @@ class Simulation:
         return failures
 
     def _push(self, records: list[dict[str, Any]]) -> list[str]:
-        from b24sms.usecases import push
+        from b24sms.usecases import status_queue
 
-        return push.push_records(records, self.cfg.push_timeout).failures
+        return status_queue.push_records(records, self.cfg.push_timeout).failures
 
     def callback(self, key: str, carrier_message_id: str) -> None:
         """The carrier's delivery report reaching StatusFunction."""

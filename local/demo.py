@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 
-from local import demo_crm, demo_quiet, demo_reconcile
+from local import demo_account, demo_crm, demo_quiet, demo_reconcile
 from local.emulator import EmulatedPortal, PortalEmulator
 from local.fakes.vonage import VonageFake
 from local.stack import LocalStack
@@ -77,9 +77,12 @@ def main() -> int:
             stored = store.messages.get_message(portal.member_id, message_id)
             if stored and stored.failover:
                 print(f"    sent by {stored.carrier}, the fallback: {stored.failover}")
+            if stored and stored.price:
+                print(f"    cost reported by {stored.carrier}: {stored.price} {stored.price_unit}")
         ok = demo_crm.show(emulator, stack, portal) and ok  # an opt-out and a failure reason on the CRM timeline
         ok = demo_reconcile.lost_callback(emulator, stack, portal) and ok
         ok = demo_quiet.held_overnight(emulator, stack, portal) and ok
+        ok = demo_account.low_delivery_rate(emulator, stack, portal) and ok  # an admin notification, the spend
         calls = [c for c in portal.calls if not c.in_batch]
         print(f"\nREST calls the app made to the portal: {len(calls)} ({', '.join(sorted({c.method for c in calls}))})")
         if stack.remote:

@@ -230,6 +230,7 @@ FILES = [
             query=urlencode({"DOMAIN": DOMAIN, "PROTOCOL": "1", "LANG": "en", "APP_SID": "demo"}),
         ),
     ),
+    EventFile("app_get.json", "AppFunction", lambda t: http(t, "/bitrix/app", "", query="LANG=ru", headers={}, method="GET")),
     EventFile(
         "app_call.json",
         "AppFunction",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextvars
 import json
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,8 +69,39 @@ AUDIT_ACTIONS = {
     "crm timeline": "crm",
     "routing changed": "routing_changed",
     "reconcile": "reconcile",
+    "delivery alert": "delivery_alert",
     "quiet hours": "quiet",
 }
+
+
+AUDIT_FIELDS = (
+    "carrier",
+    "sender",
+    "country",
+    "credentials",
+    "code",
+    "name",
+    "phone",
+    "to",
+    "routes",
+    "fallback",
+    "exempt",
+    "delivered",
+)
+AUDIT_VALUE_ONLY = ("reconcile", "quiet")  # the action says what changed: only the value follows
+
+
+def audit_change(lang: str, field: str, value: str) -> str:
+    """One change of an audit line in the page's language: the field's word, and its value (a carrier's
+    name, "changed" for credentials, else as recorded: masked already)."""
+    if field in AUDIT_VALUE_ONLY:
+        return value
+    label = translate(lang, f"audit.field.{field}") if field in AUDIT_FIELDS else field
+    if field in ("carrier", "fallback") and f"carrier.{value}" in catalogue(lang):
+        value = translate(lang, f"carrier.{value}")
+    elif value == "changed":
+        value = translate(lang, "audit.changed")
+    return f"{label}: {value}" if value else f"{label}: —"
 
 
 def audit_text(lang: str, action: str) -> str:
@@ -91,15 +121,26 @@ def optout_source(lang: str, source: str) -> str:
 
 
 def explain(lang: str, exc: DomainError) -> str:
-    """A refusal in the page's language: a PageError's sentence, else the error code's."""
+    """A refusal in the page's language: a PageError's sentence (every wrong field's, by its label), else
+    the error code's."""
+    if isinstance(exc, page.FieldErrors):
+        return " ".join(field_error(lang, *problem) for problem in exc.problems)
     if isinstance(exc, page.PageError):
         return translate(lang, exc.key, **exc.params)
     key = f"error.{exc.code}"
     return translate(lang, key) if key in CATALOGUES["en"] else exc.description
 
 
-def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlPage:
+def field_error(lang: str, label_key: str, key: str, params: dict[str, str]) -> str:
+    """``<label>: <what is wrong>.`` (a label's explanation in brackets left out)."""
+    label = translate(lang, label_key).split(" (")[0]
+    return translate(lang, "check.field", field=label, problem=translate(lang, key, field=label, **params).rstrip("."))
+
+
+def render(name: str, lang: str, status: int = 200, tz: str = "", **context: Any) -> api.HtmlPage:
+    """A template in ``lang``, its times in the zone ``tz`` the session kept (UTC by default), labelled."""
     strings = catalogue(lang)
+    zone, zone_label = page.timezone.zone(tz)
 
     def t(key: str, **params: str) -> str:
         return translate(lang, key, **params)
@@ -111,16 +152,15 @@ def render(name: str, lang: str, status: int = 200, **context: Any) -> api.HtmlP
         strings=strings,
         nonce=_nonce.get(),
         bx24_js=bx24,
-        fmt_time=fmt_time,
+        fmt_time=lambda at: page.timezone.local_time(at, zone),
+        day_of=lambda at: page.timezone.local_time(at, zone)[:10],
+        tz_label=zone_label,
         audit_text=lambda action: audit_text(lang, action),
+        audit_change=lambda field, value: audit_change(lang, field, str(value)),
         optout_source=lambda source: optout_source(lang, source),
         **context,
     )
     return api.HtmlPage(body, status)
-
-
-def fmt_time(at: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -135,27 +175,31 @@ def open_page(event: APIGatewayProxyEventV2) -> api.HtmlPage:
         else:
             session, token = page.open_page(form, query)
         lang = session.lang  # what follows is refused in the session's language
-        filters, cursor = page.parse_filters(form)
-        data = page.page_data(session, filters, cursor)
+        filters, cursor = page.parse_filters(form, page.timezone.zone(session.tz)[0])
+        data = page.page_data(session, filters, cursor, page.parse_back(form), page.audit.parse_cursor(form))
     except DomainError as exc:  # a person is looking: say it in HTML, in their language
-        return render("error.html", lang, api.http_status(exc), reason=explain(lang, exc))
+        return api.message_page(translate(lang, "title"), explain(lang, exc), status=api.http_status(exc), lang=lang)
     logger.info("page opened", extra={"member_id": session.member_id, "admin": session.admin})
-    return render("page.html", session.lang, data=data, token=token, admin=session.admin)
+    return render("page.html", session.lang, tz=session.tz, data=data, token=token, admin=session.admin)
 
 
 # -- the page's calls ------------------------------------------------------------------------------
-def call(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+def call(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlResponse:
     action = page.action(str((event.path_parameters or {}).get("action") or ""))
     session = page_session.verify(api.headers_of(event.raw_event).get(SESSION_HEADER, ""))
     form = api.form_body(event.raw_event)
     logger.append_keys(member_id=session.member_id)
     try:
-        return say(session.lang, action(session, form))
+        result = action(session, form)
     except page.PageError as exc:  # the sentence in the user's language
-        raise Invalid(translate(session.lang, exc.key, **exc.params), exc.code) from exc
+        raise Invalid(explain(session.lang, exc), exc.code) from exc
     except DomainError as exc:  # the same for the other refusals that have a sentence (same kind, same status)
         exc.description = explain(session.lang, exc)
         raise
+    if isinstance(result, page.LogExport):
+        body = page.csv_export.csv_text(result, lambda key, **params: translate(session.lang, key, **params), session.tz)
+        return api.XmlResponse(body, content_type="text/csv; charset=utf-8", filename="sms-log.csv")
+    return say(session.lang, result)
 
 
 def say(lang: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +246,13 @@ def with_headers(entry: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Call
     return lambda_entry
 
 
-def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
+def route(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage | api.XmlResponse:
     if (event.path_parameters or {}).get("action") is not None:
         return call(event)
+    if event.request_context.http.method == "GET":  # opened outside the portal: say how to open it
+        lang = str((event.query_string_parameters or {}).get("LANG") or "en")
+        return api.message_page(translate(lang, "title"), translate(lang, "error.no_auth"), lang=lang)
     return open_page(event)
 
 
-lambda_handler = with_headers(logger.inject_lambda_context(api.http_function(route), clear_state=True))
+lambda_handler = with_headers(api.lambda_handler(route, logger))

@@ -34,7 +34,9 @@ def send_one(record: SQSRecord) -> str:
         queues.delay_redelivery(record.event_source_arn, record.receipt_handle, exc.delay)
         telemetry.count("SendRetries")
         raise
-    metric = {"sent": "MessagesSent", "failed": "SendsFailed", "unknown": "SendsInterrupted"}.get(result.outcome)
+    metric = {"sent": "MessagesSent", "failed": "SendsFailed", "unknown": "SendsInterrupted", "held": "SendsHeld"}.get(
+        result.outcome
+    )
     if metric:
         telemetry.count(metric)
     return result.outcome

@@ -10,7 +10,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
-from b24sms.adapters import telemetry
 from b24sms.domain.errors import Invalid
 from b24sms.usecases import events
 
@@ -27,4 +26,4 @@ def application_event(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     return events.handle(portal, name, form.get("data"), form.get("auth"))
 
 
-lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(application_event)), clear_state=True)
+lambda_handler = api.lambda_handler(application_event, logger)

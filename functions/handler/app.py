@@ -8,7 +8,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
-from b24sms.adapters import telemetry
 from b24sms.usecases import accept
 
 logger = Logger()
@@ -25,4 +24,4 @@ def send_sms(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     return {"result": True, "message_id": result.message_id, "duplicate": result.duplicate}
 
 
-lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(send_sms)), clear_state=True)
+lambda_handler = api.lambda_handler(send_sms, logger)

@@ -12,7 +12,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
-from b24sms.adapters import telemetry
 from b24sms.usecases import inbound
 
 logger = Logger()
@@ -26,4 +25,4 @@ def inbound_sms(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlRespon
     return api.carrier_answer(name, "inbound", {"result": result})  # what the carrier expects (Twilio: TwiML)
 
 
-lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(inbound_sms)), clear_state=True)
+lambda_handler = api.lambda_handler(inbound_sms, logger)

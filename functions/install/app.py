@@ -11,7 +11,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
-from b24sms.adapters import telemetry
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.domain.errors import DomainError
 from b24sms.usecases import install
@@ -23,13 +22,6 @@ FINISH_PAGE = """<!doctype html>
 <script src="//api.bitrix24.com/api/v1/"></script></head>
 <body><p>The SMS provider is installed. You can now pick it when sending SMS from CRM.</p>
 <script>BX24.init(function () { BX24.installFinish(); });</script></body></html>
-"""
-
-
-ERROR_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>SMS provider not installed</title></head>
-<body><p>The SMS provider could not be installed: {reason}</p>
-<p>Try again; if it keeps failing, give this message to the application's support.</p></body></html>
 """
 
 
@@ -69,10 +61,15 @@ def install_app(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.HtmlPage:
             raise
         logger.warning("install failed", extra={"error": exc.code})
         reason = exc.description or exc.code
-        return api.HtmlPage(ERROR_PAGE.format(reason=html.escape(reason)), api.http_status(exc))
+        return api.message_page(
+            "SMS provider not installed",
+            f"The SMS provider could not be installed: {reason}",
+            "Try again; if it keeps failing, give this message to the application's support.",
+            status=api.http_status(exc),
+        )
     if request.source == "page":
         return api.HtmlPage(FINISH_PAGE)
     return {"result": True, "member_id": portal.member_id}
 
 
-lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(install_app)), clear_state=True)
+lambda_handler = api.lambda_handler(install_app, logger)

@@ -1,5 +1,5 @@
 """Status queue consumer: push changed statuses to their portals, batched per portal. The batching
-and deferral policy is the push use case's (``usecases/push.py``)."""
+and deferral policy is the push use cases' (``usecases/push.py``, ``usecases/status_queue.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import telemetry
-from b24sms.usecases import push
+from b24sms.usecases import status_queue
 
 logger = Logger()
 
@@ -18,7 +18,7 @@ logger = Logger()
 @telemetry.traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else None
-    result = push.push_records(event.get("Records", []), remaining)
+    result = status_queue.push_records(event.get("Records", []), remaining)
     report = result.report
     telemetry.count("StatusesPushed", len(report.pushed))
     telemetry.count("StatusesDropped", len(report.dropped))

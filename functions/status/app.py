@@ -10,7 +10,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from b24sms import api
-from b24sms.adapters import telemetry
 from b24sms.usecases import status_updates
 
 logger = Logger()
@@ -23,4 +22,4 @@ def carrier_status(event: APIGatewayProxyEventV2) -> dict[str, Any] | api.XmlRes
     return api.carrier_answer(name, "status", {"result": result})  # what the carrier expects (SMS.ru: 100)
 
 
-lambda_handler = logger.inject_lambda_context(telemetry.traced(api.http_function(carrier_status)), clear_state=True)
+lambda_handler = api.lambda_handler(carrier_status, logger)

@@ -13,9 +13,11 @@ class SimAudit:
         self.meter = meter
         self.entries: dict[str, list[dict[str, Any]]] = {}  # member_id -> entries, oldest first
 
-    def record_audit(self, member_id: str, user: str, action: str, changes: dict[str, str]) -> None:
+    def record_audit(self, member_id: str, user: str, action: str, changes: dict[str, str], name: str = "") -> None:
         self.meter.write("chats", member_id, op="PutItem")
-        entry = {"at": self.meter.clock.now_int(), "user": user, "action": action, "changes": dict(changes)}
+        entry: dict[str, Any] = {"at": self.meter.clock.now_int(), "user": user, "action": action, "changes": dict(changes)}
+        if name:
+            entry["name"] = name
         self.entries.setdefault(member_id, []).append(entry)
 
     def audit_log(self, member_id: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -16,53 +16,14 @@ from typing import Any, NamedTuple
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.states import DispatchState
-from local.memory.clock import SimClock
+from local.memory.chats import SimChats
+from local.memory.meter import Meter
+
+# The meter and the chats table have modules of their own; still importable from here.
+__all__ = ["PUSHED_AT_START", "Meter", "SimChats", "SimLimits", "SimMessages", "SimPortals", "Turn"]
 
 PUSHED_AT_START = statuses.rank(statuses.SENT)
 ITEM_KB = 1.0  # a message item's size (the text is dropped once sent): 1 WRU a write, 0.25 of a 4 KB read
-
-
-class Meter:
-    """Request units and requests by table, and the hottest second of a portal's partition of the
-    messages table (its own writes and consistent reads; index entries are on the indexes' partitions)."""
-
-    def __init__(self, clock: SimClock, latency: float) -> None:
-        self.clock, self.latency = clock, latency
-        self.wru: defaultdict[str, float] = defaultdict(float)
-        self.rru: defaultdict[str, float] = defaultdict(float)
-        self.requests: Counter[str] = Counter()
-        self._second: dict[str, tuple[int, float, float]] = {}  # portal -> (second, WRU, RRU) in it
-        self.partition_writes = 0.0  # write units on the portals' partitions of the messages table
-        self.hottest_wru: tuple[float, str, int] = (0.0, "", 0)  # (WRU in one second, portal, second)
-        self.hottest_rru: tuple[float, str, int] = (0.0, "", 0)
-
-    def _heat(self, member_id: str, wru: float, rru: float) -> None:
-        second = int(self.clock.monotonic())
-        at, w, r = self._second.get(member_id, (second, 0.0, 0.0))
-        if at != second:
-            w, r = 0.0, 0.0
-        w, r = w + wru, r + rru
-        self._second[member_id] = (second, w, r)
-        if w > self.hottest_wru[0]:
-            self.hottest_wru = (w, member_id, second)
-        if r > self.hottest_rru[0]:
-            self.hottest_rru = (r, member_id, second)
-
-    def write(self, table: str, member_id: str, op: str = "UpdateItem", index_writes: int = 0) -> None:
-        self.clock.sleep(self.latency)
-        self.requests[f"{table}.{op}"] += 1
-        units = 1 + index_writes  # each index whose entry is added, changed or removed costs a write
-        self.wru[table] += units
-        if table == "messages":  # the table's partition key is member_id; index entries land on the indexes'
-            self.partition_writes += 1
-            self._heat(member_id, 1.0, 0.0)
-
-    def read(self, table: str, member_id: str, op: str = "GetItem", units: float = 1.0) -> None:
-        self.clock.sleep(self.latency)
-        self.requests[f"{table}.{op}"] += 1
-        self.rru[table] += units
-        if table == "messages" and op != "Query":  # an index query reads the index's partitions
-            self._heat(member_id, 0.0, units)
 
 
 class SimMessages:
@@ -106,6 +67,10 @@ class SimMessages:
         self.meter.read("messages", key[0] if key else "", "Query", 0.5)
         return key
 
+    def claim(self, member_id: str, message_id: str, lease_seconds: int) -> tuple[Message | None, Message | None]:
+        claimed = self.claim_for_dispatch(member_id, message_id, lease_seconds)
+        return (claimed, None) if claimed is not None else (None, self.items.get((member_id, message_id)))
+
     def claim_for_dispatch(self, member_id: str, message_id: str, lease_seconds: int) -> Message | None:
         key = (member_id, message_id)
         message = self.items.get(key)
@@ -136,6 +101,8 @@ class SimMessages:
         segments: int,
         part_ids: tuple[str, ...] = (),
         config: CarrierConfig | None = None,
+        price: str = "",
+        price_unit: str = "",
         failover: str = "",
         reconcile_after: int = 0,
     ) -> Message | None:
@@ -160,6 +127,8 @@ class SimMessages:
             body="",
             lease_until=0,
             updated_at=self.meter.clock.now_int(),
+            price=price or current.price,
+            price_unit=price_unit if price else current.price_unit,
         )
         self.by_carrier_ref[f"{carrier}#{carrier_message_id}"] = key
         return self.items[key]
@@ -204,6 +173,8 @@ class SimMessages:
         error_message: str = "",
         dispatch_state: str = "",
         carrier_message_id: str = "",
+        price: str = "",
+        price_unit: str = "",
     ) -> Message | None:
         key = (member_id, message_id)
         current = self.items.get(key)
@@ -223,6 +194,8 @@ class SimMessages:
             changes["carrier_status"] = carrier_status
         if error_code:
             changes["error_code"] = error_code
+        if price:
+            changes.update(price=price, price_unit=price_unit)
         if dispatch_state:
             changes.update(dispatch_state=DispatchState(dispatch_state), body="", lease_until=0)
             self.waiting.discard(key)
@@ -260,10 +233,14 @@ class SimMessages:
             self.meter.read("messages", member_id, "Query", max(0.5, math.ceil(len(found) * ITEM_KB / 4) * 0.5 / pages))
         return found, len(ids) > limit
 
-    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def add_day_counts(
+        self, counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+    ) -> int:
         for (member_id, day), increments in counts.items():
             self._w(member_id)
             self.day_counts[(member_id, day)].update(increments)
+            if seen is not None:
+                seen[(member_id, day)] = dict(self.day_counts[(member_id, day)])
         return len(counts)
 
 
@@ -299,38 +276,10 @@ class SimPortals:
         return True
 
 
-class SimChats:
-    def __init__(self, meter: Meter) -> None:
-        self.meter = meter
-        self.opted_out: dict[tuple[str, str], dict[str, Any]] = {}  # (member_id, phone) -> at, source
-
-    def is_opted_out(self, member_id: str, phone: str) -> bool:
-        self.meter.read("chats", member_id)
-        return (member_id, phone) in self.opted_out
-
-    def opt_out(self, member_id: str, phone: str, source: str = "") -> bool:
-        """False when it already was (conditional: the first opt-out is kept)."""
-        self.meter.write("chats", member_id)
-        if (member_id, phone) in self.opted_out:
-            return False
-        self.opted_out[(member_id, phone)] = {"at": self.meter.clock.now_int(), "source": source}
-        return True
-
-    def opt_in(self, member_id: str, phone: str) -> bool:
-        self.meter.write("chats", member_id)
-        return self.opted_out.pop((member_id, phone), None) is not None
-
-    def opt_outs(self, member_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        self.meter.read("chats", member_id)
-        return [{"phone": p, **entry} for (m, p), entry in self.opted_out.items() if m == member_id][:limit]
-
-    def remember_recipient(self, member_id: str, phone: str) -> None:
-        self.meter.write("chats", member_id)
-
-
 class Turn(NamedTuple):
     busy_until: float
     last_push: float
+    wake_at: float = 0.0
 
 
 class SimLimits:
@@ -344,7 +293,11 @@ class SimLimits:
     def push_turn(self, member_id: str) -> Turn:
         self.meter.read("limits", member_id)
         turn = self.turns.get(member_id, {})
-        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0))
+        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0), turn.get("wake_at", 0.0))
+
+    def set_push_wake(self, member_id: str, at: float) -> None:
+        self.meter.write("limits", member_id)
+        self.turns.setdefault(member_id, {})["wake_at"] = at
 
     def take_push_turn(self, member_id: str, owner: str, until: float) -> bool:
         self.meter.write("limits", member_id)

@@ -5,8 +5,10 @@ status_updates, push) at them for the length of a ``with`` block, as the fleet s
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import SimpleNamespace
@@ -109,8 +111,8 @@ class World:
         from b24sms.adapters.bitrix import client as bitrix_client
         from b24sms.adapters.bitrix import tokens
         from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, optouts, portal_jobs, push, status_updates
-        from b24sms.usecases.page import guard, log, opt_outs, senders, session, statistics, trial_sms, view
+        from b24sms.usecases import accept, dispatch, optouts, portal_jobs, push, status_queue, status_updates
+        from b24sms.usecases import page as page_package
 
         store = SimpleNamespace(
             messages=self.messages,
@@ -142,12 +144,14 @@ class World:
             stack.enter_context(mock.patch.dict(os.environ, settings))
             get_settings.cache_clear()
             stack.callback(get_settings.cache_clear)
-            page = (guard, log, opt_outs, senders, session, statistics, trial_sms, view)
+            names = [m.name for m in pkgutil.iter_modules(page_package.__path__)]
+            page = [importlib.import_module(f"b24sms.usecases.page.{name}") for name in names]
             for module in (accept, dispatch, status_updates, push, portal_jobs, optouts, *page):
-                stack.enter_context(mock.patch.object(module, "store", store))
+                if hasattr(module, "store"):  # those that read or write it themselves
+                    stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, dispatch, bitrix_client):
+            for module in (push, status_queue, dispatch, bitrix_client):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self.client_for))

@@ -157,7 +157,7 @@ def test_check_asks_vonage_for_the_balance(
         )  # fmt: skip
         assert right.status_code == 200, right.text
         missing = call(stack, token, "carrier-check", carrier="vonage", api_key=fake.api_key)
-        assert missing.status_code == 400 and "api_secret" in missing.json()["error_description"]
+        assert missing.status_code == 400 and "API secret: fill it in." in missing.json()["error_description"]  # by label
     finally:
         fake.stop()
 
@@ -245,3 +245,15 @@ def test_a_test_sms_from_the_page_is_not_counted_in_the_statistics(
     report = pushes.push(keys)
     assert report.pushed == keys  # done with: never pushed to the portal, never retried
     assert store.counters.day_counters(portal.member_id) == {}
+
+
+@pytest.mark.parametrize(
+    ("lang", "sentence"), [("en", "Open the application from the portal."), ("ru", "Откройте приложение из портала.")]
+)
+def test_the_page_opened_outside_the_portal_answers_an_html_page_in_its_language(
+    stack: LocalStack, lang: str, sentence: str
+) -> None:
+    response = requests.get(f"{stack.base_url}/bitrix/app", params={"LANG": lang}, timeout=30)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html"), response.text
+    assert sentence in response.text and f'<html lang="{lang}">' in response.text
+    assert "frame-ancestors" in response.headers["Content-Security-Policy"]

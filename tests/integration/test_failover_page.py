@@ -64,4 +64,4 @@ def test_the_audit_log_says_routing_changed_in_russian(stack: LocalStack, emulat
     token = session_of(emulator, portal)
     assert call(stack, token, "routing-save", routes="+7=smsru").status_code == 200
     page = emulator.open_app(portal, "1", lang="ru").text
-    assert "маршрутизация изменена: fallback=, routes=+7=smsru" in page
+    assert "маршрутизация изменена: резервный оператор: —; маршруты: +7=smsru" in page  # fields in Russian too

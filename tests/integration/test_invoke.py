@@ -31,6 +31,7 @@ EXPECTED: dict[str, Any] = {
     "connector_placement.json": "SMS is connected to Open Line 1",
     "app_open.json": "SMS provider",
     "app_call.json": {"ok": True},
+    "app_get.json": "Откройте приложение из портала.",
     "imconnector_message_add.json": {"result": ["queued"], "event": "ONIMCONNECTORMESSAGEADD"},
     "sns_aws_delivery.json": {"result": ["advanced"]},
     "sqs_outbound.json": {"batchItemFailures": []},

@@ -86,10 +86,12 @@ def test_one_drain_of_a_portal_holds_its_push_turn_at_a_time(stack: LocalStack):
     from b24sms.adapters.store import limits
 
     member = f"turn-{time.monotonic_ns()}"
-    assert limits.push_turn(member) == (0.0, 0.0)
+    assert limits.push_turn(member) == (0.0, 0.0, 0.0)
     assert limits.take_push_turn(member, "first", time.time() + 10)
     assert not limits.take_push_turn(member, "second", time.time() + 10)  # held
     assert limits.push_turn(member).busy_until > time.time()
+    limits.set_push_wake(member, 1234.5)  # a delayed portal token is on its way (status_queue.py)
+    assert limits.push_turn(member).wake_at == 1234.5
     limits.end_push_turn(member, "second", pushed=True)  # not its turn: changes nothing
     assert limits.push_turn(member).last_push == 0.0
     limits.end_push_turn(member, "first", pushed=True)

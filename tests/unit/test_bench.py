@@ -46,3 +46,28 @@ def test_moto_is_killed_when_it_ignores_sigterm():
     moto.stop()
     assert moto.process.returncode == -9
     assert time.monotonic() - started < 8
+
+
+def test_a_batch_get_counts_one_read_per_key(monkeypatch):
+    """The ledger's reads include the push's BatchGetItem: n keys are n reads, not 0."""
+    import boto3
+    from moto import mock_aws
+
+    from bench.run import AwsCalls
+
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        calls = AwsCalls()
+        dynamodb = boto3.resource("dynamodb")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.batch_get_item(RequestItems={"t": {"Keys": [{"k": "a"}, {"k": "b"}, {"k": "c"}]}})
+        dynamodb.Table("t").get_item(Key={"k": "a"})
+        counted = calls.snapshot()
+    assert counted["dynamodb.BatchGetItem"] == 3 and counted["dynamodb.GetItem"] == 1

@@ -42,11 +42,12 @@ def no_carrier_asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_bad_twilio_account_sid_is_refused_with_twilios_sentence_before_twilio_is_asked(no_carrier_asked: list[str]):
     form = page.CarrierForm("twilio", "+15005550006", "", {"account_sid": "AC123", "auth_token": "t" * 32})
-    with pytest.raises(page.PageError) as caught:
+    with pytest.raises(page.FieldErrors) as caught:
         page.check_carrier(form)
-    assert caught.value.key == "carrier.twilio.account_sid.invalid" and no_carrier_asked == []
-    assert "32 hexadecimal" in page.carrier_texts("en")[caught.value.key]
-    assert "шестнадцатеричных" in page.carrier_texts("ru")[caught.value.key]
+    key = "carrier.twilio.account_sid.invalid"
+    assert caught.value.problems == [("carrier.twilio.account_sid", key, {})] and no_carrier_asked == []
+    assert "32 hexadecimal" in page.carrier_texts("en")[key]
+    assert "шестнадцатеричных" in page.carrier_texts("ru")[key]
     good = page.CarrierForm("twilio", "+15005550006", "", {"account_sid": "AC" + "0" * 32, "auth_token": "t" * 32})
     assert page.check_carrier(good) == {"account_sid": "AC" + "0" * 32, "auth_token": "t" * 32}
     assert no_carrier_asked == ["twilio"]
@@ -54,18 +55,19 @@ def test_a_bad_twilio_account_sid_is_refused_with_twilios_sentence_before_twilio
 
 def test_a_choice_not_offered_is_refused(no_carrier_asked: list[str]):
     creds = {"api_key": "k", "api_secret": "s", "signature_secret": "x" * 16, "signature_method": "crc32"}
-    with pytest.raises(page.PageError) as caught:
+    with pytest.raises(page.FieldErrors) as caught:
         page.check_carrier(page.CarrierForm("vonage", "Acme", "", creds))
-    assert caught.value.key == "carrier.vonage.signature_method.invalid" and no_carrier_asked == []
+    assert [p[1] for p in caught.value.problems] == ["carrier.vonage.signature_method.invalid"] and no_carrier_asked == []
 
 
 @pytest.mark.parametrize(("name", "sender"), [("twilio", "acme_sender"), ("vonage", "MG" + "0" * 32), ("smsru", "a")])
 def test_each_carriers_own_sender_rule(no_carrier_asked: list[str], name: str, sender: str):
     creds = {f.key: "AC" + "0" * 32 if f.pattern else "x" * 16 for f in carriers.spec(name).fields if f.required}
-    with pytest.raises(page.PageError) as caught:
+    with pytest.raises(page.FieldErrors) as caught:
         page.check_carrier(page.CarrierForm(name, sender, "", creds))
-    assert caught.value.key == f"carrier.{name}.sender.invalid"
-    assert all(page.carrier_texts(lang)[caught.value.key] for lang in LANGS)
+    key = f"carrier.{name}.sender.invalid"
+    assert caught.value.problems == [("carrier.sender", key, {})]
+    assert all(page.carrier_texts(lang)[key] for lang in LANGS)
 
 
 def test_only_the_chosen_carriers_fields_are_read_from_the_form():
@@ -85,3 +87,16 @@ def test_an_outbound_only_carrier_has_no_inbound_route():
     """Refused (404 at the edge) before anything of the request is read or looked up."""
     with pytest.raises(UnknownCarrier):
         inbound.verified("smsru", CallbackRequest("https://example.org/carriers/smsru/inbound", {}, "%%%"))
+
+
+def test_every_wrong_field_is_named_at_once_before_the_carrier_is_asked(no_carrier_asked: list[str]):
+    form = page.CarrierForm("twilio", "bad sender!", "XX", {"account_sid": "AC123"})
+    with pytest.raises(page.FieldErrors) as caught:
+        page.check_carrier(form)
+    assert caught.value.problems == [
+        ("carrier.twilio.account_sid", "carrier.twilio.account_sid.invalid", {}),
+        ("carrier.twilio.auth_token", "check.required", {}),
+        ("carrier.sender", "check.bad_sender", {}),
+        ("carrier.country", "check.bad_country", {"country": "XX"}),
+    ]
+    assert no_carrier_asked == []

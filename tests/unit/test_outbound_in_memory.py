@@ -62,10 +62,10 @@ def _deliver(world: World, member_id: str, message_id: str, status: str = "deliv
 
 def _push_all(world: World) -> list[str]:
     """PushFunction over what the status queue holds now; returns the records handed back."""
-    from b24sms.usecases import push
+    from b24sms.usecases import status_queue
 
     records = world.status.receive(100)
-    failures = push.push_records(records, 60).failures
+    failures = status_queue.push_records(records, 60).failures
     for record in records:
         if record["messageId"] not in failures:
             world.status.delete(record["receiptHandle"])

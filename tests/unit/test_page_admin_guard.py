@@ -51,3 +51,23 @@ def test_every_change_of_the_page_goes_through_the_one_guard_and_audit_path() ->
         assert "require_admin" not in text and "record_audit" not in text, module.name
         for match in re.finditer(r"((?:@\w+\n)*)def (\w+)\(admin: Admin", text):
             assert "@admin_action" in match.group(1) or match.group(2).startswith("_"), (module.name, match.group(2))
+
+
+def test_the_audit_line_names_the_user_from_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session carries the user's name (bounded: a long name in any script keeps the token valid)."""
+    from b24sms.domain.models import CarrierConfig, Portal
+    from b24sms.usecases import page_session
+
+    monkeypatch.setenv("APP_SESSION_SECRET", "unit-test-secret")
+    written: list[tuple[Any, ...]] = []
+    portal = Portal(
+        member_id="m1", client_endpoint="https://p/rest/", carrier_config=CarrierConfig("sandbox", "", "US", "").to_item()
+    )
+    monkeypatch.setattr(page.guard, "portal_of", lambda s: portal)
+    monkeypatch.setattr(store.audit, "record_audit", lambda *a: written.append(a))
+    monkeypatch.setattr(store.chats, "opt_out", lambda *a: None)
+    token = page_session.issue("m1", "7", True, "ru", name="Анна-Мария " * 20)
+    session = page_session.verify(token)
+    assert len(token) <= page_session.MAX_TOKEN and session.name == ("Анна-Мария " * 20)[: page_session.MAX_NAME]
+    page.add_opt_out(session, "+15550100100")
+    assert written == [("m1", "7", "opt-out added", {"phone": "+155******00"}, session.name)]

@@ -15,7 +15,7 @@ from b24sms.adapters import queues
 from b24sms.adapters.bitrix import BitrixError, PortalUnavailable
 from b24sms.adapters.bitrix.client import BatchResult
 from b24sms.domain.models import Portal
-from b24sms.usecases import portal_jobs, push
+from b24sms.usecases import portal_jobs, push, status_queue
 from local.memory.jobs import MemoryJobs
 from tests.unit.test_push_fleet import FakeLimits, FakeMessages, records
 
@@ -74,7 +74,9 @@ def world(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     delays: dict[str, int] = {}
     monkeypatch.setattr(queues, "delay_redelivery", lambda arn, handle, seconds: delays.__setitem__(handle, seconds))
     monkeypatch.setattr(push, "retry_delay", lambda receives: 5 * receives)
-    return SimpleNamespace(messages=messages, jobs=jobs, portal=portal, delays=delays)
+    waits: list[dict[str, int]] = []  # delayed portal tokens (status_queue.py)
+    monkeypatch.setattr(queues, "enqueue_portal_waits", waits.append)
+    return SimpleNamespace(messages=messages, jobs=jobs, portal=portal, delays=delays, waits=waits)
 
 
 def note(n: int) -> tuple[str, dict[str, Any]]:
@@ -85,14 +87,14 @@ def test_jobs_go_after_the_statuses_in_batches_of_fifty_and_are_made_once(world:
     for n in range(60):
         world.jobs.add("p1", portal_jobs.Job(f"j{n:02}", [note(n)], scope="im"))
     world.messages.advance("p1", "m1")
-    push.push_records(records(("p1", "m1"), ("p1", "")))
+    status_queue.push_records(records(("p1", "m1"), ("p1", "")))
     methods = world.portal.methods()
     assert methods[0] == "messageservice.message.status.update"  # statuses first in the portal's turn
     assert methods[1:] == ["im.notify.system.add"] * 50  # JOBS_PER_DRAIN in one batch call
     assert len(world.portal.calls) == 2 and len(world.jobs.jobs["p1"]) == 10
-    # more than one drain takes: the token comes back at once, and the rest are made
-    assert list(world.delays.values()) == [0]
-    push.push_records(records(("p1", "")))
+    # more than one drain takes: a portal token comes back at once, and the rest are made
+    assert world.waits == [{"p1": 0}] and not world.delays
+    status_queue.push_records(records(("p1", "")))
     assert world.jobs.jobs["p1"] == {} and world.portal.methods().count("im.notify.system.add") == 60
 
 
@@ -106,7 +108,7 @@ def test_a_follow_up_makes_the_next_calls_from_the_results_in_the_same_turn(worl
     portal_jobs.register("test-follow", follow)
     world.portal.results["crm.duplicate.findbycomm"] = [3, 4]
     world.jobs.add("p1", portal_jobs.Job("f1", [("crm.duplicate.findbycomm", {})], then="test-follow", data={"text": "x"}))
-    push.push_records(records(("p1", "")))
+    status_queue.push_records(records(("p1", "")))
     assert world.portal.methods() == ["crm.duplicate.findbycomm"] + ["crm.timeline.logmessage.add"] * 2
     assert seen == [{0: [3, 4]}] and world.jobs.jobs["p1"] == {}
 
@@ -118,21 +120,21 @@ def test_an_item_that_is_gone_is_dropped_with_a_log_line_not_retried(
     world.portal.refuse["crm.timeline.logmessage.add"] = code
     world.jobs.add("p1", portal_jobs.Job("gone", [("crm.timeline.logmessage.add", {"fields": {}})], scope="crm"))
     with caplog.at_level(logging.WARNING):
-        result = push.push_records(records(("p1", "")))
+        result = status_queue.push_records(records(("p1", "")))
     assert not result.failures and world.jobs.jobs["p1"] == {}
     assert any("dropped" in r.getMessage() and getattr(r, "error", "") == code for r in caplog.records)
-    push.push_records(records(("p1", "")))
+    status_queue.push_records(records(("p1", "")))
     assert len(world.portal.calls) == 1  # never tried again
 
 
 def test_a_portal_that_is_down_keeps_its_jobs_and_its_token_backs_off(world: SimpleNamespace) -> None:
     world.jobs.add("p1", portal_jobs.Job("n1", [note(1)]))
     world.portal.down = True
-    result = push.push_records(records(("p1", "")))
+    result = status_queue.push_records(records(("p1", "")))
     assert result.failures and list(world.delays.values()) == [5]
     assert "n1" in world.jobs.jobs["p1"]
     world.portal.down = False
-    push.push_records(records(("p1", "")))
+    status_queue.push_records(records(("p1", "")))
     assert world.portal.methods() == ["im.notify.system.add"] and world.jobs.jobs["p1"] == {}
 
 
@@ -140,18 +142,18 @@ def test_a_transient_error_keeps_only_the_calls_not_made(world: SimpleNamespace)
     """No call is made twice: a job whose first call went through keeps only its second."""
     world.portal.refuse["crm.timeline.logmessage.add"] = "INTERNAL_SERVER_ERROR"
     world.jobs.add("p1", portal_jobs.Job("two", [note(1), ("crm.timeline.logmessage.add", {"fields": {}})]))
-    result = push.push_records(records(("p1", "")))
+    result = status_queue.push_records(records(("p1", "")))
     assert result.failures
     assert world.jobs.jobs["p1"]["two"].calls == [("crm.timeline.logmessage.add", {"fields": {}})]
     del world.portal.refuse["crm.timeline.logmessage.add"]
-    push.push_records(records(("p1", "")))
+    status_queue.push_records(records(("p1", "")))
     assert world.portal.methods() == ["im.notify.system.add", "crm.timeline.logmessage.add", "crm.timeline.logmessage.add"]
     assert world.jobs.jobs["p1"] == {}
 
 
 def test_a_job_whose_scope_was_not_granted_is_dropped_without_a_call(world: SimpleNamespace) -> None:
     world.jobs.add("p2", portal_jobs.Job("crm", [("crm.timeline.logmessage.add", {})], scope="crm"))
-    push.push_records(records(("p2", "")))
+    status_queue.push_records(records(("p2", "")))
     assert world.portal.calls == [] and world.jobs.jobs["p2"] == {}
 
 
@@ -159,7 +161,7 @@ def test_without_the_portals_token_no_job_is_read(world: SimpleNamespace) -> Non
     """A status record alone costs no Query of the portal's jobs (jobs wake the push with a token)."""
     world.jobs.add("p1", portal_jobs.Job("n1", [note(1)]))
     world.messages.advance("p1", "m1")
-    push.push_records(records(("p1", "m1")))
+    status_queue.push_records(records(("p1", "m1")))
     assert world.jobs.requests["Query"] == 0 and "n1" in world.jobs.jobs["p1"]
 
 
@@ -180,7 +182,7 @@ def failed_with_bindings(world: SimpleNamespace, message_id: str) -> None:
 
 def test_a_failures_entries_go_in_the_same_turn_after_its_status(world: SimpleNamespace, woken: list[Any]) -> None:
     failed_with_bindings(world, "m1")
-    result = push.push_records(records(("p1", "m1")))
+    result = status_queue.push_records(records(("p1", "m1")))
     assert not result.failures and woken == []
     assert world.portal.methods() == ["messageservice.message.status.update", "crm.timeline.logmessage.add"]
     assert world.jobs.jobs["p1"] == {}
@@ -190,6 +192,6 @@ def test_failure_entries_the_portal_could_not_take_get_a_token_of_their_own(worl
     """The receive held no portal token: the entries must not wait for one that never comes."""
     world.portal.refuse["crm.timeline.logmessage.add"] = "INTERNAL_SERVER_ERROR"
     failed_with_bindings(world, "m1")
-    result = push.push_records(records(("p1", "m1")))
+    result = status_queue.push_records(records(("p1", "m1")))
     assert not result.failures  # the status itself was pushed
     assert woken == [("p1", 5)] and len(world.jobs.jobs["p1"]) == 1

@@ -24,7 +24,7 @@ from b24sms.adapters.bitrix.client import BatchResult, BitrixClient
 from b24sms.domain import statuses
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.states import DispatchState
-from b24sms.usecases import push
+from b24sms.usecases import push, status_queue
 from local.memory.jobs import MemoryJobs
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-status"
@@ -73,12 +73,16 @@ class FakeMessages:
                 self.index.pop(key, None)
             return True
 
-    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def add_day_counts(
+        self, counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+    ) -> int:
         with self.lock:
             for key, increments in counts.items():
                 day = self.day_counts.setdefault(key, {})
                 for name, value in increments.items():
                     day[name] = day.get(name, 0) + value
+                if seen is not None:
+                    seen[key] = dict(day)
             return len(counts)
 
 
@@ -92,7 +96,13 @@ class FakeLimits:
     def push_turn(self, member_id: str) -> Any:
         with self.lock:
             turn = self.turns.get(member_id, {})
-            return SimpleNamespace(busy_until=turn.get("busy_until", 0.0), last_push=turn.get("last_push", 0.0))
+            return SimpleNamespace(
+                busy_until=turn.get("busy_until", 0.0), last_push=turn.get("last_push", 0.0), wake_at=turn.get("wake_at", 0.0)
+            )
+
+    def set_push_wake(self, member_id: str, at: float) -> None:
+        with self.lock:
+            self.turns.setdefault(member_id, {})["wake_at"] = at
 
     def take_push_turn(self, member_id: str, owner: str, until: float) -> bool:
         with self.lock:
@@ -164,6 +174,7 @@ class Fleet:
         self.limits = FakeLimits()
         self.portals: dict[str, FakePortal] = {}
         self.delays: dict[str, int] = {}  # receipt handle -> seconds
+        self.tokens: list[dict[str, int]] = []  # each enqueue_portal_waits call: portal -> seconds
 
     def portal(self, member_id: str, mode: str = "ok", delay: float = 0.0) -> FakePortal:
         self.portals[member_id] = FakePortal(member_id, mode, delay)
@@ -197,6 +208,7 @@ def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])
     )
     monkeypatch.setattr(queues, "delay_redelivery", lambda arn, handle, seconds: fleet.delays.__setitem__(handle, seconds))
+    monkeypatch.setattr(queues, "enqueue_portal_waits", fleet.tokens.append)
     monkeypatch.setattr(push, "retry_delay", lambda receives: 5 * receives)
     return fleet
 
@@ -242,7 +254,7 @@ def test_one_record_of_a_portal_drains_all_its_pending_statuses(fleet: Fleet) ->
         fleet.portal(f"p{n}")
         keys += fleet.statuses(f"p{n}", 20)
     first_of_each = [k for i, k in enumerate(keys) if i % 20 == 0]
-    result = push.push_records(records(*first_of_each))
+    result = status_queue.push_records(records(*first_of_each))
     assert len(result.report.pushed) == 800 and not result.failures
     assert result.report.calls == 40  # 0.05 REST calls per status
     assert all(fleet.batch_calls(f"p{n}") == 1 for n in range(40))
@@ -251,9 +263,9 @@ def test_one_record_of_a_portal_drains_all_its_pending_statuses(fleet: Fleet) ->
 def test_records_whose_statuses_an_earlier_drain_pushed_cost_nothing(fleet: Fleet) -> None:
     fleet.portal("p1")
     keys = fleet.statuses("p1", 20)
-    push.push_records(records(keys[0]))
+    status_queue.push_records(records(keys[0]))
     queries = len(fleet.messages.index_queries)
-    result = push.push_records(records(*keys[1:]))  # the other 19 records arrive later
+    result = status_queue.push_records(records(*keys[1:]))  # the other 19 records arrive later
     assert result.report.calls == 0 and not result.failures and not result.report.pushed
     assert len(fleet.messages.index_queries) == queries  # not even an index query
     assert fleet.batch_calls("p1") == 1
@@ -263,7 +275,7 @@ def test_a_portal_token_drains_the_portal(fleet: Fleet) -> None:
     """The recovery sweep's token names only the portal."""
     fleet.portal("p1")
     keys = fleet.statuses("p1", 30)
-    result = push.push_records(records(("p1", "")))
+    result = status_queue.push_records(records(("p1", "")))
     assert sorted(result.report.pushed) == sorted(keys) and not result.failures
 
 
@@ -272,10 +284,11 @@ def test_more_than_one_drain_brings_one_record_back_at_once(fleet: Fleet, monkey
     monkeypatch.setattr(push, "PUSH_LINGER", 0.0)
     fleet.portal("p1")
     keys = fleet.statuses("p1", 100)
-    result = push.push_records(records(keys[0], keys[1]))
+    result = status_queue.push_records(records(keys[0], keys[1]))
     assert len(result.report.pushed) == 60
-    assert len(result.failures) == 1 and fleet.delays == {f"rh-{result.failures[0]}": 0}
-    push.push_records(records(("p1", "")))
+    # a portal token at once (a record naming a pushed status would not drain the portal again)
+    assert not result.failures and not fleet.delays and fleet.tokens == [{"p1": 0}]
+    status_queue.push_records(records(("p1", "")))
     assert fleet.messages.index == {}
 
 
@@ -283,18 +296,22 @@ def test_a_portal_pushed_a_moment_ago_gets_only_full_batches_the_rest_waits_brie
     """During a campaign statuses trickle in: a portal pushed less than PUSH_LINGER ago is not given
     a small batch; its records come back when that has passed (no back-off), then go in one call."""
     fleet.portal("p1")
-    push.push_records(records(*fleet.statuses("p1", 5)))  # idle: pushed at once
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # idle: pushed at once
     assert fleet.batch_calls("p1") == 1
     trickle = fleet.statuses("p1", 30)
-    result = push.push_records(records(*trickle, ("p1", "")))
-    assert result.report.calls == 0 and not result.report.failed and len(result.failures) == 31
-    assert set(fleet.delays.values()) <= {1, 2} and len(fleet.delays) == 31
-    more = fleet.statuses("p1", 25)  # 55 pending now: one full batch goes, 5 wait
-    result = push.push_records(records(*more))
-    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50]
-    assert len(result.report.later) == 5
+    result = status_queue.push_records(records(*trickle, ("p1", "")))
+    assert result.report.calls == 0 and not result.report.failed and not result.failures and not fleet.delays
+    # the 31 records are let go: one delayed token for the portal stands in for them
+    [token] = fleet.tokens
+    assert list(token) == ["p1"] and token["p1"] in {1, 2}
+    more = fleet.statuses("p1", 25)  # 55 pending now, and the token is on its way: they wait for it
+    result = status_queue.push_records(records(*more))
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5] and len(result.report.later) == 25
+    fleet.limits.turns["p1"]["wake_at"] = 0.0  # no token on its way: a full batch goes, 5 wait
+    result = status_queue.push_records(records(*more))
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50] and len(result.report.later) == 5
     fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # the portal is idle again
-    result = push.push_records(records(*trickle, ("p1", "")))  # the records that waited come back
+    result = status_queue.push_records(records(("p1", "")))  # the token comes back
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50, 5] and fleet.messages.index == {}
 
 
@@ -302,9 +319,9 @@ def test_a_drain_in_flight_makes_the_portals_other_records_wait(fleet: Fleet) ->
     fleet.portal("p1")
     keys = fleet.statuses("p1", 3)
     fleet.limits.turns["p1"] = {"busy_until": time.time() + 5, "owner": "another push"}
-    result = push.push_records(records(*keys))
-    assert result.report.calls == 0 and len(result.failures) == 3
-    assert set(fleet.delays.values()) == {1} and not result.report.failed
+    result = status_queue.push_records(records(*keys))
+    assert result.report.calls == 0 and not result.failures and not result.report.failed
+    assert fleet.tokens == [{"p1": 1}]
 
 
 def test_a_drain_that_loses_the_race_for_the_turn_pushes_nothing(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,19 +329,71 @@ def test_a_drain_that_loses_the_race_for_the_turn_pushes_nothing(fleet: Fleet, m
     fleet.portal("p1")
     keys = fleet.statuses("p1", 3)
     monkeypatch.setattr(fleet.limits, "take_push_turn", lambda member_id, owner, until: False)
-    result = push.push_records(records(*keys))
-    assert fleet.portals["p1"].attempts == 0 and len(result.failures) == 3
-    assert set(fleet.delays.values()) == {1}
+    result = status_queue.push_records(records(*keys))
+    assert fleet.portals["p1"].attempts == 0 and not result.failures
+    assert fleet.tokens == [{"p1": 1}]
 
 
 # -- isolation ----------------------------------------------------------------------------------
+def test_while_a_token_is_on_its_way_the_portals_other_records_send_none(fleet: Fleet) -> None:
+    """A campaign's receives during one linger cost one token, not one each; the token itself,
+    when it has to wait again, sends the next one."""
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # idle: pushed at once, lingering now
+    for _ in range(4):  # four receives during the linger
+        status_queue.push_records(records(*fleet.statuses("p1", 3)))
+    assert len(fleet.tokens) == 1 and fleet.limits.turns["p1"]["wake_at"] > time.time()
+    fleet.limits.turns["p1"]["wake_at"] = time.time()  # the token is due, and the portal pushed again meanwhile
+    result = status_queue.push_records(records(("p1", "")))
+    assert len(fleet.tokens) == 2 and not result.failures
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # idle again
+    result = status_queue.push_records(records(("p1", "")))
+    assert [c[1] for c in fleet.portals["p1"].calls] == [5, 12] and fleet.messages.index == {}
+
+
+def test_a_token_that_must_wait_sends_none_when_a_later_one_is_due(fleet: Fleet) -> None:
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # pushed: the portal lingers
+    fleet.statuses("p1", 3)
+    fleet.limits.turns["p1"]["wake_at"] = time.time() + 1.5  # another token is due later
+    status_queue.push_records(records(("p1", "")))
+    assert fleet.tokens == []
+    fleet.limits.turns["p1"]["wake_at"] = time.time()  # this token's own: it sends the next
+    status_queue.push_records(records(("p1", "")))
+    assert len(fleet.tokens) == 1
+
+
+def test_a_record_that_a_token_on_its_way_covers_costs_no_query(fleet: Fleet) -> None:
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 5)))  # pushed: the portal lingers now
+    status_queue.push_records(records(*fleet.statuses("p1", 3)))  # waits: a token goes out
+    queries = len(fleet.messages.index_queries)
+    result = status_queue.push_records(records(*fleet.statuses("p1", 3)))
+    assert len(fleet.messages.index_queries) == queries and len(fleet.tokens) == 1
+    assert len(result.report.later) == 3 and not result.failures and not result.report.pushed
+
+
+def test_waiting_records_come_back_themselves_when_the_token_cannot_be_queued(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(waits: Any) -> int:
+        raise RuntimeError("SQS said no")
+
+    monkeypatch.setattr(queues, "enqueue_portal_waits", refuse)
+    fleet.portal("p1")
+    keys = fleet.statuses("p1", 3)
+    fleet.limits.turns["p1"] = {"busy_until": time.time() + 5, "owner": "another push"}
+    result = status_queue.push_records(records(*keys))
+    assert len(result.failures) == 3 and set(fleet.delays.values()) == {1}
+
+
 def test_a_slow_and_a_down_portal_do_not_delay_a_healthy_one(fleet: Fleet) -> None:
     fleet.portal("healthy")
     fleet.portal("slow", "slow", delay=1.0)
     fleet.portal("down", "down")
     keys = fleet.statuses("slow", 20) + fleet.statuses("down", 20) + fleet.statuses("healthy", 20)
     started = time.monotonic()
-    result = push.push_records(records(*keys))
+    result = status_queue.push_records(records(*keys))
     elapsed = time.monotonic() - started
     [(_, _, _, healthy_done)] = fleet.portals["healthy"].calls
     [(_, _, _, slow_done)] = fleet.portals["slow"].calls
@@ -360,7 +429,7 @@ def test_only_the_failing_portals_records_are_deferred_each_with_its_own_delay(f
     fleet.portal("busy", "busy")
     fleet.portal("closed", "closed")
     healthy, busy, closed = fleet.statuses("healthy", 3), fleet.statuses("busy", 3), fleet.statuses("closed", 3)
-    result = push.push_records(records(*healthy, *busy, *closed, ("busy", "")))
+    result = status_queue.push_records(records(*healthy, *busy, *closed, ("busy", "")))
     deferred = {rid.split("/")[0] for rid in result.failures}
     assert deferred == {"busy", "closed"} and len(result.failures) == 7  # the busy portal's token too
     assert all(seconds == 5 for handle, seconds in fleet.delays.items() if handle.startswith("rh-busy/"))
@@ -371,7 +440,7 @@ def test_only_the_failing_portals_records_are_deferred_each_with_its_own_delay(f
 
 def test_a_failing_portal_costs_one_request_however_many_statuses_it_has(fleet: Fleet) -> None:
     fleet.portal("down", "down")
-    result = push.push_records(records(*fleet.statuses("down", 120)))
+    result = status_queue.push_records(records(*fleet.statuses("down", 120)))
     assert result.report.calls == 1 and len(result.failures) == 120
 
 
@@ -463,3 +532,16 @@ def test_the_push_client_does_not_retry_or_sleep(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(PortalUnavailable):
         fast.call(push.METHOD, {})
     assert session.posts == 1 and slept == [] and time.monotonic() - started < 0.1
+
+
+def test_the_linger_is_a_setting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from local.template import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common"), "PUSH_LINGER": "0.5"}
+    probe = "from b24sms.usecases import push; print(push.PUSH_LINGER)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "0.5" and push.PUSH_LINGER == 2.0  # the default here

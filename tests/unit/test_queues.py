@@ -22,6 +22,10 @@ class RecordingSqs:
         self.calls.append(("ChangeMessageVisibility", kwargs))
         return {}
 
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("SendMessageBatch", kwargs))
+        return {"Failed": []}
+
     def get_queue_url(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("GetQueueUrl", kwargs))
         return {"QueueUrl": "https://sqs.example/asked"}
@@ -59,3 +63,12 @@ def test_an_arn_that_is_not_a_queues_is_refused(sqs: RecordingSqs):
     with pytest.raises(ValueError, match="not an SQS queue ARN"):
         queues.delay_redelivery("OutboundQueue", "r", 5)
     assert sqs.calls == []
+
+
+def test_waiting_portals_become_one_delayed_token_each_ten_to_a_request(sqs: RecordingSqs):
+    """Records that wait on purpose cost one SendMessageBatch entry per portal, not a request each."""
+    assert queues.enqueue_portal_waits({f"p{n}": n % 3 for n in range(12)}) == 2
+    entries = [e for _, kwargs in sqs.calls for e in kwargs["Entries"]]
+    assert {kwargs["QueueUrl"] for _, kwargs in sqs.calls} == {STATUS}
+    assert [e["DelaySeconds"] for e in entries] == [n % 3 for n in range(12)]
+    assert queues.parse_body(entries[5]["MessageBody"], portal_token=True) == ("p5", "")  # drains the portal

@@ -57,7 +57,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "HandlerFunction": grants(("PortalsTable", GET), ("MessagesTable", PUT), ("OutboundQueue", SEND)),
     "DispatchFunction": grants(
         ("MessagesTable", GET), ("MessagesTable", UPDATE), ("PortalsTable", GET), *TOKEN_BUCKET,
-        ("ChatsTable", GET), ("ChatsTable", PUT), ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
+        ("PortalsTable", UPDATE),  # a carrier account's hold (store/holds.py)
+        ("ChatsTable", GET), ("ChatsTable", PUT), ("ChatsTable", QUERY),
+        ("StatusQueue", SEND), ("OutboundQueue", SEND), ("OutboundQueue", DELAY),
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("sms-voice", "sms-voice:SendTextMessage"),
         # quiet hours (usecases/quiet.py): held messages, and one wake-up per portal and opening
         ("MessagesTable/index/by-quiet", QUERY), ("scheduler:quiet", "scheduler:CreateSchedule"),
@@ -90,7 +92,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("MessagesTable/index/by-push-pending", QUERY), ("LimitsTable", UPDATE),
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET, ("StatusQueue", DELAY),
         ("ChatsTable", QUERY), ("ChatsTable", PUT), ("ChatsTable", UPDATE), ("ChatsTable", DELETE),  # portal jobs
-        ("StatusQueue", SEND),  # the portal's token, when a failure's CRM entries wait for the next turn
+        ("StatusQueue", SEND),  # portal tokens: coalescing's (status_queue.py), a failure's CRM entries
         params={CLIENT_SECRET},
     ),
     "RecoverFunction": grants(

@@ -4,14 +4,16 @@ what went wrong (domain errors, a portal's ``BitrixError``) to an HTTP status: `
 Answers are JSON in Bitrix24's ``{error, error_description}`` shape.
 
 API Gateway routes each path to its own function, so a function needs no router: ``http_function``
-wraps one route's code. (Powertools' resolver keeps the current event in a class attribute shared by
-every resolver in the process, which is fine in Lambda but not in the local stack, which runs all
-functions in one process and serves requests concurrently.)
+wraps one route's code, and ``lambda_handler`` is every HTTP function's handler (logged, traced);
+``message_page`` is the one HTML page that tells a person something. (Powertools' resolver keeps the
+current event in a class attribute shared by every resolver in the process, which is fine in Lambda but
+not in the local stack, which runs all functions in one process and serves requests concurrently.)
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from b24sms.adapters import carriers
+from b24sms.adapters import carriers, telemetry
 from b24sms.adapters.bitrix import BitrixError
 from b24sms.adapters.carriers import CallbackRequest, SignatureError, UnknownCarrier
 from b24sms.adapters.config import get_settings
@@ -59,19 +61,38 @@ class HtmlPage:
     status: int = 200
 
 
+MESSAGE_PAGE = """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h1>{title}</h1>{paragraphs}</body></html>
+"""
+
+
+def message_page(title: str, *paragraphs: str, status: int = 200, lang: str = "en") -> HtmlPage:
+    """The one HTML page that tells a person looking something in a few sentences (escaped): what went
+    wrong (the first paragraph is ``#message``), or that it worked."""
+    first, rest = (paragraphs[0], paragraphs[1:]) if paragraphs else ("", ())
+    text = f'<p id="message">{html.escape(first)}</p>' + "".join(f"<p>{html.escape(p)}</p>" for p in rest)
+    body = MESSAGE_PAGE.format(lang=html.escape(lang[:2]), title=html.escape(title), paragraphs=text)
+    return HtmlPage(body, status)
+
+
 @dataclass
 class XmlResponse:
     """A text answer a carrier expects (XML by default), e.g. the empty TwiML (``<Response/>``) Twilio
-    expects from an SMS webhook, or SMS.ru's ``100``."""
+    expects from an SMS webhook, or SMS.ru's ``100``; or a text file to save (the page's CSV export)."""
 
     body: str
     status: int = 200
     content_type: str = "text/xml; charset=utf-8"
+    filename: str = ""  # a file to save (Content-Disposition: attachment)
 
     def response(self) -> dict[str, Any]:
+        headers = {"Content-Type": self.content_type}
+        if self.filename:
+            headers["Content-Disposition"] = f'attachment; filename="{self.filename}"'
         return {
             "statusCode": self.status,
-            "headers": {"Content-Type": self.content_type},
+            "headers": headers,
             "body": self.body,
             "isBase64Encoded": False,
         }
@@ -119,6 +140,12 @@ def http_function(route: Handler) -> Callable[[dict[str, Any], Any], dict[str, A
         return json_response(200, result)
 
     return lambda_entry
+
+
+def lambda_handler(route: Handler, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """An HTTP function's Lambda handler: ``route`` through ``http_function``, traced when tracing is on,
+    logged with the Lambda context (state cleared per invocation). Each HTTP handler ends with it."""
+    return logger.inject_lambda_context(telemetry.traced(http_function(route)), clear_state=True)
 
 
 def headers_of(event: dict[str, Any]) -> dict[str, str]:

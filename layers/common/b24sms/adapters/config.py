@@ -140,6 +140,22 @@ def setting(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def account_hold_max() -> int:
+    """How long a message waits for its held carrier account before it fails (``ACCOUNT_HOLD_MAX``, s)."""
+    return int(os.environ.get("ACCOUNT_HOLD_MAX") or 3600)
+
+
+def account_probe_seconds() -> int:
+    """How often one message tries a held carrier account again (``ACCOUNT_PROBE_SECONDS``)."""
+    return int(os.environ.get("ACCOUNT_PROBE_SECONDS") or 60)
+
+
+def account_recheck_seconds() -> int:
+    """How often a message waiting for a held carrier account looks whether the hold ended
+    (``ACCOUNT_RECHECK_SECONDS``; the page's **Check** ends it between probes)."""
+    return int(os.environ.get("ACCOUNT_RECHECK_SECONDS") or 60)
+
+
 def app_carriers(known: tuple[str, ...]) -> tuple[str, ...]:
     """The carriers the page offers (``APP_CARRIERS``, comma-separated), in ``known``'s order; all by default."""
     wanted = [c.strip() for c in os.environ.get("APP_CARRIERS", ",".join(known)).split(",")]
@@ -185,6 +201,12 @@ def recover_after() -> int:
 def push_recover_after() -> int:
     """Seconds a stored status may wait unpushed before the sweep queues its push again (``PUSH_RECOVER_AFTER``)."""
     return int(os.environ.get("PUSH_RECOVER_AFTER", "300"))
+
+
+def push_linger() -> float:
+    """Seconds a portal just pushed gets only full batches of 50 (``PUSH_LINGER``, default 2): the
+    status push's coalescing in a campaign (usecases/push.py). An idle portal is never held by it."""
+    return float(os.environ.get("PUSH_LINGER", "2"))
 
 
 def reconcile_after() -> int:

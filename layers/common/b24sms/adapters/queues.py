@@ -38,16 +38,17 @@ def enqueue_push(member_id: str, message_id: str) -> None:
 BATCH = 10  # SendMessageBatch's limit
 
 
-def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> int:
-    """Send ``bodies`` (JSON) in SendMessageBatch calls of ten; an entry SQS refuses is sent once more,
-    and still refused it raises (the caller's invocation fails and is retried). Returns the number of
-    requests made."""
+def send_batch(queue_url: str, bodies: list[dict[str, Any]], delays: list[int] | None = None) -> int:
+    """Send ``bodies`` (JSON; ``delays``: each one's DelaySeconds) in SendMessageBatch calls of ten; an
+    entry SQS refuses is sent once more, and still refused it raises (the caller's invocation fails and
+    is retried). Returns the number of requests made."""
     requests = 0
     for start in range(0, len(bodies), BATCH):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
-            for i, body in enumerate(bodies[start : start + BATCH])
-        ]
+        entries: list[dict[str, Any]] = []
+        for i, body in enumerate(bodies[start : start + BATCH]):
+            entries.append({"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))})
+            if delays:
+                entries[-1]["DelaySeconds"] = max(0, min(delays[start + i], 900))
         for attempt in range(2):
             requests += 1
             failed = {f["Id"] for f in aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])}
@@ -83,6 +84,13 @@ def enqueue_portal_push(member_id: str, delay_seconds: int = 0) -> None:
     aws.sqs().send_message(
         QueueUrl=get_settings().status_queue_url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900))
     )
+
+
+def enqueue_portal_waits(seconds_by_portal: dict[str, int]) -> int:
+    """One delayed token per portal, ``{member_id}`` after its seconds: it stands in for the status
+    queue's records that wait on purpose (coalescing). Returns the requests made (ten portals each)."""
+    bodies = [{"member_id": member_id} for member_id in seconds_by_portal]
+    return send_batch(get_settings().status_queue_url, bodies, list(seconds_by_portal.values()))
 
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:

@@ -44,6 +44,12 @@ class Portal:
     # The number of the last sender added on the page (CODE ``<SENDER_CODE>_<n>``): it only rises, so a
     # removed sender's CODE is never handed out again (the log and statistics name senders by CODE).
     sender_seq: int = 0
+    # Carrier accounts that refused us (``domain.holds``): account key -> the hold's fields.
+    account_holds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Admin alerts told and not yet over (``domain.alerts``): cause -> since.
+    alerts: dict[str, int] = field(default_factory=dict)
+    # The delivery rate (percent) of the last hour below which the admins are told (set on the page); 0: never.
+    delivery_alert: int = 80
     # The CRM timeline gets an entry for delivered SMS too (the page's CRM section; off by default).
     timeline_delivered: bool = False
     # Routing by destination (domain/routing.py): "RU" / "+7" / "*" / "fallback" -> carrier; empty: the
@@ -146,6 +152,8 @@ class Message:
     bindings: list[list[int]] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
+    price: str = ""  # what the carrier said the SMS cost (``domain.prices``: a positive decimal), "" unknown
+    price_unit: str = ""  # its currency (USD, EUR, ...)
     # Sent by the fallback carrier: why the first carrier did not take it ("TWILIO_21612 at twilio").
     failover: str = ""
     created_at: int = 0
@@ -197,6 +205,10 @@ def _coerce(cls: type, item: dict[str, Any]) -> dict[str, Any]:
             value = {str(k): str(v) for k, v in value.items()}
         elif f.name == "dispatch_state":
             value = DispatchState(value)
+        elif f.name == "alerts":
+            value = {str(k): int(v) for k, v in value.items()}
+        elif f.name == "account_holds":
+            value = {str(k): {str(a): (b if isinstance(b, str) else int(b)) for a, b in v.items()} for k, v in value.items()}
         elif f.name in ("senders", "carrier_accounts"):
             value = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
         elif f.name == "bindings":

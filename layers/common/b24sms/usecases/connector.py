@@ -134,7 +134,7 @@ def activate_from_placement(form: dict[str, Any]) -> Activation:
     if portal is None or not portal.installed:
         raise Forbidden("unknown portal")
     active = str(options.get("ACTIVE_STATUS", "1")) != "0"
-    from b24sms.adapters.bitrix.client import BitrixClient  # cold start: imports requests, paid only when a line is connected
+    from b24sms.adapters.bitrix.client import BitrixClient  # cold start: the REST client, only when a line is connected
 
     as_admin = BitrixClient(replace(portal, access_token=token), None, timeout=get_settings().http_timeout)
     try:

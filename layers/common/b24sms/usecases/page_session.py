@@ -21,6 +21,7 @@ from b24sms.domain.errors import Forbidden, NotAuthenticated
 
 TTL_SECONDS = 3600  # at most an hour; the portal opens the page again with a fresh AUTH_ID
 MAX_TOKEN = 1024
+MAX_NAME = 40  # characters of the user's name in the token (it stays under MAX_TOKEN in any script)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Session:
     lang: str
     expires_at: int
     install: str = ""  # the portal's install_id when the session was issued
+    name: str = ""  # the user's name as the portal gave it (the audit log names who changed what)
+    tz: str = ""  # the user's time zone as the portal gave it (page/timezone.py): "" is UTC
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -58,6 +61,8 @@ def issue(
     now: float | None = None,
     key: bytes | None = None,
     install: str = "",
+    name: str = "",
+    tz: str = "",
 ) -> str:
     """A token for this session (``key``: another key than the deployment's, for the event files;
     ``install``: the portal's install_id)."""
@@ -65,6 +70,10 @@ def issue(
     claims: dict[str, object] = {"m": member_id, "u": user_id, "a": bool(admin), "l": lang, "e": expires}
     if install:  # a portal installed before install ids has none: its sessions look as they did
         claims["i"] = install
+    if name:
+        claims["n"] = name[:MAX_NAME]
+    if tz:
+        claims["z"] = tz[:64]
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signature = _b64(hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
@@ -81,7 +90,14 @@ def verify(token: str, now: float | None = None) -> Session:
     try:
         claims = json.loads(_unb64(payload))
         session = Session(
-            str(claims["m"]), str(claims["u"]), claims["a"] is True, str(claims["l"]), int(claims["e"]), str(claims.get("i", ""))
+            str(claims["m"]),
+            str(claims["u"]),
+            claims["a"] is True,
+            str(claims["l"]),
+            int(claims["e"]),
+            str(claims.get("i", "")),
+            str(claims.get("n", ""))[:MAX_NAME],
+            str(claims.get("z", ""))[:64],
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise NotAuthenticated("the page's session is not valid: open the application again", "bad_session") from exc

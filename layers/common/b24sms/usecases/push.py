@@ -10,8 +10,8 @@ sends each portal's statuses 50 to a call, and records whose statuses an earlier
 no REST call.
 
 Portals are pushed in parallel, each within its own time budget and with a fail-fast client (no
-sleeping retries): a slow or down portal costs only itself. Its records are deferred with a delay of
-their own (``ApproximateReceiveCount`` back-off, no sooner than the portal asked).
+sleeping retries): a slow or down portal costs only itself. What becomes of the records (deferred with
+a back-off of their own, or let go for one delayed portal token) is ``status_queue.py``'s.
 
 The status pushed is the one stored now, and only if the portal has not seen it (``pushed_rank``). So a
 late or duplicated record can never move a portal's status backwards, and a status pushed once is not
@@ -21,8 +21,6 @@ pushed again.
 from __future__ import annotations
 
 import contextvars
-import json
-import math
 import time
 import uuid
 from collections import defaultdict
@@ -36,10 +34,10 @@ from b24sms.adapters import queues, store
 from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.config import get_settings
+from b24sms.adapters.config import get_settings, push_linger
 from b24sms.domain import stats, statuses
 from b24sms.domain.models import Message, Portal
-from b24sms.usecases import portal_jobs, replies, timeline
+from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
 
 logger = Logger(child=True)
 
@@ -57,10 +55,11 @@ PORTAL_BUDGET = 10.0  # seconds a portal may take in one receive; what is left w
 BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
 CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
 # Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
-# waits (its records come back when this has passed), so a campaign's statuses go 50 to a call. An
-# idle portal is pushed at once, whatever it holds.
-PUSH_LINGER = 2.0
+# waits (one delayed portal token comes back when this has passed), so a campaign's statuses go 50 to
+# a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config).
+PUSH_LINGER = push_linger()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
+TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
 
 
 @dataclass
@@ -118,7 +117,9 @@ def push(keys: list[Key], deadline: float | None = None) -> PushReport:
 def _count(report: PushReport) -> None:
     """The batch's final statuses into the day counters: one ADD per portal-day (stats.py)."""
     try:
-        store.counters.add_day_counts(stats.tally(report.finals))
+        seen: dict[tuple[str, str], dict[str, int]] = {}
+        store.counters.add_day_counts(stats.tally(report.finals), seen)
+        delivery_watch.watch(seen)  # the admins told when the last hour's delivery rate falls (admin_alerts)
     except Exception:  # statistics must never hold back statuses
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
@@ -154,6 +155,15 @@ def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: 
 
 
 def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
+    turn = None
+    named = [m for i in ids if (m := found.get((member_id, i))) is not None and m.status_rank > m.pushed_rank]
+    if named and "" not in ids:
+        turn = store.limits.push_turn(member_id)
+        now = time.time()
+        if turn.wake_at > now and (turn.busy_until > now or now - turn.last_push < PUSH_LINGER):
+            # They would wait, and a token on its way drains them: no Query, no portal read now.
+            report.later.extend((m.member_id, m.message_id) for m in named)
+            return
     pending = _pending(member_id, ids, found, report)
     jobs_due = "" in ids  # the portal's token: its jobs (portal_jobs) are made after its statuses
     if not pending and not jobs_due:
@@ -171,13 +181,13 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending and not jobs_due:
         return
-    pending = _turn(member_id, pending, report, jobs_due)
+    pending = _turn(member_id, pending, report, token=jobs_due, turn=turn)
     if not pending and (not jobs_due or member_id in report.waiting):
         return
     owner = uuid.uuid4().hex
     until = time.time() + max(deadline - time.monotonic(), 0.0) + BUDGET_MARGIN
     if not store.limits.take_push_turn(member_id, owner, until):
-        _wait(member_id, pending, TURN_WAIT, report, jobs_due)  # another drain took it just now
+        _wait(member_id, pending, TURN_WAIT, report, token=jobs_due)  # another drain took it just now
         return
     client = client_for(portal, max_wait=max(deadline - time.monotonic(), 0.0), fail_fast=True)
     given = len(report.pushed) + len(report.dropped)
@@ -217,28 +227,47 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _turn(member_id: str, pending: list[Message], report: PushReport, jobs_due: bool = False) -> list[Message]:
+def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False, turn: Any = None) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
-    when it is idle. What waits is in ``report.later`` with its delay (and the portal's token, when
-    it has jobs and another drain holds the portal, in ``report.waiting``)."""
-    turn = store.limits.push_turn(member_id)
+    when it is idle. What waits is in ``report.later``; ``report.waiting`` says when the portal needs a
+    token back (also a token with jobs, when another drain holds the portal), unless one is already on
+    its way (``wake_at``; for a token, another one due later)."""
+    turn = turn or store.limits.push_turn(member_id)
     now = time.time()
+    # A token's own wake_at is about now when it arrives: it is covered only by another one due later.
+    covered = turn.wake_at > now + (TOKEN_SLACK if token else 0.0)
     if turn.busy_until > now:
-        _wait(member_id, pending, TURN_WAIT, report, jobs_due)
+        _wait(member_id, pending, TURN_WAIT, report, covered, token)
         return []
     since = now - turn.last_push
     if since >= PUSH_LINGER:
         return pending
     full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
-    _wait(member_id, pending[full:], PUSH_LINGER - since, report)
+    _wait(member_id, pending[full:], PUSH_LINGER - since, report, covered)
     return pending[:full]
 
 
-def _wait(member_id: str, messages: list[Message], seconds: float, report: PushReport, token: bool = False) -> None:
+def _wait(
+    member_id: str, messages: list[Message], seconds: float, report: PushReport, covered: bool = False, token: bool = False
+) -> None:
     if messages or token:
         report.later.extend((m.member_id, m.message_id) for m in messages)
-        report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+        if not covered:
+            report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
+
+
+def note_wakes(seconds_by_portal: dict[str, int], sent_at: float) -> None:
+    """Tokens sent at ``sent_at`` (read before the send, so that a token never arrives before its
+    ``wake_at``) are on their way to these portals (status_queue.py): their other records need not
+    send one before then. A failure here costs only extra tokens."""
+    now = sent_at
+    for member_id, seconds in seconds_by_portal.items():
+        if seconds > 0:
+            try:
+                store.limits.set_push_wake(member_id, now + seconds)
+            except Exception:
+                logger.exception("push wake not recorded", extra={"member_id": member_id})
 
 
 def _jobs(client: BitrixClient, portal: Portal, deadline: float, report: PushReport, token: bool) -> None:
@@ -344,52 +373,3 @@ def retry_delay(receives: int) -> int:
     40 h after the first: a portal down for a day loses no status (tests/unit/test_push_outage.py)."""
     settings = get_settings()
     return int(min(settings.push_retry_base * 2 ** max(receives - 1, 0), settings.push_retry_cap))
-
-
-@dataclass
-class RecordsResult:
-    report: PushReport
-    failures: list[str]  # SQS message ids to hand back as batchItemFailures (each delayed already)
-
-
-def push_records(records: list[dict[str, Any]], remaining_seconds: float | None = None) -> RecordsResult:
-    """One batch of the status queue: push what its records name (each portal drained within
-    ``remaining_seconds`` of Lambda time less a margin, at most ``PORTAL_BUDGET``), and defer the
-    records whose portal could not take its statuses. An unreadable record is dropped (logged):
-    retrying cannot fix it."""
-    by_id: dict[str, dict[str, Any]] = {}
-    keys_by_record: dict[str, Key] = {}
-    for record in records:
-        try:
-            keys_by_record[record["messageId"]] = queues.parse_body(record["body"], portal_token=True)
-            by_id[record["messageId"]] = record
-        except (KeyError, ValueError, TypeError, json.JSONDecodeError):
-            logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
-    budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
-    report = push(list(keys_by_record.values()), time.monotonic() + budget)
-    failed, later = set(report.failed), set(report.later)
-    failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
-    # Not pushed yet on purpose (coalescing, or another drain of the portal): back soon, at no back-off.
-    waits = [
-        rid
-        for rid, key in keys_by_record.items()
-        if rid not in failures and (key in later or (not key[1] and key[0] in report.waiting))
-    ]
-    for rid in waits:
-        seconds = max(1, math.ceil(report.waiting.get(keys_by_record[rid][0], TURN_WAIT)))
-        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], seconds)
-    # A portal with more pending than one drain takes: one of its records comes back at once.
-    again = {
-        key[0]: rid for rid, key in keys_by_record.items() if key[0] in report.more and rid not in failures and rid not in waits
-    }
-    for rid in failures:
-        # A portal that is down may stay down for hours: back off per record, up to an hour, so the
-        # status waits in the queue (kept 14 days) instead of burning its receives into the DLQ.
-        record = by_id[rid]
-        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        asked = report.deferred_portals.get(keys_by_record[rid][0], 0.0)
-        delay = max(retry_delay(receives), int(asked) + 1 if asked else 0)
-        queues.delay_redelivery(record["eventSourceARN"], record["receiptHandle"], delay)
-    for rid in again.values():
-        queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], 0)
-    return RecordsResult(report, failures + waits + list(again.values()))

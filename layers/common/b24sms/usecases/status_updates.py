@@ -94,6 +94,8 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "", source
         error_code=report.error_code,
         error_message=mask_carrier_text(report.error_message),  # a carrier's text may name the number
         carrier_message_id=report.carrier_message_id,
+        price=report.price,
+        price_unit=report.price_unit,
     )
     if message is None:
         current = store.messages.get_message(*key)

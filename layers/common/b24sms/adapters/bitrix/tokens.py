@@ -30,7 +30,7 @@ REFRESH_WAIT_SECONDS = 20.0
 
 def spend_refresh_token(refresh_token: str) -> dict[str, Any]:
     """A new token pair from the OAuth server we trust, with our client credentials."""
-    from b24sms.adapters.bitrix import oauth  # cold start: imports requests, paid only by functions that talk to Bitrix24
+    from b24sms.adapters.bitrix import oauth  # cold start: the OAuth module, loaded only by functions that refresh tokens
 
     settings = get_settings()
     return oauth.refresh(
@@ -77,7 +77,7 @@ def client_for(portal: Portal, max_wait: float = 10.0, *, fail_fast: bool = Fals
     raised, so the caller defers the work instead of holding a Lambda shared with other portals."""
     from b24sms.adapters.bitrix.client import (
         BitrixClient,
-    )  # cold start: imports requests, paid only by functions that call portals
+    )  # cold start: the REST client module (requests itself waits for its first call)
 
     settings = get_settings()
     bucket = TokenBucket(f"portal#{portal.member_id}", settings.portal_rate, settings.portal_burst, max_wait=max_wait)

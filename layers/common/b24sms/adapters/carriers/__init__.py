@@ -155,6 +155,18 @@ def opt_out_codes() -> frozenset[str]:
     return frozenset().union(*(s.opt_out_codes for s in specs().values()))
 
 
+def account_refusal(name: str, code: str) -> str:
+    """The cause (``domain.holds``) when carrier ``name``'s error ``code`` refuses the account itself, else ""."""
+    found = specs().get(name)
+    return str(found.account_refusals.get(code, "")) if found else ""
+
+
+def account_refusal_of(code: str) -> str:
+    """The cause when an error ``code`` of any carrier (their codes carry the carrier's prefix) refuses
+    the account itself, else "" (a failover's combined error keeps the code of the carrier that answered)."""
+    return next((str(s.account_refusals[code]) for s in specs().values() if code in s.account_refusals), "")
+
+
 def route_codes(name: str) -> frozenset[str]:
     """Carrier ``name``'s send refusals that mean "not through this route" (empty if unknown)."""
     found = specs().get(name)

@@ -32,6 +32,7 @@ from b24sms.adapters.carriers.base import (
     TransientCarrierError,
 )
 from b24sms.adapters.config import get_settings, setting
+from b24sms.domain import holds, prices
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -92,6 +93,8 @@ def parse_event(event: dict[str, Any]) -> StatusReport:
         message_key=str(context.get(CONTEXT_KEY, "")) if isinstance(context, dict) else "",
         error_code=f"AWS_{status}" if failed else "",
         error_message=str(event.get("messageStatusDescription") or "")[:500] if failed else "",
+        price=(price := prices.total(event.get("totalMessagePrice"), event.get("totalCarrierFee"))),
+        price_unit="USD" if price else "",  # AWS End User Messaging prices events in dollars
     )
 
 
@@ -156,7 +159,8 @@ class AwsSmsCarrier:
             if code in THROTTLED:
                 raise CarrierThrottled(f"AWS_{code}", text, 1.0) from exc
             if code in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                raise TransientCarrierError(f"AWS_{code}", text) from exc
+                spend_cap = reason if code == "ServiceQuotaExceededException" and "SPEND_LIMIT" in reason else ""
+                raise TransientCarrierError(f"AWS_{code}" + (f"_{spend_cap}" if spend_cap else ""), text) from exc
             raise PermanentCarrierError(f"AWS_{code}" + (f"_{reason}" if reason else ""), text) from exc
         except ConnectionClosedError as exc:
             raise CarrierOutcomeUnknown("AWS_TIMEOUT", type(exc).__name__) from exc
@@ -221,7 +225,13 @@ SPEC = CarrierSpec(
     build=build,
     own_credentials=False,
     default_sender="AWS_SMS_ORIGINATION_IDENTITY",
+    price_from="report",  # each event's totalMessagePrice + totalCarrierFee (USD)
     opt_out_codes=frozenset({"AWS_ConflictException_DESTINATION_PHONE_NUMBER_OPTED_OUT"}),
+    # The role may not send (or the account is not allowed to); the account's monthly spend limit reached.
+    account_refusals={
+        "AWS_AccessDeniedException": holds.CREDENTIALS,
+        "AWS_ServiceQuotaExceededException_MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT": holds.BALANCE,
+    },
     # the destination country not enabled or blocked, no identity of ours for it
     route_codes=frozenset(
         {

@@ -32,6 +32,8 @@ class SendResult:
     carrier_message_id: str
     carrier_status: str = "accepted"
     part_ids: tuple[str, ...] = ()  # carriers with one id per segment (Vonage): all of them
+    price: str = ""  # what the send answer says the SMS cost (``domain.prices``), "" when it does not say
+    price_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class StatusReport:
     error_code: str = ""
     error_message: str = ""
     part_id: str = ""  # a report about one segment (Vonage): combined with the others' reports
+    price: str = ""  # what the report says the whole SMS cost (``domain.prices``), "" when it does not say
+    price_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,9 @@ class CarrierSpec:
     own_credentials: bool = True  # False: a portal cannot bring credentials (AWS: the IAM role authenticates)
     default_sender: str = ""  # the setting that names the deployment's default sender
     opt_out_codes: frozenset[str] = frozenset()  # send refusals meaning "the recipient opted out"
+    # Send refusals of the account itself, not of one message: error code -> cause (``domain.holds``:
+    # credentials, suspended, balance). The account's SMS then wait instead of being retried one by one.
+    account_refusals: Mapping[str, str] = field(default_factory=dict)
     # Send refusals meaning "not through this route" (the destination is not served, the sender is not
     # allowed there): such a message may go out through the fallback carrier (docs/carriers.md).
     route_codes: frozenset[str] = frozenset()
@@ -230,6 +237,9 @@ class CarrierSpec:
     generates_callback_secret: bool = False
     # The carrier's error codes as the page explains them: ``{code: {"en": ..., "ru": ...}}``.
     error_texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Where the carrier tells what an SMS cost, with no call of its own: "send" (the send answer),
+    # "report" (a status report), "" (neither: the price is not recorded; no extra call per SMS).
+    price_from: str = ""
     # Price per SMS part by country, as the carrier publishes it (a placeholder: none declared yet).
     prices: Mapping[str, str] = field(default_factory=dict)
     # Reconciliation (usecases/reconcile.py): seconds after which a message still without a final

@@ -34,6 +34,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, sandbox_send_delay
+from b24sms.domain import prices
 from b24sms.domain.formdata import decode_form, encode_form
 from b24sms.domain.models import CarrierConfig
 
@@ -57,6 +58,10 @@ def inbound_form(secret: str, message_id: str, from_number: str, to_number: str,
     """A signed inbound SMS, as (form body, HTTP headers) to POST to our inbound route."""
     body = encode_form({"message_id": message_id, "from": from_number, "to": to_number, "text": text})
     return body, {"Content-Type": "application/x-www-form-urlencoded", "X-Sandbox-Signature": sign(secret, body)}
+
+
+# What the sandbox charges, in its callbacks as a carrier's report would (the page's cost shows locally).
+PRICE = {"price": "0.0079", "price_unit": "USD"}
 
 
 class SandboxCarrier:
@@ -104,7 +109,7 @@ class SandboxCarrier:
         return StatusReport(carrier_message_id, final, STATUS_MAP[final], key, error)
 
     def _callback(self, sms: OutboundSms, carrier_id: str, status: str) -> None:
-        fields = {"message_id": carrier_id, "ref": sms.key, "status": status, "ts": int(time.time())}
+        fields = {"message_id": carrier_id, "ref": sms.key, "status": status, "ts": int(time.time()), **PRICE}
         if status == "undelivered":
             fields["err_code"] = "SANDBOX_UNREACHABLE"
         body = encode_form(fields)
@@ -140,6 +145,8 @@ class SandboxCarrier:
                 bitrix_status=STATUS_MAP[status],
                 message_key=str(form.get("ref", "")),
                 error_code=str(form.get("err_code", "")),
+                price=(price := prices.total(form.get("price"))),
+                price_unit=str(form.get("price_unit", ""))[:8] if price else "",
             )
         ]
 
@@ -170,4 +177,5 @@ SPEC = CarrierSpec(
     # in the callback URL, like Twilio's: the body is read only once it is verified
     callback_key=lambda request: request.query.get("ref", ""),
     inbound_to=lambda request: str(decode_form(request.body).get("to", "")),
+    price_from="report",  # price and price_unit in its signed callback (PRICE)
 )

@@ -42,6 +42,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret, setting
+from b24sms.domain import holds
 from b24sms.domain.formdata import decode_pairs
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -238,6 +239,15 @@ SPEC = CarrierSpec(
     route_codes=frozenset({"SMSRU_204", "SMSRU_207"}),
     secret_keys=("api_id",),  # + callback_secret, made for the portal when it saves
     default_sender="SMSRU_FROM",
+    price_from="",  # the cost is in sms/status and sms/cost answers only: one more call per SMS
+    # 200 wrong api_id, 300-302 authentication refused; 201 not enough money on the account.
+    account_refusals={
+        "SMSRU_200": holds.CREDENTIALS,
+        "SMSRU_300": holds.CREDENTIALS,
+        "SMSRU_301": holds.CREDENTIALS,
+        "SMSRU_302": holds.CREDENTIALS,
+        "SMSRU_201": holds.BALANCE,
+    },
     delivery_time=1800,
     status_queries_per_second=5.0,  # sms/status, one id a query
     fields=(Field("api_id", {"en": "API key (api_id)", "ru": "API-ключ (api_id)"}, secret=True),),

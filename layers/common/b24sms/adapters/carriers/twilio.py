@@ -39,6 +39,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, secret, setting
+from b24sms.domain import holds
 from b24sms.domain.formdata import decode_flat
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -322,6 +323,9 @@ SPEC = CarrierSpec(
     delivery_time=1800,
     status_queries_per_second=10.0,  # fetch the Message resource
     opt_out_codes=frozenset({"TWILIO_21610"}),
+    price_from="",  # only the Message resource has price/price_unit, later; its callbacks do not
+    # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).
+    account_refusals={"TWILIO_20003": holds.CREDENTIALS, "TWILIO_401": holds.CREDENTIALS, "TWILIO_20005": holds.SUSPENDED},
     # 21408 sending to the region not enabled, 21612 no route from this sender to this number,
     # 21606 the sender cannot message this destination: another carrier may take it
     route_codes=frozenset({"TWILIO_21408", "TWILIO_21612", "TWILIO_21606"}),

@@ -44,6 +44,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret, setting
+from b24sms.domain import holds, prices
 from b24sms.domain.formdata import decode_flat, decode_json_object, flat_strings
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -65,6 +66,10 @@ STATUS_MAP: dict[str, str | None] = {
 # Send refusals (``messages[].status``) that a retry can fix: throttling, Vonage's own trouble, and
 # account trouble an operator fixes (credentials, balance). Everything else is about this message.
 THROTTLED = frozenset({"1"})
+# The send answer's ``message-price`` (one per segment) is in the account's currency, which the answer
+# does not name: Vonage accounts are billed in euros. The receipts' ``price`` repeats it per segment.
+PRICE_UNIT = "EUR"
+
 TRANSIENT = frozenset({"4", "5", "8", "9", "11", "14"})
 
 
@@ -144,7 +149,10 @@ class VonageCarrier:
             raise PermanentCarrierError(f"VONAGE_HTTP_{response.status_code}", "unexpected answer from Vonage") from exc
         accepted = [str(e.get("message-id")) for e in entries if str(e.get("status")) == "0" and e.get("message-id")]
         if accepted:  # any segment taken means the customer may get it: never resent
-            return SendResult(accepted[0], "accepted", part_ids=tuple(accepted))
+            price = prices.total(*(e.get("message-price") for e in entries if str(e.get("status")) == "0"))
+            return SendResult(
+                accepted[0], "accepted", part_ids=tuple(accepted), price=price, price_unit=PRICE_UNIT if price else ""
+            )
         first = entries[0] if entries else {}
         status = str(first.get("status", ""))
         text = mask_carrier_text(str(first.get("error-text") or "refused"))  # it may name the number
@@ -327,6 +335,15 @@ SPEC = CarrierSpec(
     route_codes=frozenset({"VONAGE_6", "VONAGE_15", "VONAGE_29"}),
     secret_keys=("api_key", "api_secret"),  # + signature_secret, signature_method: its own signed receipts
     default_sender="VONAGE_FROM",
+    price_from="send",  # message-price per segment
+    # 4 Invalid credentials (or HTTP 401/403), 8 Partner account barred, 9 Partner quota exceeded (no balance).
+    account_refusals={
+        "VONAGE_4": holds.CREDENTIALS,
+        "VONAGE_HTTP_401": holds.CREDENTIALS,
+        "VONAGE_HTTP_403": holds.CREDENTIALS,
+        "VONAGE_8": holds.SUSPENDED,
+        "VONAGE_9": holds.BALANCE,
+    },
     callback_secret="signature_secret",  # noqa: S106 (a key's name, not a secret)
     callback_secret_setting="VONAGE_SIGNATURE_SECRET",  # noqa: S106
     callback_secret_parameter="VonageSignatureSecretParameter",  # noqa: S106

@@ -9,6 +9,7 @@
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);
+- ``holds``, ``alerts``: PortalsTable's carrier account holds (``domain.holds``) and open admin alerts;
 - ``jobs``: ChatsTable (a portal's REST calls other than status pushes, until they are made);
 - ``limits``: LimitsTable (token buckets shared by every Lambda);
 - ``recon``: MessagesTable's ``by-reconcile`` index (messages the reconciler asks the carrier about);
@@ -20,11 +21,13 @@ forgets the DynamoDB resource (the local stack points it at moto's server).
 """
 
 from b24sms.adapters.store import (
+    alerts,
     audit,
     chats,
     counters,
     credentials,
     erase,
+    holds,
     jobs,
     limits,
     message_log,
@@ -38,11 +41,13 @@ from b24sms.adapters.store import (
 from b24sms.adapters.store._table import now, reset_client
 
 __all__ = [
+    "alerts",
     "audit",
     "chats",
     "counters",
     "credentials",
     "erase",
+    "holds",
     "jobs",
     "limits",
     "message_log",

@@ -52,5 +52,17 @@ def guarded(write: Callable[..., Any], **kwargs: Any) -> Any | None:
         raise
 
 
+def old_item(exc: Exception) -> dict[str, Any] | None:
+    """The item a failed conditional write returned (``ReturnValuesOnConditionCheckFailure``), as
+    the table resource gives items; None when there was none."""
+    from boto3.dynamodb.types import TypeDeserializer  # cold start: boto3 is loaded by the write already
+
+    item = (getattr(exc, "response", None) or {}).get("Item")
+    if not item:
+        return None
+    deserialize = TypeDeserializer().deserialize
+    return {name: deserialize(value) for name, value in item.items()}
+
+
 def now() -> int:
     return int(time.time())

@@ -16,6 +16,7 @@ routes, which last as long as the portal keeps the number.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,18 @@ from b24sms.adapters.config import get_settings
 from b24sms.adapters.store._table import guarded, now, table
 
 RECIPIENT_DAYS = 30
+# What dispatch asks for every SMS, read less often (issue #18: AWS requests per SMS):
+# - a portal's opt-outs are read as one list (a Query) and kept this many seconds per warm Lambda; a
+#   portal with more than OPT_OUT_LIST opt-outs is asked per number (a GetItem) as before. An opt-out
+#   or opt-in made in this Lambda drops the portal's list at once; one made in another (the inbound
+#   route's STOP) is seen here within OPT_OUT_CACHE_SECONDS.
+# - the recipient item is written once per number, portal and day per warm Lambda (it lasts
+#   RECIPIENT_DAYS): a campaign's repeat numbers cost no write.
+OPT_OUT_CACHE_SECONDS = 2.0
+OPT_OUT_LIST = 100
+_OPT_OUTS: dict[str, tuple[float, frozenset[str] | None]] = {}  # member_id -> (read at, numbers; None: too many)
+_REMEMBERED: dict[str, tuple[str, int]] = {}  # phone -> (member_id, day) last written by this Lambda
+REMEMBERED_MAX = 50_000  # forgotten all at once beyond this many numbers (a warm Lambda's memory)
 INBOUND_HOURS = 48  # longer than any carrier retries an inbound SMS (Vonage: 24 h)
 POSTING_SECONDS = 30  # a poster that died holding an inbound SMS lets others post it after this
 
@@ -39,6 +52,9 @@ def _enabled() -> bool:
 def remember_recipient(member_id: str, phone: str) -> None:
     if not _enabled():
         return
+    day = now() // 86400
+    if _REMEMBERED.get(phone) == (member_id, day):
+        return  # written today by this Lambda for this portal: it lasts RECIPIENT_DAYS
     _table().put_item(
         Item={
             "pk": f"recipient#{phone}",
@@ -48,6 +64,9 @@ def remember_recipient(member_id: str, phone: str) -> None:
             "expires_at": now() + RECIPIENT_DAYS * 86400,
         }
     )
+    if len(_REMEMBERED) >= REMEMBERED_MAX:
+        _REMEMBERED.clear()
+    _REMEMBERED[phone] = (member_id, day)
 
 
 def recipient_portal(phone: str) -> str:
@@ -59,11 +78,13 @@ def opt_out(member_id: str, phone: str, source: str) -> bool:
     """Opt ``phone`` out of this portal's SMS; False when it already was (the first opt-out is kept)."""
     if not _enabled():
         return False
+    _OPT_OUTS.pop(member_id, None)
     response = guarded(
         _table().put_item,
         Item={"pk": f"optout#{member_id}", "sk": phone, "at": now(), "source": source},
         ConditionExpression="attribute_not_exists(pk)",
     )
+    _OPT_OUTS.pop(member_id, None)  # and after: a list read meanwhile may not hold it
     return response is not None
 
 
@@ -71,13 +92,40 @@ def opt_in(member_id: str, phone: str) -> bool:
     response = guarded(
         _table().delete_item, Key={"pk": f"optout#{member_id}", "sk": phone}, ConditionExpression="attribute_exists(pk)"
     )
+    _OPT_OUTS.pop(member_id, None)
     return response is not None
 
 
 def is_opted_out(member_id: str, phone: str) -> bool:
+    """Whether the customer sent STOP to this portal's messages: from the portal's list of opt-outs
+    (one Query, kept OPT_OUT_CACHE_SECONDS), or per number for a portal with a long list."""
     if not _enabled():
         return False
-    return "Item" in _table().get_item(Key={"pk": f"optout#{member_id}", "sk": phone}, ProjectionExpression="pk")
+    cached = _OPT_OUTS.get(member_id)
+    if cached is None or time.monotonic() - cached[0] >= OPT_OUT_CACHE_SECONDS:
+        cached = (time.monotonic(), _opted_out_numbers(member_id))
+        _OPT_OUTS[member_id] = cached
+    if cached[1] is not None:
+        return phone in cached[1]
+    return "Item" in _table().get_item(
+        Key={"pk": f"optout#{member_id}", "sk": phone}, ProjectionExpression="pk", ConsistentRead=True
+    )
+
+
+def _opted_out_numbers(member_id: str) -> frozenset[str] | None:
+    """The portal's opted-out numbers, or None when it has more than OPT_OUT_LIST (one page)."""
+    from boto3.dynamodb.conditions import Key  # cold start: boto3 loads at the first table call, not at import
+
+    page = _table().query(
+        KeyConditionExpression=Key("pk").eq(f"optout#{member_id}"),
+        ProjectionExpression="sk",
+        Limit=OPT_OUT_LIST + 1,
+        ConsistentRead=True,
+    )
+    items = page.get("Items", [])
+    if len(items) > OPT_OUT_LIST or "LastEvaluatedKey" in page:
+        return None
+    return frozenset(str(item["sk"]) for item in items)
 
 
 @dataclass(frozen=True)

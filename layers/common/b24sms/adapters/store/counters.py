@@ -16,18 +16,25 @@ def _messages() -> Any:
 COUNTER_DAYS = 400
 
 
-def add_day_counts(counts: dict[tuple[str, str], dict[str, int]]) -> int:
-    """Add to each portal-day's counters: one ``ADD`` update per portal and day; returns the writes."""
+def add_day_counts(
+    counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None
+) -> int:
+    """Add to each portal-day's counters: one ``ADD`` update per portal and day; returns the writes.
+    ``seen``: filled with each day's counters as they are after the ADD (its own answer: no read)."""
     for (member_id, day), increments in counts.items():
         names = {f"#c{i}": name for i, name in enumerate(increments)}
         values: dict[str, Any] = {f":c{i}": value for i, value in enumerate(increments.values())}
         values[":e"] = now() + COUNTER_DAYS * 86400
-        _messages().update_item(
+        answer = _messages().update_item(
             Key={"member_id": member_id, "message_id": f"{DAY_PREFIX}{day}"},
             UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(increments))) + " SET expires_at = :e",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW" if seen is not None else "NONE",
         )
+        if seen is not None:
+            item = answer.get("Attributes") or {}
+            seen[(member_id, day)] = {k: int(v) for k, v in item.items() if k not in ("member_id", "message_id", "expires_at")}
     return len(counts)
 
 

@@ -81,6 +81,7 @@ class TokenBucket:
 class PushTurn(NamedTuple):
     busy_until: float  # another drain of the portal holds it until then (0: nobody)
     last_push: float  # when the portal was last given statuses (0: never)
+    wake_at: float = 0.0  # a delayed portal token is due then (status_queue.py): others need not send one
 
 
 def _push_key(member_id: str) -> dict[str, str]:
@@ -90,7 +91,16 @@ def _push_key(member_id: str) -> dict[str, str]:
 def push_turn(member_id: str) -> PushTurn:
     """Whether a drain of the portal is in flight, and when it last pushed (one consistent read)."""
     item = table("limits_table").get_item(Key=_push_key(member_id), ConsistentRead=True).get("Item") or {}
-    return PushTurn(float(item.get("busy_until", 0)), float(item.get("last_push", 0)))
+    return PushTurn(float(item.get("busy_until", 0)), float(item.get("last_push", 0)), float(item.get("wake_at", 0)))
+
+
+def set_push_wake(member_id: str, at: float) -> None:
+    """A delayed token for the portal's push is due at ``at`` (one UpdateItem per token sent)."""
+    table("limits_table").update_item(
+        Key=_push_key(member_id),
+        UpdateExpression="SET wake_at = :at",
+        ExpressionAttributeValues={":at": Decimal(f"{at:.3f}")},
+    )
 
 
 def take_push_turn(member_id: str, owner: str, until: float) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store import recon
-from b24sms.adapters.store._table import batch_get_item, guarded, now, table
+from b24sms.adapters.store._table import batch_get_item, conditional_failed, guarded, now, old_item, table
 from b24sms.adapters.store.pending import pending_shard
 from b24sms.adapters.store.pushes import PUSHED_AT_START
 from b24sms.domain import statuses
@@ -86,27 +86,40 @@ def find_key_by_carrier_id(carrier: str, carrier_message_id: str) -> tuple[str, 
     return (items[0]["member_id"], items[0]["message_id"]) if items else None
 
 
+def claim(member_id: str, message_id: str, lease_seconds: int) -> tuple[Message | None, Message | None]:
+    """Take a message to send it, in one conditional write with no read first: (the claimed record,
+    None); when it is not waiting to be sent, (None, the record as it is), returned by the failed
+    write itself; (None, None) when there is no such message. Only one dispatcher can hold it."""
+    t = now()
+    try:
+        response = _messages().update_item(
+            Key={"member_id": member_id, "message_id": message_id},
+            UpdateExpression=(
+                "SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t "
+                "REMOVE pending_shard, pending_since, quiet_portal, quiet_until"  # quiet_*: store/quiet.py
+            ),
+            ConditionExpression="dispatch_state = :accepted",
+            ExpressionAttributeValues={
+                ":sending": DispatchState.SENDING.value,
+                ":accepted": DispatchState.ACCEPTED.value,
+                ":until": t + lease_seconds,
+                ":one": 1,
+                ":t": t,
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as exc:
+        if not conditional_failed(exc):
+            raise
+        item = old_item(exc)
+        return None, Message.from_item(item) if item else None
+    return Message.from_item(response["Attributes"]), None
+
+
 def claim_for_dispatch(member_id: str, message_id: str, lease_seconds: int) -> Message | None:
     """Take a message to send it: only one dispatcher can hold it; None if it is not waiting."""
-    t = now()
-    response = guarded(
-        _messages().update_item,
-        Key={"member_id": member_id, "message_id": message_id},
-        UpdateExpression=(
-            "SET dispatch_state = :sending, lease_until = :until, attempts = attempts + :one, updated_at = :t "
-            "REMOVE pending_shard, pending_since, quiet_portal, quiet_until"  # quiet_*: store/quiet.py
-        ),
-        ConditionExpression="dispatch_state = :accepted",
-        ExpressionAttributeValues={
-            ":sending": DispatchState.SENDING.value,
-            ":accepted": DispatchState.ACCEPTED.value,
-            ":until": t + lease_seconds,
-            ":one": 1,
-            ":t": t,
-        },
-        ReturnValues="ALL_NEW",
-    )
-    return Message.from_item(response["Attributes"]) if response is not None else None
+    return claim(member_id, message_id, lease_seconds)[0]
 
 
 def record_carrier_accepted(
@@ -120,6 +133,8 @@ def record_carrier_accepted(
     segments: int,
     part_ids: tuple[str, ...] = (),
     config: CarrierConfig | None = None,
+    price: str = "",
+    price_unit: str = "",
     failover: str = "",
     reconcile_after: int = 0,
 ) -> Message | None:
@@ -146,6 +161,9 @@ def record_carrier_accepted(
     if config is not None and (config.sender or config.credentials):
         sets += ", carrier_sender = :snd, carrier_credentials = :cred"
         values[":snd"], values[":cred"] = config.sender, config.credentials
+    if price:  # the send answer's price, in the same write
+        sets += ", price = :price, price_unit = :unit"
+        values[":price"], values[":unit"] = price, price_unit
     if failover:  # sent by the fallback carrier: why (the page's log shows it)
         sets += ", failover = :fo"
         values[":fo"] = failover
@@ -244,6 +262,8 @@ def advance_status(
     error_message: str = "",
     dispatch_state: str = "",
     carrier_message_id: str = "",
+    price: str = "",
+    price_unit: str = "",
 ) -> Message | None:
     """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
     written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
@@ -263,6 +283,8 @@ def advance_status(
         ("error_code", error_code),
         ("error_message", error_message[:500]),
         ("dispatch_state", dispatch_state),
+        ("price", price),  # a report's price rides the write of its status
+        ("price_unit", price_unit if price else ""),
     ):
         if value:
             sets.append(f"{attr} = :{attr}")

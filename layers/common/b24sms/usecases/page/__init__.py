@@ -5,7 +5,8 @@
 - ``guard``: ``@admin_action``, the one admin guard every change goes through, and ``Admin.audit``,
   the one path to the audit log;
 - one module per section of the page: ``carrier_settings``, ``senders``, ``trial_sms`` (the test SMS),
-  ``log``, ``statistics``, ``opt_outs``, ``crm`` (the CRM timeline's scope and setting);
+  ``log``, ``statistics``, ``opt_outs``, ``crm`` (the CRM timeline's scope and setting), ``audit`` (the
+  list of settings changes);
 - ``view``: what the page shows (``PageData``, each section's part); ``actions``: the page's calls by
   name (POST /bitrix/app/api/{action}); ``errors``: ``PageError``.
 
@@ -14,6 +15,7 @@ A new settings section is a new module here (its view, its ``@admin_action`` cha
 functions/app/templates/page.html with its sentences in both catalogues (docs/architecture.md,
 "Where a typical change goes"). Storage is ``adapters/store`` (one module per table or aggregate)."""
 
+from b24sms.usecases.page import audit, csv_export, timezone
 from b24sms.usecases.page.actions import ACTIONS, Action, action
 from b24sms.usecases.page.carrier_settings import (
     CarrierForm,
@@ -26,9 +28,9 @@ from b24sms.usecases.page.carrier_settings import (
     parse_carrier_form,
     save_carrier,
 )
-from b24sms.usecases.page.errors import PageError
+from b24sms.usecases.page.errors import FieldErrors, PageError
 from b24sms.usecases.page.guard import Admin, admin_action
-from b24sms.usecases.page.log import LogRow, log_row, parse_filters
+from b24sms.usecases.page.log import LogExport, LogRow, export_log, log_row, parse_back, parse_filters
 from b24sms.usecases.page.opt_outs import add_opt_out, opt_out_ref, remove_opt_out
 from b24sms.usecases.page.senders import add_sender, delete_sender, rename_sender, senders_view
 from b24sms.usecases.page.session import open_page, portal_of
@@ -40,6 +42,8 @@ __all__ = [
     "Action",
     "Admin",
     "CarrierForm",
+    "FieldErrors",
+    "LogExport",
     "LogRow",
     "PageData",
     "PageError",
@@ -48,16 +52,20 @@ __all__ = [
     "add_sender",
     "admin_action",
     "allowed_carriers",
+    "audit",
     "carrier_forms",
     "carrier_texts",
     "carrier_view",
     "check",
     "check_carrier",
+    "csv_export",
     "delete_sender",
+    "export_log",
     "log_row",
     "open_page",
     "opt_out_ref",
     "page_data",
+    "parse_back",
     "parse_carrier_form",
     "parse_filters",
     "portal_of",
@@ -67,4 +75,5 @@ __all__ = [
     "send_test",
     "senders_view",
     "test_status",
+    "timezone",
 ]

@@ -16,8 +16,8 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain import phones
 from b24sms.domain.errors import Invalid
 from b24sms.domain.models import CarrierConfig
-from b24sms.usecases import portal_carriers
-from b24sms.usecases.page.errors import PageError
+from b24sms.usecases import account_hold, portal_carriers
+from b24sms.usecases.page.errors import FieldErrors, PageError
 from b24sms.usecases.page.guard import Admin, admin_action
 
 # Every carrier's own rules (credential fields, sender rule, check) are in its spec (``carriers.spec``);
@@ -93,24 +93,26 @@ def parse_carrier_form(form: dict[str, Any]) -> CarrierForm:
 
 def check_carrier(form: CarrierForm, stored: dict[str, str] | None = None) -> dict[str, str]:
     """Validate the settings and ask the carrier about the credentials; the credentials to store.
-    Raises PageError saying what is wrong in plain words."""
-    if form.country and not phones.is_region(form.country):
-        raise PageError("check.bad_country", country=form.country[:8])
+    Raises FieldErrors naming every wrong field, else PageError saying what is wrong in plain words."""
     spec = carriers.spec(form.carrier)
-    if form.sender and not SENDER.match(form.sender):
-        raise PageError("check.bad_sender")
-    if form.sender and not spec.sender_ok(form.sender):  # in the carrier's own words, when it has them
-        raise PageError(f"carrier.{spec.name}.sender.invalid" if spec.sender_invalid else "check.bad_sender")
+    problems: list[tuple[str, str, dict[str, str]]] = []  # every wrong field at once, by its label
     creds = {**(stored or {}), **form.credentials}
-    missing = [f.key for f in spec.fields if f.required and not creds.get(f.key)]
-    if missing:
-        raise PageError("check.missing", fields=", ".join(missing))
     for f in spec.fields:
-        value = creds.get(f.key, "")
-        if value and ((f.pattern and not re.fullmatch(f.pattern, value)) or (f.choices and value not in f.choices)):
-            if f.invalid:  # the carrier's own sentence
-                raise PageError(f"carrier.{spec.name}.{f.key}.invalid")
-            raise PageError("check.bad_format", field=f.key)
+        label, value = f"carrier.{spec.name}.{f.key}", creds.get(f.key, "")
+        if f.required and not value:
+            problems.append((label, "check.required", {}))
+        elif value and ((f.pattern and not re.fullmatch(f.pattern, value)) or (f.choices and value not in f.choices)):
+            problems.append((label, f"carrier.{spec.name}.{f.key}.invalid" if f.invalid else "check.bad_format", {}))
+    if form.sender and not SENDER.match(form.sender):
+        problems.append(("carrier.sender", "check.bad_sender", {}))
+    elif form.sender and not spec.sender_ok(form.sender):  # in the carrier's own words, when it has them
+        problems.append(
+            ("carrier.sender", f"carrier.{spec.name}.sender.invalid" if spec.sender_invalid else "check.bad_sender", {})
+        )
+    if form.country and not phones.is_region(form.country):
+        problems.append(("carrier.country", "check.bad_country", {"country": form.country[:8]}))
+    if problems:
+        raise FieldErrors(problems)
     try:
         checks.check(spec.name, creds, form.sender)
     except checks.CheckFailed as exc:
@@ -133,6 +135,7 @@ def check(admin: Admin, code: str, form: CarrierForm) -> None:
     if current and current.credentials and current.carrier == form.carrier:
         stored = store.credentials.read_credentials(current.credentials)
     check_carrier(form, stored)
+    account_hold.release_carrier(admin.portal, form.carrier)  # the account works: its held SMS go at their next look
 
 
 @admin_action
@@ -150,6 +153,7 @@ def save_carrier(admin: Admin, form: CarrierForm, code: str = "") -> CarrierConf
         else {}
     )
     creds = check_carrier(form, stored)
+    account_hold.release_carrier(portal, form.carrier)
     reference = current.credentials if current and creds == stored else ""
     if creds and not reference:
         replaces = current.credentials if current else ""

@@ -11,3 +11,12 @@ class PageError(Invalid):
     def __init__(self, key: str, **params: str) -> None:
         super().__init__(key, key.replace(".", "_"))
         self.key, self.params = key, params
+
+
+class FieldErrors(PageError):
+    """Every field of a form that is wrong, at once: ``problems`` are (the field's label key, the
+    sentence's key, its parameters), in the form's order."""
+
+    def __init__(self, problems: list[tuple[str, str, dict[str, str]]]) -> None:
+        super().__init__("check.fields")
+        self.problems = problems

@@ -27,7 +27,7 @@ class Admin:
     portal: Portal
 
     def audit(self, action: str, changes: dict[str, str]) -> None:
-        store.audit.record_audit(self.portal.member_id, self.session.user_id, action, changes)
+        store.audit.record_audit(self.portal.member_id, self.session.user_id, action, changes, self.session.name)
 
 
 def admin_action(change: Callable[Concatenate[Admin, P], R]) -> Callable[Concatenate[Session, P], R]:

@@ -13,6 +13,7 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, NotAuthenticated
 from b24sms.domain.models import Portal
 from b24sms.usecases import page_session
+from b24sms.usecases.page.timezone import zone_of
 from b24sms.usecases.page_session import Session
 
 
@@ -30,8 +31,12 @@ def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str
     if not isinstance(user, dict) or not str(user.get("ID") or ""):
         raise NotAuthenticated("the portal did not confirm who you are", "bad_auth")
     lang = str(query.get("LANG") or portal.lang or "en")[:8]
+    name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
     session = Session(member_id, str(user["ID"]), admin is True, lang, 0)
-    token = page_session.issue(session.member_id, session.user_id, session.admin, lang, install=portal.install_id)
+    tz = zone_of(user)
+    token = page_session.issue(
+        session.member_id, session.user_id, session.admin, lang, install=portal.install_id, name=name, tz=tz
+    )
     return page_session.verify(token), token
 
 

@@ -1,0 +1,58 @@
+"""Which admin alerts are open on a portal (``PortalsTable``, ``alerts``: cause -> since), so that each
+is told once when it starts and once when it ends, however many Lambdas see it: both are conditional
+writes, and only the one that changed the record notifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from b24sms.adapters.store._table import guarded, now, table
+
+
+def _portals() -> Any:
+    return table("portals_table")
+
+
+def open_alert(member_id: str, cause: str) -> bool:
+    """Mark ``cause`` open on an installed portal; True only for the caller that opened it."""
+    guarded(  # the map, once per portal (a nested path cannot be set inside a missing map)
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET #a = if_not_exists(#a, :empty)",
+        ConditionExpression="#s = :installed",
+        ExpressionAttributeNames={"#a": "alerts", "#s": "status"},
+        ExpressionAttributeValues={":empty": {}, ":installed": "installed"},
+    )
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET #a.#c = :t",
+        ConditionExpression="#s = :installed AND attribute_exists(#a) AND attribute_not_exists(#a.#c)",
+        ExpressionAttributeNames={"#a": "alerts", "#c": cause, "#s": "status"},
+        ExpressionAttributeValues={":t": now(), ":installed": "installed"},
+    )
+    return response is not None
+
+
+def close_alert(member_id: str, cause: str) -> bool:
+    """Mark ``cause`` over; True only for the caller that closed an open one."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="REMOVE #a.#c",
+        ConditionExpression="attribute_exists(#a.#c)",
+        ExpressionAttributeNames={"#a": "alerts", "#c": cause},
+    )
+    return response is not None
+
+
+def set_delivery_alert(member_id: str, percent: int) -> bool:
+    """The delivery rate (percent) below which the portal's admins are told; 0: never."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET delivery_alert = :p, updated_at = :t",
+        ConditionExpression="attribute_exists(member_id)",
+        ExpressionAttributeValues={":p": percent, ":t": now()},
+    )
+    return response is not None
