@@ -20,7 +20,7 @@ from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
 from tests.integration.test_app_page_api import call, session_of
 
-OUR_NUMBER = "+15005550006"
+OUR_NUMBER = "+15005550016"  # no other test's portal owns it: a reply to a portal's own number is that portal's
 
 
 @pytest.fixture
