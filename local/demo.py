@@ -24,7 +24,7 @@ SMS = [
     ("+15550100013", "Your courier is on the way", "undelivered"),
     ("+15550100099", "Your code is 4711", "failed"),
 ]
-FAILOVER = ("+15550100077", "Your table is booked for 8 pm", "delivered")  # the sandbox has no route there
+FAILOVER = ("+447700900077", "Your table is booked for 8 pm", "delivered")  # the sandbox has no route there
 
 
 def fallback_env(vonage: VonageFake) -> dict[str, str]:

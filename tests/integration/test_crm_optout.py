@@ -20,10 +20,7 @@ from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
 from tests.integration.test_app_page_api import call, session_of
 
-# A STOP without an Open Line goes to the portal that last texted the customer, unless other portals
-# send from the number it was sent to: so our number and the customers are this module's own, never
-# another test's (other tests' portals send from Twilio's +15005550006 and text +1 555 017 …).
-OUR_NUMBER = "+15005550931"
+OUR_NUMBER = "+15005550016"  # no other test's portal owns it: a reply to a portal's own number is that portal's
 
 
 @pytest.fixture
@@ -44,7 +41,7 @@ def twilio(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twili
 def test_stop_without_an_open_line_opts_the_number_out(
     portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, twilio: TwilioFake
 ):
-    customer = "+15550930001"
+    customer = "+15550170001"
     assert not portal.active  # the SMS channel is connected to no Open Line
     first, _ = emulator.send_sms(portal, customer, "Your order has shipped")
     assert final_status(portal, first) == "delivered"
@@ -76,9 +73,9 @@ def texts(portal: EmulatedPortal, key: tuple[int, int]) -> list[str]:
 def test_stop_and_start_are_written_on_every_crm_item_with_the_number_once_per_event(
     portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, twilio: TwilioFake
 ):
-    customer = "+15550930002"
-    contact = portal.add_crm_item("contact", "+1 555 093 0002")
-    lead = portal.add_crm_item("lead", "(555) 093-0002")  # typed in national form
+    customer = "+15550170002"
+    contact = portal.add_crm_item("contact", "+1 555 017 0002")
+    lead = portal.add_crm_item("lead", "(555) 017-0002")  # typed in national form
     company = portal.add_crm_item("company", "+15550179999")  # another number
     first, _ = emulator.send_sms(portal, customer, "Your order has shipped")
     assert final_status(portal, first) == "delivered"
@@ -100,7 +97,7 @@ def test_stop_and_start_are_written_on_every_crm_item_with_the_number_once_per_e
     # each findbycomm call had the number in the forms a user may have typed, at most 20 values
     finds = portal.calls_to("crm.duplicate.findbycomm")
     assert len(finds) == 6 and all(len(c.params["values"]) <= 20 for c in finds)
-    assert {"+15550930002", "(555) 093-0002"} <= set(finds[0].params["values"])
+    assert {"+15550170002", "(555) 017-0002"} <= set(finds[0].params["values"])
 
 
 def test_a_failed_sms_explains_why_on_the_items_it_was_sent_from(
@@ -129,11 +126,11 @@ def test_a_delivered_sms_writes_nothing_and_a_portal_without_crm_loses_nothing_e
     portal.scopes.discard("crm")
     assert emulator.install(portal, f"{stack.base_url}/bitrix/install").status_code == 200
     item = portal.add_crm_item("contact", "+15550170099")
-    ok, _ = emulator.send_sms(portal, "+15550930004", "Hello", bindings=[item])
+    ok, _ = emulator.send_sms(portal, "+15550170004", "Hello", bindings=[item])
     failed, _ = emulator.send_sms(portal, "+15550170099", "Hello", bindings=[item])
     assert final_status(portal, ok) == "delivered" and final_status(portal, failed) == "failed"
-    assert twilio.inbound(f"{stack.base_url}/carriers/twilio/inbound", "+15550930004", OUR_NUMBER, "STOP").status_code == 200
-    assert store.chats.is_opted_out(portal.member_id, "+15550930004")
+    assert twilio.inbound(f"{stack.base_url}/carriers/twilio/inbound", "+15550170004", OUR_NUMBER, "STOP").status_code == 200
+    assert store.chats.is_opted_out(portal.member_id, "+15550170004")
     time.sleep(1.0)
     assert portal.calls_to("crm.duplicate.findbycomm") == [] and portal.calls_to("crm.timeline.logmessage.add") == []
 

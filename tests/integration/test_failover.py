@@ -150,13 +150,13 @@ def test_a_portals_own_routing_sends_by_country_and_fails_over(
     refused = portal_carrier(*table, "--routes", "+7=nosuch", env={**NO_CREDENTIALS, **aws})
     assert refused.returncode == 2 and "unknown carrier" in refused.stderr
 
-    sent = {to: emulator.send_sms(portal, to, "routed")[0] for to in ("+79991230001", "+15550190077", "+15550190005")}
+    sent = {to: emulator.send_sms(portal, to, "routed")[0] for to in ("+79991230001", "+447700900077", "+15550190005")}
     for message_id in sent.values():
         assert final_status(portal, message_id, timeout=30) == "delivered", portal.timeline(message_id)
     carriers = {to: store.messages.get_message(portal.member_id, m) for to, m in sent.items()}
     assert {to: (m.carrier, m.failover) for to, m in carriers.items() if m} == {
         "+79991230001": ("vonage", ""),
-        "+15550190077": ("twilio", "SANDBOX_NO_ROUTE at sandbox (route)"),
+        "+447700900077": ("twilio", "SANDBOX_NO_ROUTE at sandbox (route)"),
         "+15550190005": ("sandbox", ""),
     }
     keys = {to: f"{portal.member_id}.{m}" for to, m in sent.items()}

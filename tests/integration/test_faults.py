@@ -49,14 +49,14 @@ def test_portal_answers_503_for_a_while(portal: EmulatedPortal, emulator: Portal
     # The push does not retry inline (a portal's trouble must not hold a shared Lambda): each 503
     # defers the portal's records, which come back after the queue's back-off (1, 2, 4 s … here).
     portal.fail_next(4, 503, "INTERNAL_SERVER_ERROR")
-    ids = [emulator.send_sms(portal, f"+1555010{i:03d}5", "hello")[0] for i in range(3)]
+    ids = [emulator.send_sms(portal, f"+1555010{i:03d}7", "hello")[0] for i in range(3)]
     settle(portal, {m: ("delivered", 1) for m in ids})
     assert not portal.failures
 
 
 def test_portal_down_then_back(portal: EmulatedPortal, emulator: PortalEmulator):
     portal.down = True
-    ids = [emulator.send_sms(portal, f"+1555020{i:03d}5", "hello")[0] for i in range(5)]
+    ids = [emulator.send_sms(portal, f"+1555020{i:03d}7", "hello")[0] for i in range(5)]
     time.sleep(3)
     assert all(portal.timeline(m) == ["sent"] for m in ids)  # nothing lands while it is down…
     assert all(store.messages.get_message(portal.member_id, m).status == "delivered" for m in ids)  # type: ignore[union-attr]
@@ -70,7 +70,7 @@ def test_token_expires_in_the_middle_of_a_burst(portal: EmulatedPortal, emulator
     for i in range(20):
         if i == 10:
             portal.expire_tokens()
-        ids.append(emulator.send_sms(portal, f"+1555030{i:03d}5", "burst", with_auth=False)[0])
+        ids.append(emulator.send_sms(portal, f"+1555030{i:03d}7", "burst", with_auth=False)[0])
     settle(portal, {m: ("delivered", 1) for m in ids})
     assert portal.refreshes == before + 1
 
@@ -161,7 +161,7 @@ def test_callbacks_twice_and_out_of_order(portal: EmulatedPortal, emulator: Port
         return SendResult(carrier_id, "accepted")
 
     carrier(scrambled)
-    ids = [emulator.send_sms(portal, f"+1555050{i:03d}5", "scrambled")[0] for i in range(3)]
+    ids = [emulator.send_sms(portal, f"+1555050{i:03d}7", "scrambled")[0] for i in range(3)]
     settle(portal, {m: ("delivered", 1) for m in ids})
     assert all(portal.timeline(m) == ["sent", "delivered"] for m in ids)
 
@@ -223,7 +223,7 @@ def test_concurrent_handler_calls_and_redeliveries_send_each_message_once(portal
 
     ids = [f"{i:032x}" for i in range(10)]
     threads = [
-        threading.Thread(target=emulator.send_sms, args=(portal, f"+1555070{i:03d}5", "dup"), kwargs={"message_id": m})
+        threading.Thread(target=emulator.send_sms, args=(portal, f"+1555070{i:03d}7", "dup"), kwargs={"message_id": m})
         for i, m in enumerate(ids)
         for _ in range(3)
     ]
@@ -251,6 +251,7 @@ def test_carrier_send_rate_is_respected(
     monkeypatch.setenv("CARRIER_RATE", "2")  # 2 SMS/s, burst 2, across every dispatcher
     config.reset_settings()
     try:
+        # …5: never one of the sandbox's special endings (0099 refused, 0013 undelivered)
         ids = [emulator.send_sms(portal, f"+1555080{i:03d}5", "paced")[0] for i in range(8)]
         settle(portal, {m: ("delivered", 1) for m in ids})
     finally:

@@ -1,8 +1,8 @@
 """The sandbox carrier: the local default. It sends nothing; it accepts the SMS and then reports
 delivery by POSTing an HMAC-signed callback to our own status route, as a real carrier does.
 
-Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), one ending in 0077
-is refused as "no route" (``SANDBOX_NO_ROUTE``: a fallback carrier takes it), one ending in 0013
+Outcome by recipient: a number ending in 0099 is rejected at send (``failed``), a UK one (+44) is
+refused as "no route" (``SANDBOX_NO_ROUTE``: a fallback carrier takes it), one ending in 0013
 ends ``undelivered``, any other ends ``delivered``.
 
 Inbound SMS are form bodies (``message_id``, ``from``, ``to``, ``text``) signed the same way; the sandbox
@@ -87,8 +87,8 @@ class SandboxCarrier:
             # Worded as carriers do, with the whole number (Twilio: "The 'To' number +1… is not a valid
             # phone number."): what we log and store of it must be masked.
             raise PermanentCarrierError("SANDBOX_REJECTED", f"the sandbox rejects numbers ending in 0099: {sms.to}")
-        if digits.endswith("0077"):
-            raise PermanentCarrierError("SANDBOX_NO_ROUTE", "the sandbox has no route to numbers ending in 0077")
+        if digits.startswith("44"):  # a whole country, so that no test's generated number hits it by chance
+            raise PermanentCarrierError("SANDBOX_NO_ROUTE", "the sandbox has no route to the United Kingdom (+44)")
         if self.delay:
             time.sleep(self.delay)
         carrier_id = "SBX" + uuid.uuid4().hex
@@ -171,7 +171,7 @@ SPEC = CarrierSpec(
     title={"en": "Sandbox (test, nothing is really sent)", "ru": "Песочница (тест, ничего не отправляется)"},
     settings=("SANDBOX_SECRET", "SANDBOX_SEND_DELAY_MS"),
     build=build,
-    route_codes=frozenset({"SANDBOX_NO_ROUTE"}),  # numbers ending in 0077: the demo's failover
+    route_codes=frozenset({"SANDBOX_NO_ROUTE"}),  # UK numbers (+44): the demo's failover
     secret_keys=("secret",),
     status_queries_per_second=50.0,  # answered from this process's outbox
     # in the callback URL, like Twilio's: the body is read only once it is verified
