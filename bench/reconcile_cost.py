@@ -30,7 +30,7 @@ import local  # noqa: F401  (puts the layer on sys.path, for `python -m bench.re
 # isort: split
 from b24sms.adapters.carriers import StatusReport
 from b24sms.adapters.store.recon import Due
-from b24sms.domain import statuses
+from b24sms.domain import prices, statuses
 from b24sms.domain.models import Message
 
 SWEEP_EVERY = 300  # ReconcileFunction's schedule
@@ -50,7 +50,9 @@ class Store:
         self.items: dict[tuple[str, str], Message] = {}
         self.recon: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (due, tries)
         self.messages = self  # the modules' names, as the code reaches them
-        self.recon_api = SimpleNamespace(due=self.due, take=self.take, drop=self.drop)
+        self.recon_api = SimpleNamespace(due=self.due, take=self.take, drop=self.drop, record_price=self.record_price)
+        self.counted: Counter[tuple[str, str, str]] = Counter()  # (member_id, day, counter) -> what ADDs added
+        self.counters_api = SimpleNamespace(add_day_counts=self.add_day_counts)
 
     def now(self) -> int:
         return self.now_s
@@ -74,10 +76,33 @@ class Store:
         if current is None or current.status_rank >= status_rank:
             return None
         self.items[key] = replace(current, status=status, status_rank=status_rank, error_code=kw.get("error_code", ""),
-                                  history=[*current.history, {"status": status, "source": kw.get("source", "")}])  # fmt: skip
-        if status in statuses.FINAL and self.recon.pop(key, None) is not None:
+                                  history=[*current.history, {"status": status, "source": kw.get("source", "")}],
+                                  price=kw.get("price") or current.price,
+                                  price_unit=kw.get("price_unit") or current.price_unit)  # fmt: skip
+        if status in statuses.FINAL and kw.get("price_after") and not kw.get("price"):  # only its price left to ask
+            self.index_writes += 2 if key in self.recon else 1
+            self.recon[key] = (self.now_s + kw["price_after"], 0)
+        elif status in statuses.FINAL and self.recon.pop(key, None) is not None:
             self.index_writes += 1
         return self.items[key]
+
+    def record_price(self, member_id: str, message_id: str, price: str, price_unit: str) -> Message | None:
+        self._req("dynamodb.UpdateItem")
+        key = (member_id, message_id)
+        current = self.items.get(key)
+        if current is None or current.price or current.status not in statuses.FINAL:
+            return None
+        self.items[key] = replace(current, price=price, price_unit=price_unit)
+        self.index_writes += self.recon.pop(key, None) is not None
+        return self.items[key]
+
+    # store.counters
+    def add_day_counts(self, counts: dict[tuple[str, str], dict[str, int]], seen: Any = None) -> int:
+        for (member_id, day), increments in counts.items():
+            self._req("dynamodb.UpdateItem")
+            for name, value in increments.items():
+                self.counted[(member_id, day, name)] += value
+        return len(counts)
 
     def get_message(self, member_id: str, message_id: str) -> Message | None:
         self._req("dynamodb.GetItem")
@@ -117,8 +142,9 @@ class Carrier:
 
     name = "sim"
 
-    def __init__(self, answers: dict[str, str], clock: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, answers: dict[str, str], clock: Callable[[], int] = lambda: 0, price: str = "") -> None:
         self.answers = answers
+        self.price = price  # what every answer says an SMS cost, in USD ("": no price yet)
         self.clock = clock
         self.asked: Counter[str] = Counter()
         self.times: dict[str, list[int]] = {}  # when each id was asked about
@@ -127,17 +153,23 @@ class Carrier:
         self.asked[carrier_message_id] += 1
         self.times.setdefault(carrier_message_id, []).append(self.clock())
         status = self.answers.get(carrier_message_id)
-        return None if status is None else StatusReport(carrier_message_id, status, status, key)
+        if status is None:
+            return None
+        price = prices.total(self.price)  # as the adapters give it: positive
+        return StatusReport(carrier_message_id, status, status, key, price=price, price_unit="USD" if price else "")
 
 
 @contextmanager
-def installed(store: Store, carrier: Carrier, rate: float, give_up_after: int = 72 * 3600) -> Iterator[list[dict[str, Any]]]:
-    """The reconciler and apply_report wired to the stand-ins; yields the reconcile queue's bodies."""
+def installed(
+    store: Store, carrier: Carrier, rate: float, give_up_after: int = 72 * 3600, price_after: int = 0
+) -> Iterator[list[dict[str, Any]]]:
+    """The reconciler and apply_report wired to the stand-ins; yields the reconcile queue's bodies.
+    ``price_after``: the carrier's ``SPEC.price_after`` (0: its price is not fetched)."""
     from b24sms.adapters import config
-    from b24sms.usecases import reconcile, status_updates
+    from b24sms.usecases import reconcile, reconcile_price, status_updates
 
     queued: list[dict[str, Any]] = []
-    fake_store = SimpleNamespace(now=store.now, messages=store, recon=store.recon_api)
+    fake_store = SimpleNamespace(now=store.now, messages=store, recon=store.recon_api, counters=store.counters_api)
 
     def enqueue_reconciles(bodies: list[dict[str, Any]]) -> int:
         queued.extend(bodies)
@@ -152,11 +184,14 @@ def installed(store: Store, carrier: Carrier, rate: float, give_up_after: int = 
         status_query_rate=lambda name: rate,
         delivery_time=lambda name: DELIVERY_TIME,
         query_status=lambda adapter, cid, key: adapter.query_status(cid, key),
+        price_after=lambda name: price_after,
     )
     with ExitStack() as stack:
         for module in (reconcile, status_updates):
             stack.enter_context(mock.patch.object(module, "store", fake_store))
             stack.enter_context(mock.patch.object(module, "queues", fake_queues))
+        stack.enter_context(mock.patch.object(reconcile_price, "store", fake_store))
+        stack.enter_context(mock.patch.object(status_updates, "price_after", lambda name: price_after))
         stack.enter_context(mock.patch.object(reconcile, "carriers", fake_carriers))
         stack.enter_context(mock.patch.object(config, "reconcile_give_up_after", lambda: give_up_after))
         yield queued

@@ -8,7 +8,8 @@ customer's SMS to our number: Twilio's inbound webhook, signed the same way.
 
 ``GET .../Messages/<sid>.json`` fetches a message's resource (the reconciler's status query): its
 final status, whether or not its callbacks were posted; ``drop_callbacks`` accepts sends but posts
-no callback (a lost callback); ``fetched`` lists the sids asked about, in order.
+no callback (a lost callback); ``fetched`` lists the sids asked about, in order. The resource has
+``price`` (``-0.00790`` by default, ``price=None``: null, not known yet) and ``price_unit`` ``USD``.
 
 Status callbacks honour Twilio's connection overrides in the URL's fragment as Twilio documents them
 (``rc`` retries, default 1; ``rp`` policy: ``ct`` connect failures by default, ``5xx``, ``4xx``, ``all``);
@@ -58,6 +59,9 @@ class TwilioFake(ServedFake):
     drop_callbacks: bool = False  # True: no status callback is posted (the carrier's resource still has it)
     finals: dict[str, str] = field(default_factory=dict)  # sid -> the status its resource shows
     fetched: list[str] = field(default_factory=list)  # sids fetched (GET .../Messages/<sid>.json)
+    # What a fetched resource's ``price`` shows (Twilio's: negative, a string, USD for a US account);
+    # None: null, as Twilio shows it until the price is known, some minutes after the final status.
+    price: str | None = "-0.00790"
 
     def start(self) -> TwilioFake:
         def respond(method: str, path: str, headers: dict[str, str], body: bytes, _: str) -> Reply:
@@ -137,6 +141,8 @@ class TwilioFake(ServedFake):
             "status": status,
             "error_code": 30003 if failed else None,
             "error_message": "Unreachable destination handset" if failed else None,
+            "price": self.price,
+            "price_unit": "USD",
         }
         return 200, answer, 0
 

@@ -175,6 +175,7 @@ class SimMessages:
         carrier_message_id: str = "",
         price: str = "",
         price_unit: str = "",
+        price_after: int = 0,
     ) -> Message | None:
         key = (member_id, message_id)
         current = self.items.get(key)
@@ -183,7 +184,8 @@ class SimMessages:
             and current.status_rank < status_rank
             and not (carrier_message_id and current.carrier_message_id and current.carrier_message_id != carrier_message_id)
         )
-        leaving = ok and status in statuses.FINAL and key in self.reconciling  # out of by-reconcile
+        # out of by-reconcile, unless only its price is left to ask (SPEC.price_after)
+        leaving = ok and status in statuses.FINAL and key in self.reconciling and not (price_after and not price)
         self._w(member_id, (1 if ok and status_rank > PUSHED_AT_START else 0) + leaving)
         if not ok or current is None:
             return None

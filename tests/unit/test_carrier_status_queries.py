@@ -81,3 +81,23 @@ def test_which_carriers_can_be_asked():
         adapter_has_query = name in {"sandbox", "twilio", "smsru"}
         assert (spec.status_queries_per_second > 0) == adapter_has_query, name
         assert spec.delivery_time >= 60
+
+
+def test_the_status_queries_carry_the_price_as_the_carriers_report_it(twilio: TwilioFake, smsru: SmsRuFake):
+    carrier = TwilioCarrier(twilio.account_sid, twilio.auth_token, sender="+15005550006", api_base=twilio.base_url)
+    sid = carrier.send(sms("+15550100001")).carrier_message_id
+    report = carriers.query_status(carrier, sid, "portal.m1")
+    assert report and (report.price, report.price_unit) == ("0.0079", "USD")  # Twilio's "-0.00790", kept positive
+    twilio.price = None  # not known yet: Twilio's null
+    report = carriers.query_status(carrier, sid, "portal.m1")
+    assert report and (report.price, report.price_unit) == ("", "")
+    ru = SmsRuCarrier(smsru.api_id, api_base=smsru.base_url)
+    report = carriers.query_status(ru, ru.send(sms("+79990000001")).carrier_message_id, "portal.m1")
+    assert report and (report.price, report.price_unit) == ("1.5", "RUB")
+
+
+def test_only_carriers_with_a_status_query_and_no_price_of_their_own_fetch_it():
+    fetched = {name for name in carriers.known() if carriers.price_after(name) > 0}
+    assert fetched == {"twilio", "smsru"}
+    for name in fetched:
+        assert not carriers.spec(name).price_from  # the price comes from nowhere else

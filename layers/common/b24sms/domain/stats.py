@@ -130,3 +130,14 @@ def summarise(stored: dict[str, dict[str, int]], days: int = 30, today: float | 
 def spent(cost: dict[str, int]) -> str:
     """Millionths by currency as one text, currencies in order; "" for none."""
     return ", ".join(prices.show(value, unit) for unit, value in sorted(cost.items()) if value)
+
+
+def price_counts(message: Message) -> dict[tuple[str, str], Counts]:
+    """The day counters' increments for a price learnt after the message's final status was counted
+    (usecases/reconcile_price.py): its cost on its own day and sender, as ``tally`` would have added it."""
+    micros = prices.micros(message.price)
+    if not micros or not message.price_unit or message.message_id.startswith(TEST_PREFIX):
+        return {}
+    name = f"{prices.COST_PREFIX}{message.price_unit}"
+    code = message.code or "-"
+    return {(message.member_id, day_of(message.created_at or time.time())): {name: micros, f"s:{code}:{name}": micros}}

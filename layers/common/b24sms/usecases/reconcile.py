@@ -20,12 +20,16 @@ callback comes in time costs the reconciler nothing but the index's own writes.
 
 The interval doubles with each query that found the message still non-final (from the delivery time
 up to ``MAX_INTERVAL``), so a message costs a few queries over its 72 hours, not one per sweep.
+
+A final message in the index wants only its price (``SPEC.price_after``, usecases/reconcile_price.py):
+queued like the others, asked once (at most ``reconcile_price.TRIES`` times), then it leaves.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -34,7 +38,7 @@ from b24sms.adapters import carriers, config, queues, store
 from b24sms.adapters.carriers import Carrier, StatusReport, TransientCarrierError, UnknownCarrier
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig
-from b24sms.usecases import status_updates
+from b24sms.usecases import reconcile_price, status_updates
 
 logger = Logger(child=True)
 
@@ -58,12 +62,14 @@ def sweep(limit: int = SWEEP_LIMIT) -> dict[str, int]:
     counts = {"due": 0, "queued": 0, "dropped": 0, "deferred": 0, "later": 0}
     for item in store.recon.due(limit, now):
         counts["due"] += 1
-        if item.status_rank >= FINAL_RANK:  # final before the send's answer was recorded
+        price_only = item.status_rank >= FINAL_RANK  # final: only its price may be left to ask
+        price_after = carriers.price_after(item.carrier) if price_only and item.carrier_message_id else 0
+        if price_only and (not price_after or item.tries >= reconcile_price.TRIES):  # nothing (more) to ask
             counts["dropped"] += store.recon.drop(item.member_id, item.message_id, item.due)
             continue
         give_up_at = item.created_at + give_up_after
         askable = bool(item.carrier_message_id) and carriers.status_query_rate(item.carrier) > 0
-        if not askable and now < give_up_at:  # nobody to ask: due again when it is given up
+        if not price_only and not askable and now < give_up_at:  # nobody to ask: due again when it is given up
             counts["later"] += store.recon.take(item.member_id, item.message_id, item.due, give_up_at)
             continue
         account = (item.carrier, item.credentials, item.sender)
@@ -71,9 +77,9 @@ def sweep(limit: int = SWEEP_LIMIT) -> dict[str, int]:
         if len(batch) >= PER_ACCOUNT:  # this account's share of the sweep is full: the next sweep
             counts["deferred"] += 1
             continue
-        after = carriers.delivery_time(item.carrier)
+        after = price_after or carriers.delivery_time(item.carrier)
         due_again = now + interval(after, item.tries)
-        if now < give_up_at:
+        if now < give_up_at and not price_only:
             due_again = min(due_again, max(give_up_at, now + 60))
         if store.recon.take(item.member_id, item.message_id, item.due, due_again):
             batch.append([item.member_id, item.message_id, item.carrier_message_id, item.created_at, item.status_rank])
@@ -111,7 +117,7 @@ def check_account(
     adapter = _adapter(carrier, str(body.get("credentials", "")), str(body.get("sender", ""))) if rate > 0 else None
     pause = 1.0 / rate if rate > 0 else 0.0
     give_up_after = config.reconcile_give_up_after()
-    counts = {"asked": 0, "advanced": 0, "final": 0, "given_up": 0, "failed": 0, "unknown": 0}
+    counts = {"asked": 0, "advanced": 0, "final": 0, "given_up": 0, "failed": 0, "unknown": 0, "priced": 0}
     last = 0.0
     for entry in body.get("messages", []):
         member_id, message_id, carrier_message_id, created_at = entry[:4]
@@ -132,10 +138,12 @@ def check_account(
             except TransientCarrierError as exc:
                 counts["failed"] += 1
                 logger.warning("reconciliation: query failed", extra={"carrier": carrier, "code": exc.code})
+        if known_rank >= FINAL_RANK:  # final when swept: only its price is wanted
+            counts["priced"] += reconcile_price.record(str(member_id), str(message_id), report)
+            continue
         source = f"reconciler:{carrier}"
         if report is not None and report.bitrix_status is not None and statuses.rank(report.bitrix_status) > known_rank:
-            report = StatusReport(report.carrier_message_id, report.carrier_status, report.bitrix_status, key,
-                                  report.error_code, report.error_message)  # fmt: skip
+            report = replace(report, message_key=key, part_id="")  # its price, if it has one, rides the status
             outcome = status_updates.apply_report(carrier, report, source=source)
             counts["advanced"] += outcome == "advanced"
             if report.bitrix_status in statuses.FINAL:

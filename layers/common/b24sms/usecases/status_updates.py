@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.carriers import CallbackRequest, SignatureError, StatusReport, callback_key, get_carrier, spec
+from b24sms.adapters.carriers import CallbackRequest, SignatureError, StatusReport, callback_key, get_carrier, price_after, spec
 from b24sms.domain import errors, statuses
 from b24sms.domain.models import CarrierConfig, Message, Portal, split_key
 from b24sms.domain.privacy import mask_carrier_text
@@ -96,6 +96,7 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "", source
         carrier_message_id=report.carrier_message_id,
         price=report.price,
         price_unit=report.price_unit,
+        price_after=price_after(carrier),  # final with no price: the reconciler asks it later, once
     )
     if message is None:
         current = store.messages.get_message(*key)

@@ -253,3 +253,10 @@ def query_status(carrier: Carrier, carrier_message_id: str, key: str) -> StatusR
 
 def _build(name: str, config: CarrierConfig) -> Carrier:
     return spec(name).build(config, secret_json(config.credentials) if config.credentials else {})
+
+
+def price_after(name: str) -> int:
+    """Seconds after a final status when carrier ``name``'s status query has the SMS's price; 0 when
+    its price is not fetched (it comes with the send or the report, or never)."""
+    found = specs().get(name)
+    return found.price_after if found and found.status_queries_per_second > 0 else 0

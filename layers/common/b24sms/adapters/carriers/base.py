@@ -248,6 +248,10 @@ class CarrierSpec:
     # ``query_status``), and such messages end ``undelivered`` after ``RECONCILE_GIVE_UP_AFTER``.
     delivery_time: int = 1800
     status_queries_per_second: float = 0.0
+    # The price from the status query (``query_status``'s report carries it), for a carrier whose
+    # callbacks and send answers carry none: seconds after a final status when the carrier has it (the
+    # reconciler asks once then, usecases/reconcile_price.py); 0: never fetched.
+    price_after: int = 0
 
 
 def request_written(exc: BaseException) -> bool:

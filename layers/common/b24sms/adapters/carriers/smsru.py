@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from b24sms.adapters.carriers import checks
@@ -42,7 +43,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, optional_secret, setting
-from b24sms.domain import holds
+from b24sms.domain import holds, prices
 from b24sms.domain.formdata import decode_pairs
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -193,7 +194,10 @@ class SmsRuCarrier:
             code = str(entry["status_code"])
         except (ValueError, KeyError, TypeError) as exc:
             raise TransientCarrierError("SMSRU_QUERY_FAILED", "unexpected answer from SMS.ru") from exc
-        return None if code == "-1" else _report(carrier_message_id, code, key)
+        if code == "-1":
+            return None
+        cost = prices.total(entry.get("cost"))  # in roubles (the account's currency)
+        return replace(_report(carrier_message_id, code, key), price=cost, price_unit="RUB" if cost else "")
 
     def parse_inbound(self, request: CallbackRequest) -> InboundSms:
         raise ValueError("SMS.ru delivers no inbound SMS: replies need a two-way carrier")
@@ -240,6 +244,7 @@ SPEC = CarrierSpec(
     secret_keys=("api_id",),  # + callback_secret, made for the portal when it saves
     default_sender="SMSRU_FROM",
     price_from="",  # the cost is in sms/status and sms/cost answers only: one more call per SMS
+    price_after=60,  # sms/status's cost: asked once, a minute after the final status
     # 200 wrong api_id, 300-302 authentication refused; 201 not enough money on the account.
     account_refusals={
         "SMSRU_200": holds.CREDENTIALS,

@@ -39,7 +39,7 @@ from b24sms.adapters.carriers.base import (
     same_signature,
 )
 from b24sms.adapters.config import get_settings, secret, setting
-from b24sms.domain import holds
+from b24sms.domain import holds, prices
 from b24sms.domain.formdata import decode_flat
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.privacy import mask_carrier_text
@@ -180,6 +180,8 @@ class TwilioCarrier:
             key,
             f"TWILIO_{code}" if code else "",
             str(body.get("error_message") or ""),
+            price=prices.total(body.get("price")),  # negative, a string; null until Twilio has it
+            price_unit=str(body.get("price_unit") or "").upper() if prices.total(body.get("price")) else "",
         )
 
     def _verified_params(self, request: CallbackRequest) -> dict[str, str]:
@@ -324,6 +326,7 @@ SPEC = CarrierSpec(
     status_queries_per_second=10.0,  # fetch the Message resource
     opt_out_codes=frozenset({"TWILIO_21610"}),
     price_from="",  # only the Message resource has price/price_unit, later; its callbacks do not
+    price_after=600,  # the Message resource's price is set some minutes after the final status
     # 20003: Authenticate (a wrong SID or token: HTTP 401); 20005: the account is not active (suspended).
     account_refusals={"TWILIO_20003": holds.CREDENTIALS, "TWILIO_401": holds.CREDENTIALS, "TWILIO_20005": holds.SUSPENDED},
     # 21408 sending to the region not enabled, 21612 no route from this sender to this number,

@@ -264,6 +264,7 @@ def advance_status(
     carrier_message_id: str = "",
     price: str = "",
     price_unit: str = "",
+    price_after: int = 0,
 ) -> Message | None:
     """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
     written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
@@ -295,7 +296,10 @@ def advance_status(
     remove = ["push_tries"] if status_rank > PUSHED_AT_START else []
     if dispatch_state:
         remove += ["body", "lease_until", "pending_shard", "pending_since"]
-    if status in statuses.FINAL:  # nothing more to ask the carrier: out of ``by-reconcile``
+    if status in statuses.FINAL and price_after and not price:  # only its price left to ask (recon.py)
+        sets += [recon.ENTER, "recon_tries = :rzero"]
+        values.update(recon.enter_values(message_id, price_after), **{":rzero": 0})
+    elif status in statuses.FINAL:  # nothing more to ask the carrier: out of ``by-reconcile``
         remove += list(recon.LEAVE)
     condition = "attribute_exists(member_id) AND status_rank < :r"
     if carrier_message_id:

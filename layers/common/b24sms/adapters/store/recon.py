@@ -6,6 +6,10 @@ answer to the send (``messages.record_carrier_accepted``) puts the message in, t
 stores a final status (``messages.advance_status``) takes it out. Only a message still non-final when
 it falls due costs writes: ``take`` (one per interval, conditional, so two sweeps never both ask),
 and ``drop`` for one whose final status came before the send's answer was recorded.
+
+A message of a carrier whose price comes only from its status query (``SPEC.price_after``) stays in
+the index in the write that stores its final status, due when the carrier has the price: a final
+``status_rank`` in the index means "only the price is wanted". ``record_price`` stores it and leaves.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import zlib
 from typing import Any, NamedTuple
 
 from b24sms.adapters.store._table import guarded, now, table
+from b24sms.domain import statuses
+from b24sms.domain.models import Message
 
 SHARDS = 8
+FINAL_RANK = statuses.rank(statuses.DELIVERED)  # the lowest final status
 ENTER = "recon_shard = :rshard, recon_due = :rdue"  # an UpdateExpression SET clause, with enter_values
 LEAVE = ("recon_shard", "recon_due", "recon_tries")  # what a final status REMOVEs
 
@@ -99,3 +106,18 @@ def drop(member_id: str, message_id: str, seen_due: int) -> bool:
         ExpressionAttributeValues={":seen": seen_due},
     )
     return response is not None
+
+
+def record_price(member_id: str, message_id: str, price: str, price_unit: str) -> Message | None:
+    """Store the price a status query found for a message with a final status and none yet, out of the
+    index in the same write; the message as it is now, or None when it already had one (another run
+    stored it: the day counters must not count it twice) or is not final."""
+    response = guarded(
+        table("messages_table").update_item,
+        Key={"member_id": member_id, "message_id": message_id},
+        UpdateExpression="SET price = :price, price_unit = :unit REMOVE recon_shard, recon_due, recon_tries",
+        ConditionExpression="attribute_exists(member_id) AND attribute_not_exists(price) AND status_rank >= :final",
+        ExpressionAttributeValues={":price": price, ":unit": price_unit, ":final": FINAL_RANK},
+        ReturnValues="ALL_NEW",
+    )
+    return Message.from_item(response["Attributes"]) if response is not None else None
