@@ -119,6 +119,7 @@ def check_account(
     give_up_after = config.reconcile_give_up_after()
     counts = {"asked": 0, "advanced": 0, "final": 0, "given_up": 0, "failed": 0, "unknown": 0, "priced": 0}
     last = 0.0
+    costs: dict[tuple[str, str], dict[str, int]] = {}  # the prices found: one ADD per portal and day
     for entry in body.get("messages", []):
         member_id, message_id, carrier_message_id, created_at = entry[:4]
         known_rank = int(entry[4]) if len(entry) > 4 else 0  # the status stored when it was swept
@@ -139,7 +140,7 @@ def check_account(
                 counts["failed"] += 1
                 logger.warning("reconciliation: query failed", extra={"carrier": carrier, "code": exc.code})
         if known_rank >= FINAL_RANK:  # final when swept: only its price is wanted
-            counts["priced"] += reconcile_price.record(str(member_id), str(message_id), report)
+            counts["priced"] += reconcile_price.record(str(member_id), str(message_id), report, costs)
             continue
         source = f"reconciler:{carrier}"
         if report is not None and report.bitrix_status is not None and statuses.rank(report.bitrix_status) > known_rank:
@@ -156,5 +157,6 @@ def check_account(
                 f"no final status from the carrier {hours} h after sending",
             )  # fmt: skip
             counts["given_up"] += status_updates.apply_report(carrier, ended, source=source) == "advanced"
+    reconcile_price.add(costs)
     logger.info("reconciliation of an account", extra={"carrier": carrier, **counts})
     return counts
