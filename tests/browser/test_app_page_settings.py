@@ -119,6 +119,7 @@ def test_admin_saves_routing_and_a_fallback_and_a_bad_table_is_refused(
     before, after = t(lang, "routing.bad_entry").split("{entry}")
     expect(message).to_contain_text(before + "'+7 smsru'")
     expect(message).to_contain_text(after.strip())
+    expect(message).not_to_contain_text("fallback=vonage")  # the entry, never the domain's English reason
     assert stored(portal).routing == {}  # nothing written
     form.locator("input[name=routes]").fill("+7=smsru, *=twilio")
     form.locator("select[name=fallback]").select_option("smsru")
@@ -182,8 +183,10 @@ def test_a_message_held_for_quiet_hours_shows_when_it_goes(
 ) -> None:
     now = int(time.time())
     wake = now - now % 86400 + 86400 + 5 * 3600  # 05:00 UTC tomorrow
-    message = Message(member_id=portal.member_id, message_id="quiet-1", to="+15550800001", code="b24sms",
-                      status="queued", dispatch_state=DispatchState.ACCEPTED, created_at=now - 30, updated_at=now - 30)  # fmt: skip
+    message = Message(
+        member_id=portal.member_id, message_id="quiet-1", to="+15550800001", code="b24sms",
+        status="queued", dispatch_state=DispatchState.ACCEPTED, created_at=now - 30, updated_at=now - 30,
+    )  # fmt: skip
     assert store.messages.create_message(message)
     assert store.quiet.hold(portal.member_id, "quiet-1", wake)
     app = open_app(page, emulator, portal, lang=lang)
