@@ -12,17 +12,17 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -n1)
 SAM_BUILD_ENV := $(if $(PY313),PYENV_VERSION=$(shell pyenv version-name 2>/dev/null):$(PY313),)
 
-.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration browser container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
+.PHONY: help venv run-venv sam-venv iam-policies lint typecheck pytest unit integration browser browser-setup container validate build test run demo bench bench-fleet bench-fleet-local invoke sync-senders portal-carrier clean sam-local-setup sam-check sam-invoke
 
 help: ## this list: the `## text` after each target of this Makefile (`##  text` lines continue it)
 	@awk '/^[A-Za-z][A-Za-z0-9_-]*:[^=#]*## / { name = $$1; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
 		printf "make %-17s %s\n", name, text } /^##  / { print "                      " substr($$0, 5) }' $(firstword $(MAKEFILE_LIST))
 
-# Two stamps in one .venv: running needs a small set (first `make run`: ~15 s, ~155 MB); development
+# Two stamps in one .venv: running needs a small set (first `make run`: ~45 s, ~160 MB); development
 # installs a superset (linters, type checker, carrier SDKs, moto's every extra).
 $(VENV)/.run-installed: requirements-run.txt layers/common/requirements.txt
 	@start=$$SECONDS; \
-	if [ ! -x $(PY) ]; then echo "first start: creating $(VENV) with what running needs (requirements-run.txt; about 15 s and 155 MB on a fresh machine)"; fi; \
+	if [ ! -x $(PY) ]; then echo "first start: creating $(VENV) with what running needs (requirements-run.txt; about 45 s and 160 MB on a fresh machine)"; fi; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || exit 1; \
 	$(PY) -m pip install --disable-pip-version-check -r requirements-run.txt || exit 1; \
 	echo "set-up took $$((SECONDS - start)) s; later starts skip it"
@@ -51,20 +51,23 @@ lint: venv ## ruff check, ruff format --check, and the layer's import contracts 
 typecheck: venv ## mypy (strict)
 	$(VENV)/bin/mypy .
 
-pytest: venv ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
+pytest: venv browser-setup ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
 	$(VENV)/bin/pytest
 
-unit: venv ## tests/unit (in-process, about a minute)
+unit: venv ## tests/unit: the use cases on in-memory stand-ins (local/memory/), no server (about 20 s of CPU)
 	$(VENV)/bin/pytest tests/unit
 
 integration: venv ## tests/integration (the local stack: moto's server, every function, the portal emulator)
 	$(VENV)/bin/pytest tests/integration
 
-browser: venv ## tests/browser (Playwright on Debian's chromium: apt-get install -y chromium, or CHROMIUM_PATH)
+browser: venv browser-setup ## tests/browser (Playwright on Debian's chromium, or CHROMIUM_PATH)
 	$(VENV)/bin/pytest tests/browser
 
 container: venv sam-venv ## tests/container (sam local: run `make sam-local-setup` first, as root)
 	$(VENV)/bin/pytest tests/container
+
+browser-setup: ## Debian's chromium for tests/browser, when missing (as root or with sudo; idempotent; pytest does it)
+	@tools/browser_setup.sh
 
 # checkov (the IaC security scan) pins many packages: its own virtualenv. Skipped checks: .checkov.yaml.
 CHECKOV_VENV := .venv-checkov

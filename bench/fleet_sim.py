@@ -3,7 +3,7 @@
 The REAL use cases run: the HANDLER's ``accept.authenticate_handler`` and ``accept.accept``, the
 dispatch queue's ``dispatch.dispatch`` (as functions/dispatch/app.py calls it), the carrier callback's
 ``status_updates.apply_report`` and the status queue's ``status_queue.push_records`` with the real
-``BitrixClient``. What they talk to is in memory (bench/sim/): DynamoDB tables with conditional writes
+``BitrixClient``. What they talk to is in memory (local/memory/): DynamoDB tables with conditional writes
 and the sparse indexes, SQS queues (visibility, ChangeMessageVisibility, receive counts, DLQ, the
 trigger's batch size and concurrency), a carrier that accepts and calls back after a delay, and portals
 with their own 2 req/s burst-50 buckets. Time is simulated: nothing sleeps, an event loop orders what
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import logging
 import math
 import os
 import random
@@ -28,18 +27,14 @@ import statistics
 import sys
 import time as real_time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
-from bench.sim.clock import EventLoop, SimClock, SimExecutor
-from bench.sim.jobs import MemoryJobs
-from bench.sim.portal import Bucket, SimPortal, SimSession
-from bench.sim.sqs import SimQueue, SimSqsClient
-from bench.sim.store import Meter, SimChats, SimLimits, SimMessages, SimPortals
+from local.memory.portal import Bucket, SimPortal
+from local.memory.sqs import SimQueue
+from local.memory.world import World
 
 PRICES = {  # the same list prices as bench/run.py (us-east-1, on-demand, arm64)
     "dynamodb_write_request_unit": 0.625 / 1e6,
@@ -207,22 +202,21 @@ class Simulation:
     def __init__(self, cfg: Config, faulty: bool = True) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.clock = SimClock()
-        self.loop = EventLoop(self.clock)
-        self.meter = Meter(self.clock, cfg.aws_latency)
-        self.messages = SimMessages(self.meter)
-        self.portals = SimPortals(self.meter)
-        self.limits = SimLimits(self.meter)
-        self.chats = SimChats(self.meter)
-        self.outbound = SimQueue("b24sms-sim-outbound", self.clock, 90, 10)
-        self.status = SimQueue("b24sms-sim-status", self.clock, 420, 50)
-        self.sqs = SimSqsClient(self.clock, [self.outbound, self.status], cfg.aws_latency)
-        self.carrier = SimCarrier(self)
+        self.world = World(cfg.aws_latency)
+        self.clock, self.loop, self.meter = self.world.clock, self.world.loop, self.world.meter
+        self.messages, self.portals, self.limits, self.chats = (
+            self.world.messages,
+            self.world.portals,
+            self.world.limits,
+            self.world.chats,
+        )
+        self.outbound, self.status, self.sqs = self.world.outbound, self.world.status, self.world.sqs
+        self.carrier = self.world.carrier = SimCarrier(self)
         self.aws: Counter[str] = Counter()  # requests the Lambda service makes for us (receives, deletes)
         self.invocations: Counter[str] = Counter()
         self.lambda_seconds: defaultdict[str, float] = defaultdict(float)
         self.concurrent: Counter[str] = Counter()
-        self.sim_portals: dict[str, SimPortal] = {}
+        self.sim_portals = self.world.sim_portals
         self.plans: list[PortalPlan] = []
         self.accepted: dict[tuple[str, str], float] = {}
         self.handler_errors = 0
@@ -312,88 +306,15 @@ class Simulation:
         self.invoked("StatusFunction", took)
         self.push_trigger.wake()
 
-    def _client_for(self, portal: Any, max_wait: float = 10.0, *, fail_fast: bool = False) -> Any:
-        """tokens.client_for with the real BitrixClient: our side's shared bucket (PORTAL_RATE,
-        PORTAL_BURST, in LimitsTable) before each request, the portal over SimSession."""
-        from b24sms.adapters.bitrix.client import BitrixClient
-        from b24sms.adapters.config import get_settings
-        from b24sms.domain.errors import Throttled
-
-        settings = get_settings()
-        key = f"portal#{portal.member_id}"
-
-        def limiter() -> None:
-            if not self.limits.acquire(key, portal.member_id, settings.portal_rate, settings.portal_burst, max_wait):
-                raise Throttled(key, 1 / settings.portal_rate)
-
-        session = SimSession(self.sim_portals[portal.member_id], self.clock)
-        if fail_fast:
-            return BitrixClient(
-                portal,
-                None,
-                timeout=settings.http_timeout,
-                max_retries=0,
-                max_operating_wait=0.0,
-                session=session,  # type: ignore[arg-type]
-                sleep=self.clock.sleep,
-                limiter=limiter,
-            )
-        return BitrixClient(portal, None, timeout=settings.http_timeout, session=session, sleep=self.clock.sleep, limiter=limiter)  # type: ignore[arg-type]
-
     def _sample(self) -> None:
         self.in_flight_samples.append((self.clock.base, self.outbound.in_flight_now(), self.status.in_flight_now()))
         if len(self.loop):  # something else is still to happen
             self.loop.after(30.0, self._sample)
 
     # -- the run ---------------------------------------------------------------------------------------
-    @contextmanager
-    def installed(self) -> Iterator[None]:
+    def installed(self) -> AbstractContextManager[None]:
         """The use cases' adapters pointed at the stand-ins, their clocks at the simulated one."""
-        from b24sms.adapters import queues
-        from b24sms.adapters.bitrix import client as bitrix_client
-        from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, push, status_queue, status_updates
-
-        store = SimpleNamespace(
-            messages=self.messages,
-            pushes=self.messages,
-            counters=self.messages,
-            portals=self.portals,
-            limits=self.limits,
-            chats=self.chats,
-            jobs=MemoryJobs(),
-            now=self.clock.now_int,
-        )
-        sim_time = SimpleNamespace(time=self.clock.time, monotonic=self.clock.monotonic, sleep=self.clock.sleep)
-        env = {
-            "PORTALS_TABLE": "portals",
-            "MESSAGES_TABLE": "messages",
-            "LIMITS_TABLE": "limits",
-            "CHATS_TABLE": "chats",
-            "OUTBOUND_QUEUE_URL": self.outbound.url,
-            "STATUS_QUEUE_URL": self.status.url,
-            "BITRIX_CLIENT_ID": "sim",
-            "PUBLIC_BASE_URL": "https://sim.example",
-            "CARRIER_RATE": "0",
-            "POWERTOOLS_METRICS_NAMESPACE": "sim",
-        }
-        with ExitStack() as stack:
-            stack.enter_context(mock.patch.dict(os.environ, env))
-            get_settings.cache_clear()
-            stack.callback(get_settings.cache_clear)
-            for module in (accept, dispatch, status_updates, push):
-                stack.enter_context(mock.patch.object(module, "store", store))
-            stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, status_queue, dispatch, bitrix_client):
-                stack.enter_context(mock.patch.object(module, "time", sim_time))
-            stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
-            stack.enter_context(mock.patch.object(push, "client_for", self._client_for))
-            stack.enter_context(mock.patch.object(dispatch, "get_carrier", lambda name, config=None: self.carrier))
-            stack.enter_context(mock.patch.dict(dispatch._PORTALS, clear=True))
-            previous = logging.root.manager.disable
-            logging.disable(logging.CRITICAL)
-            stack.callback(logging.disable, previous)
-            yield
+        return self.world.installed()
 
     def run(self) -> None:
         with self.installed():

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
-import bench.sim  # noqa: F401  (puts the layer on sys.path, for `python -m bench.reconcile_cost`)
+import local  # noqa: F401  (puts the layer on sys.path, for `python -m bench.reconcile_cost`)
 
 # isort: split
 from b24sms.adapters.carriers import StatusReport

@@ -37,8 +37,9 @@ from typing import Any
 import boto3
 
 from bench import fleet, reconcile_cost
+from local.functions import LAYER_DIR
 from local.portal_emulator import EmulatedPortal, PortalEmulator
-from local.stack import LAYER_DIR, LocalStack
+from local.stack import LocalStack
 from local.template import ROOT, Template
 
 RESULTS = ROOT / "bench" / "results"

@@ -23,7 +23,7 @@ from typing import Any
 from local import fixtures
 from local.emulator import PortalEmulator
 from local.events import FUNCTION_OF
-from local.events import HOST as EVENT_HOST
+from local.events_common import HOST as EVENT_HOST
 from local.stack import LocalStack
 
 
@@ -124,7 +124,7 @@ def drain(
     for a later run. Returns how many were handled and how many failed."""
     import boto3
 
-    from local.stack import sqs_event
+    from local.lambda_events import sqs_event
 
     sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint)
     url, arn = stack.queue_url(queue), stack.template.physical[queue]["Arn"]

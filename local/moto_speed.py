@@ -16,7 +16,7 @@ drained (issue #18 item 6). The causes, and what replaces them here:
 - the request router lists moto's package directory (``backends.list_of_moto_modules``, ~150
   ``isdir``) twice a request: here the list is read once.
 
-Only the local stack applies these (``local.stack._moto_app``); the product never runs on moto.
+Only the local stack applies these (``local.moto_server._moto_app``); the product never runs on moto.
 """
 
 from __future__ import annotations

@@ -9,94 +9,44 @@ with the layer on sys.path, with the environment the template gives them.
 
 from __future__ import annotations
 
-import atexit
-import base64
-import importlib.util
 import json
 import logging
 import os
 import sys
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from b24sms.adapters import carriers
+from local.functions import LAYER_DIR, load_handler, reset_powertools_clients
 from local.httpserver import LoopbackServer
 from local.iam import enforce as iam
+from local.lambda_events import LambdaContext, http_event, http_response, sns_event, sqs_event
+from local.moto_server import MotoProcess, MotoThread, serve_moto
 from local.schedules import LocalScheduler
-from local.template import ACCOUNT, REGION, ROOT, FunctionSpec, QueueTrigger, Route, Template
+from local.settings import LOCAL_DEFAULTS, OVERRIDABLE
+from local.template import ACCOUNT, REGION, FunctionSpec, QueueTrigger, Route, Template
 
-LAYER_DIR = ROOT / "layers" / "common"
-
-# Local defaults for what AWS reads from SSM. Any of them can be overridden by the environment.
-LOCAL_DEFAULTS = {
-    "BITRIX_CLIENT_ID": "local.app",
-    "BITRIX_CLIENT_SECRET": "local-client-secret",
-    "SANDBOX_SECRET": "local-sandbox-secret",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "DISPATCH_BACKOFF_BASE": "1",
-    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF metrics are for CloudWatch; locally they are noise
-    # The application page: its session key, framed by the local emulator, no BX24.js from the internet.
-    "APP_SESSION_SECRET": "local-app-session-secret",
-    "APP_FRAME_ANCESTORS": "'self' http://127.0.0.1:* http://localhost:*",
-    "APP_BX24_JS": "",
-}
-# Settings a user may set in the environment of `make run`: the deployment's, and every carrier's
-# (each carrier module declares its own: b24sms.adapters.carriers).
-OVERRIDABLE = (
-    "PUBLIC_BASE_URL",
-    "BITRIX_CLIENT_ID",
-    "BITRIX_CLIENT_SECRET",
-    "BITRIX_OAUTH_URL",
-    "CARRIER",
-    "SENDER_CODE",
-    "SENDER_NAME",
-    "DISPATCH_MAX_ATTEMPTS",
-    "DISPATCH_BACKOFF_BASE",
-    "HTTP_TIMEOUT",
-    "POWERTOOLS_LOG_LEVEL",
-    "PORTAL_RATE",
-    "PORTAL_BURST",
-    "CARRIER_RATE",
-    "FALLBACK_CARRIER",
-    "CARRIER_ROUTES",
-    "FAILOVER_THROTTLE_WAIT",
-    "DISPATCH_LEASE_SECONDS",
-    "UNKNOWN_OUTCOME_GRACE",
-    "PUSH_RETRY_BASE",
-    "SYNC_RETRY_BASE",
-    "PUSH_RETRY_CAP",
-    "DEFAULT_COUNTRY",
-    "MAX_SEGMENTS",
-    *carriers.settings(),
-    "APP_SESSION_SECRET",
-    "APP_FRAME_ANCESTORS",
-    "APP_BX24_JS",
-)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int = 256
-    timeout_ms: int = 15000
-
-    def __post_init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "local"
-        self.function_version = "$LATEST"
-        self._deadline = time.monotonic() + self.timeout_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+# Other modules' names, still importable from here (older imports, other branches): their homes are
+# local/settings.py, local/lambda_events.py, local/functions.py and local/moto_server.py.
+__all__ = [
+    "LAYER_DIR",
+    "LOCAL_DEFAULTS",
+    "OVERRIDABLE",
+    "LambdaContext",
+    "LocalStack",
+    "MotoProcess",
+    "MotoThread",
+    "http_event",
+    "http_response",
+    "load_handler",
+    "serve_moto",
+    "sqs_event",
+]
+_MotoProcess, _MotoThread = MotoProcess, MotoThread
 
 
 class LocalStack:
@@ -118,7 +68,7 @@ class LocalStack:
         ``max_batch_window`` caps the triggers' MaximumBatchingWindowInSeconds; ``moto_process`` runs
         moto's server in a process of its own (on another core) instead of a thread of this one;
         ``lambda_mode`` "sam" (default: $LAMBDA_MODE) runs every function call through `sam local
-        start-lambda`, each function in its Lambda container (local/sam.py), instead of in-process;
+        start-lambda`, each function in its Lambda container (local/lambda_containers.py), instead of in-process;
         ``iam_mode`` (default: $LOCAL_IAM, else "enforce") "enforce" refuses a function's AWS call that
         its deployed role does not allow (local/iam/), "record" only records it."""
         self.host = host
@@ -135,7 +85,7 @@ class LocalStack:
         if self.iam_mode not in ("enforce", "record"):
             raise ValueError(f"unknown LOCAL_IAM {self.iam_mode!r}: 'enforce' (default) or 'record'")
         self.iam = iam.Enforcer({}, ACCOUNT)  # each function's permissions, once the resources exist
-        self.remote: Any = None  # lambda_mode "sam": a local.sam.StartLambda
+        self.remote: Any = None  # lambda_mode "sam": a local.lambda_containers.StartLambda
         self.invocation_seconds: dict[str, float] = {}
         self._count_lock = threading.Lock()
         self.template = Template()
@@ -165,9 +115,9 @@ class LocalStack:
         if str(LAYER_DIR) not in sys.path:
             sys.path.insert(0, str(LAYER_DIR))
         if self.moto_process:
-            self._moto = _MotoProcess(self.moto_port)
+            self._moto = MotoProcess(self.moto_port)
         else:
-            self._moto = _MotoThread(self.moto_port)
+            self._moto = MotoThread(self.moto_port)
         self.moto_port = self._moto.port
         self.aws_endpoint = f"http://127.0.0.1:{self.moto_port}"
         os.environ.update(
@@ -191,7 +141,7 @@ class LocalStack:
         self._set_environment()
         self._load_functions()
         if self.lambda_mode == "sam":
-            from local.sam import StartLambda
+            from local.lambda_containers import StartLambda
 
             self.remote = StartLambda(self, log=None).start()
         elif self.lambda_mode:
@@ -268,26 +218,7 @@ class LocalStack:
         """An SNS notification on ``topic`` (a logical id): each subscribed function is invoked with
         the event Lambda gets from SNS. Returns their results."""
         arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}-local"
-        body = message if isinstance(message, str) else json.dumps(message)
-        event = {
-            "Records": [
-                {
-                    "EventSource": "aws:sns",
-                    "EventVersion": "1.0",
-                    "EventSubscriptionArn": f"{arn}:{uuid.uuid4()}",
-                    "Sns": {
-                        "Type": "Notification",
-                        "MessageId": str(uuid.uuid4()),
-                        "TopicArn": arn,
-                        "Subject": None,
-                        "Message": body,
-                        "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                        "SignatureVersion": "1",
-                        "MessageAttributes": {},
-                    },
-                }
-            ]
-        }
+        event = sns_event(arn, message if isinstance(message, str) else json.dumps(message))
         return [self.invoke(function, event) for function in self.template.sns_subscriptions().get(topic, [])]
 
     def queue_url(self, logical_id: str) -> str:
@@ -323,7 +254,7 @@ class LocalStack:
         config.reset_settings()
         aws.reset_clients()
         store.reset_client()
-        _reset_powertools_clients()
+        reset_powertools_clients()
 
     def _load_functions(self) -> None:
         for spec in self.template.functions():
@@ -440,231 +371,3 @@ class LocalStack:
             if not got:
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         return messages
-
-
-# -- moto's server ---------------------------------------------------------------------------------
-# moto's DynamoDB is not thread-safe: update_item and put_item read the item, check the condition and
-# write without a lock, and its server answers each request on a thread of its own. Two conditional
-# writes racing on one item could then both succeed (six threads sending the same conditional claim
-# got two winners in 28 of 150 rounds), which real DynamoDB never allows: our exactly-once guarantees
-# rest on it. So every DynamoDB request goes through one lock: each conditional write is atomic, and
-# no read sees half a write. SQS requests are not held up by it (a long poll would block everything).
-def serialise_dynamodb(app: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap moto's WSGI app so that DynamoDB requests run one at a time."""
-    lock = threading.Lock()
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
-            return app(environ, start_response)
-        with lock:
-            response = app(environ, start_response)
-            try:
-                return list(response)  # the whole answer is produced under the lock
-            finally:
-                close = getattr(response, "close", None)
-                if close:
-                    close()
-
-    return wsgi
-
-
-def _moto_app() -> Callable[..., Any]:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    from local import moto_speed
-
-    moto_speed.quicken()  # a deep queue (a fleet's campaigns) answers as fast as a shallow one
-    return serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
-
-
-def serve_moto(port: int, host: str = "127.0.0.1", parent: int = 0) -> None:
-    """moto's server with DynamoDB serialised, in the foreground (what ``_MotoProcess`` runs); it
-    ends itself when process ``parent`` is gone (killed, or exited without stopping it)."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import run_simple
-
-    if parent:
-        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    run_simple(host, port, _moto_app(), threaded=True, request_handler=MotoRequestHandler)
-
-
-def _exit_with(parent: int) -> None:
-    """End this process once ``parent`` is no longer its parent (an orphan is adopted by another)."""
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
-class _MotoThread:
-    """moto's server on a thread of this process (as moto's ThreadedMotoServer, DynamoDB serialised)."""
-
-    def __init__(self, port: int = 0) -> None:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from werkzeug.serving import make_server
-
-        self._server = make_server("127.0.0.1", port, _moto_app(), threaded=True, request_handler=MotoRequestHandler)
-        self.port = int(self._server.server_port)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
-
-
-class _MotoProcess:
-    """moto's server as a child process (on another core), with DynamoDB serialised: ``serve_moto``."""
-
-    def __init__(self, port: int = 0) -> None:
-        import socket
-        import subprocess
-
-        if not port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-        self.port = port
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto
-            [sys.executable, "-c", f"from local.stack import serve_moto; serve_moto({int(port)}, parent={os.getpid()})"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        # Stopped at exit even when nobody calls stop() (a failed run, a replaced stop); if this process
-        # is killed instead, the server sees it is orphaned and ends itself (serve_moto's ``parent``).
-        atexit.register(self.stop)
-        import urllib.request
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Firmly: SIGTERM, a short wait, then SIGKILL (a busy server has been seen to ignore SIGTERM)."""
-        import subprocess
-
-        atexit.unregister(self.stop)
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-
-def _reset_powertools_clients() -> None:
-    """Powertools' parameters keep one provider (and its boto3 client) per process: drop them, so the
-    next ones are created with the endpoint and the IAM hook of this stack."""
-    from aws_lambda_powertools.utilities.parameters import base
-
-    providers: dict[str, Any] = base.DEFAULT_PROVIDERS  # type: ignore[attr-defined]
-    providers.clear()
-
-
-def load_handler(spec: FunctionSpec, instance: str = "") -> Callable[[dict[str, Any], Any], Any]:
-    """The function's handler; ``instance`` names a separate import of its module (an execution
-    environment of its own, with its own module globals)."""
-    path = spec.code_dir / f"{spec.module}.py"
-    module_name = f"b24fn_{spec.logical_id}" + (f"__{instance}" if instance else "")
-    if module_name in sys.modules:
-        module = sys.modules[module_name]
-    else:
-        loader_spec = importlib.util.spec_from_file_location(module_name, path)
-        assert loader_spec and loader_spec.loader
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[module_name] = module
-        loader_spec.loader.exec_module(module)
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, spec.handler)
-    return handler
-
-
-def http_event(
-    route: Route,
-    method: str,
-    path: str,
-    query: str,
-    headers: dict[str, str],
-    body: bytes,
-    path_params: dict[str, str],
-    source_ip: str,
-    host: str,
-    port: int,
-    now: float | None = None,
-    request_id: str | None = None,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as Lambda receives it."""
-    params: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        params[key] = f"{params[key]},{value}" if key in params else value  # API Gateway joins repeats
-    try:
-        text, encoded = body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, encoded = base64.b64encode(body).decode(), True
-    now = time.time() if now is None else now
-    return {
-        "version": "2.0",
-        "routeKey": f"{route.method} {route.path}",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {k.lower(): v for k, v in headers.items()},
-        "queryStringParameters": params or None,
-        "pathParameters": path_params or None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "local",
-            "domainName": f"{host}:{port}",
-            "domainPrefix": host,
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": request_id or uuid.uuid4().hex,
-            "routeKey": f"{route.method} {route.path}",
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "body": text if text else None,
-        "isBase64Encoded": encoded,
-    }
-
-
-def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
-    if not isinstance(result, dict) or "statusCode" not in result:
-        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
-    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-    body = result.get("body") or ""
-    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    return int(result["statusCode"]), headers, payload
-
-
-def sqs_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }

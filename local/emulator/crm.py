@@ -19,22 +19,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from local.emulator.params import Method, RestError, as_list, to_int
+from local.emulator.state import ENTITY_TYPES
 
-ENTITY_TYPES = {"LEAD": 1, "CONTACT": 3, "COMPANY": 4}  # crm.enum.ownertype's ids (deal 2: no phones here)
 MAX_VALUES = 20
-
-
-@dataclass
-class CrmItem:
-    entity_type_id: int
-    entity_id: int
-    phones: list[str]
-    timeline: list[dict[str, Any]] = field(default_factory=list)  # logMessage entries, oldest first
-    locked: bool = False  # the app's user may not edit it: ACCESS_DENIED
 
 
 def _digits(value: str) -> str:

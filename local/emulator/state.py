@@ -76,9 +76,21 @@ def _default_lines() -> dict[str, dict[str, Any]]:
     return {"1": {"ID": "1", "LINE_NAME": "Open line 1", "ACTIVE": "Y"}}
 
 
-def _default_crm() -> dict[tuple[int, int], Any]:
-    from local.emulator.crm import CrmItem
+ENTITY_TYPES = {"LEAD": 1, "CONTACT": 3, "COMPANY": 4}  # crm.enum.ownertype's ids (deal 2: no phones here)
 
+
+@dataclass
+class CrmItem:
+    """A lead, contact or company of the portal's CRM (the methods: local/emulator/crm.py)."""
+
+    entity_type_id: int
+    entity_id: int
+    phones: list[str]
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # logMessage entries, oldest first
+    locked: bool = False  # the app's user may not edit it: ACCESS_DENIED
+
+
+def _default_crm() -> dict[tuple[int, int], Any]:
     return {(3, 17): CrmItem(3, 17, []), (2, 42): CrmItem(2, 42, [])}
 
 
@@ -185,8 +197,6 @@ class EmulatedPortal:
 
     def add_crm_item(self, entity_type: str, *phones: str, locked: bool = False) -> tuple[int, int]:
         """A lead, contact or company with these phone numbers (as a user typed them); its key."""
-        from local.emulator.crm import ENTITY_TYPES, CrmItem
-
         key = (ENTITY_TYPES[entity_type.upper()], self.new_id())
         self.crm[key] = CrmItem(key[0], key[1], list(phones), locked=locked)
         return key

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from local import sam
+from local import lambda_containers as sam
 from local.events import FUNCTION_OF
-from local.stack import OVERRIDABLE
+from local.settings import OVERRIDABLE
 from local.template import ROOT
 
 REASON = sam.problem()

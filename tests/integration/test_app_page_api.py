@@ -51,9 +51,9 @@ def test_a_push_batch_adds_once_per_portal_day_and_counts_each_message_once(
     writes: list[dict[tuple[str, str], dict[str, int]]] = []
     real = store.counters.add_day_counts
 
-    def counted(counts: dict[tuple[str, str], dict[str, int]]) -> int:
+    def counted(counts: dict[tuple[str, str], dict[str, int]], seen: dict[tuple[str, str], dict[str, int]] | None = None) -> int:
         writes.append(counts)
-        return real(counts)
+        return real(counts, seen)
 
     monkeypatch.setattr(store.counters, "add_day_counts", counted)
     keys = [

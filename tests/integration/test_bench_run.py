@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.stack import OVERRIDABLE
+from local.settings import OVERRIDABLE
 from local.template import ROOT
 
 DRIVER = """

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.events import EVENTS, FUNCTION_OF
-from local.stack import OVERRIDABLE
+from local.settings import OVERRIDABLE
 from local.template import ROOT
 
 # What each file's function answers once `make invoke` has seeded the demo portal.
@@ -43,16 +43,16 @@ EXPECTED: dict[str, Any] = {
 FILES = sorted(p.name for p in EVENTS.glob("*.json"))
 
 
-def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+def invoke(*args: str, module: str = "local.invoke") -> subprocess.CompletedProcess[str]:
     # As a user runs it: without the settings this test session's own stack put in the environment.
     env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE and not k.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "-m", "local.invoke", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 if module == "local.invoke" else 600,
         check=False,
     )
 
@@ -61,11 +61,21 @@ def test_every_event_file_has_a_function_and_an_expectation():
     assert FILES == sorted(FUNCTION_OF) == sorted(EXPECTED)
 
 
+@pytest.fixture(scope="module")
+def each_file() -> dict[str, list[Any]]:
+    """`make invoke FUNCTION=... EVENT=events/<file>` for every file, in one interpreter (each on its own
+    stack: tests/integration/invoke_each.py); the command line itself is run below."""
+    done = invoke(*FILES, module="tests.integration.invoke_each")
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers: dict[str, list[Any]] = json.loads(done.stdout)
+    return answers
+
+
 @pytest.mark.parametrize("event", FILES)
-def test_invoke_runs_the_function_on_its_event(event: str):
-    done = invoke(FUNCTION_OF[event], f"events/{event}")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+def test_invoke_runs_the_function_on_its_event(event: str, each_file: dict[str, list[Any]]):
+    code, printed = each_file[event]
+    assert code == 0, printed
+    result = json.loads(printed)
     expected = EXPECTED[event]
     if "statusCode" in result:  # an HTTP route: a 2xx, with the body we expect
         assert result["statusCode"] == 200, result

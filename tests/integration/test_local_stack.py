@@ -87,7 +87,7 @@ def test_concurrent_batches_of_one_function_report_their_own_failures(stack: Loc
             {"MessageId": f"sqs-{m}", "ReceiptHandle": f"rh-{m}", "Body": f'{{"member_id":"{member}","message_id":"{m}"}}'}
             for m in ids
         ]
-        from local.stack import sqs_event
+        from local.lambda_events import sqs_event
 
         return sqs_event(messages, arn)
 

@@ -21,7 +21,8 @@ from b24sms.usecases import portal_carriers
 from local.fakes.twilio import TwilioFake
 from local.fakes.vonage import VonageFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
-from local.stack import LOCAL_DEFAULTS, LocalStack
+from local.settings import LOCAL_DEFAULTS
+from local.stack import LocalStack
 from tests.conftest import final_status, wait_until
 
 CONNECTOR = "b24sms_sms"

@@ -1,5 +1,7 @@
-"""Status pushes: one batch call for many statuses, single calls where batch refuses the method,
-statuses the portal no longer knows dropped, and nothing pushed twice or backwards."""
+"""Status pushes against moto and the portal emulator: single calls where batch refuses the method,
+statuses the portal no longer knows dropped, outages, a portal refusing connections, OPERATION_TIME_LIMIT.
+Many statuses in one batch call, batches of 50 and nothing pushed twice are checked once, in the unit
+tier (tests/unit/test_push_fleet.py), on in-memory stand-ins."""
 
 from __future__ import annotations
 
@@ -38,23 +40,6 @@ def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -
     return keys
 
 
-def test_many_statuses_of_one_portal_go_in_one_batch_call(portal: EmulatedPortal):
-    keys = delivered_messages(portal, 30)
-    calls_before = len([c for c in portal.calls if not c.in_batch])
-    report = push.push(keys)
-    assert len(report.pushed) == 30 and not report.failed
-    assert len([c for c in portal.calls if not c.in_batch]) == calls_before + 1
-    assert all(portal.timeline(m) == ["sent", "delivered"] for _, m in keys)
-
-
-def test_more_than_50_statuses_are_split_into_batches_of_50(portal: EmulatedPortal):
-    keys = delivered_messages(portal, 120)
-    batches_before = len(portal.calls_to("batch"))
-    report = push.push(keys)
-    assert len(report.pushed) == 120
-    assert len(portal.calls_to("batch")) == batches_before + 3
-
-
 def test_batch_refusing_the_method_falls_back_to_single_calls(portal: EmulatedPortal):
     portal.batch_allows_messageservice = False
     keys = delivered_messages(portal, 4)
@@ -72,14 +57,6 @@ def test_unknown_messages_are_dropped_not_retried(portal: EmulatedPortal):
     assert sorted(report.pushed) == sorted(known)
     assert report.dropped == unknown and not report.failed
     assert push.push(unknown).dropped == []  # recorded: never tried again
-
-
-def test_a_status_is_pushed_once(portal: EmulatedPortal):
-    keys = delivered_messages(portal, 3)
-    push.push(keys)
-    calls = len(portal.calls)
-    again = push.push(keys + keys)
-    assert again.pushed == [] and len(portal.calls) == calls
 
 
 def test_portal_outage_leaves_statuses_queued(portal: EmulatedPortal):

@@ -12,7 +12,7 @@ import threading
 
 import requests
 
-from local.stack import OVERRIDABLE
+from local.settings import OVERRIDABLE
 from local.template import ROOT
 
 

@@ -22,8 +22,8 @@ from b24sms.domain.holds import AccountHold
 from b24sms.domain.models import Message
 from b24sms.domain.states import DispatchState
 from b24sms.usecases import account_hold, admin_alerts, dispatch, status_updates
-from bench.sim.clock import SimClock
-from bench.sim.store import Meter, SimChats, SimMessages, SimPortals
+from local.memory.clock import SimClock
+from local.memory.store import Meter, SimChats, SimMessages, SimPortals
 
 PORTAL = "portal-1"
 

@@ -7,7 +7,7 @@ import sys
 import time
 
 from bench import run
-from local.stack import _MotoProcess
+from local.moto_server import MotoProcess
 
 
 def test_the_report_says_which_phases_did_not_run():
@@ -31,7 +31,7 @@ def test_the_parser_ratio_is_large_keys_over_small_keys(monkeypatch):
 
 
 def test_moto_is_killed_when_it_ignores_sigterm():
-    moto = _MotoProcess.__new__(_MotoProcess)
+    moto = MotoProcess.__new__(MotoProcess)
     moto.process = subprocess.Popen(
         [
             sys.executable,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from b24sms.adapters import carriers
-from local import stack
+from local import settings as local_settings
 from local.template import ROOT, Template
 from tools import portal_carrier
 
@@ -35,7 +35,7 @@ def test_the_template_offers_exactly_the_registered_carriers():
 
 def test_the_local_stack_lets_every_carrier_setting_be_overridden():
     for name in carriers.known():
-        assert set(carriers.spec(name).settings) <= set(stack.OVERRIDABLE), name
+        assert set(carriers.spec(name).settings) <= set(local_settings.OVERRIDABLE), name
 
 
 def test_the_cli_takes_exactly_the_registered_carriers():

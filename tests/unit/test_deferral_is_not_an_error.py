@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from b24sms.adapters import queues, telemetry
 from b24sms.usecases import dispatch, push
-from local.stack import LambdaContext, load_handler
+from local.functions import load_handler
+from local.lambda_events import LambdaContext
 from local.template import Template
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-outbound"

@@ -1,4 +1,4 @@
-"""The fleet simulation's pieces (bench/sim/, `make bench-fleet`): the simulated clock and event loop,
+"""The fleet simulation's pieces (local/memory/, `make bench-fleet`): the simulated clock and event loop,
 SQS's semantics, Bitrix24's bucket, the store's conditional writes and sparse index, and a small fleet
 run of the real use cases end to end. Each test fails when the piece it names is broken."""
 
@@ -9,10 +9,10 @@ import pytest
 from b24sms.domain import statuses
 from b24sms.domain.models import Message
 from bench import fleet_sim
-from bench.sim.clock import EPOCH, EventLoop, SimClock, SimExecutor
-from bench.sim.portal import Bucket
-from bench.sim.sqs import SimQueue
-from bench.sim.store import Meter, SimLimits, SimMessages
+from local.memory.clock import EPOCH, EventLoop, SimClock, SimExecutor
+from local.memory.portal import Bucket
+from local.memory.sqs import SimQueue
+from local.memory.store import Meter, SimLimits, SimMessages
 
 
 # -- the clock ------------------------------------------------------------------------------------

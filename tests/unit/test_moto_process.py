@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import LocalStack, _MotoProcess
+from local.moto_server import MotoProcess
+from local.stack import LocalStack
 from local.template import ROOT
 
 
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 
 
 def test_stop_ends_the_server():
-    moto = _MotoProcess()
+    moto = MotoProcess()
     pid = moto.process.pid
     assert alive(pid)
     moto.stop()
@@ -51,8 +52,8 @@ def test_stop_ends_the_server():
 
 DRIVER = """
 import os, sys, time
-from local.stack import _MotoProcess
-moto = _MotoProcess()
+from local.moto_server import MotoProcess
+moto = MotoProcess()
 print(moto.process.pid, flush=True)
 if sys.argv[1] == "exit":
     sys.exit(0)  # nobody calls stop()
@@ -77,9 +78,9 @@ def test_the_server_does_not_outlive_its_parent(how: str):
 
 @pytest.mark.parametrize("step", ["_create_resources", "_load_functions"])  # before and after the HTTP server exists
 def test_a_start_that_fails_stops_what_it_started(monkeypatch: pytest.MonkeyPatch, step: str):
-    started: list[_MotoProcess] = []
+    started: list[MotoProcess] = []
 
-    class Recorded(_MotoProcess):
+    class Recorded(MotoProcess):
         def __init__(self, port: int = 0) -> None:
             super().__init__(port)
             started.append(self)
@@ -87,7 +88,7 @@ def test_a_start_that_fails_stops_what_it_started(monkeypatch: pytest.MonkeyPatc
     def broken(self: LocalStack) -> None:
         raise RuntimeError("no tables today")
 
-    monkeypatch.setattr("local.stack._MotoProcess", Recorded)
+    monkeypatch.setattr("local.stack.MotoProcess", Recorded)
     monkeypatch.setattr(LocalStack, step, broken)
     saved = dict(os.environ)
     try:

@@ -8,12 +8,12 @@ import time
 import boto3
 import pytest
 
-from local.stack import _MotoThread
+from local.moto_server import MotoThread
 
 
 @pytest.fixture(scope="module")
 def sqs():
-    moto = _MotoThread()
+    moto = MotoThread()
     client = boto3.client(
         "sqs",
         endpoint_url=f"http://127.0.0.1:{moto.port}",

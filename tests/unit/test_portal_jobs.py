@@ -16,7 +16,7 @@ from b24sms.adapters.bitrix import BitrixError, PortalUnavailable
 from b24sms.adapters.bitrix.client import BatchResult
 from b24sms.domain.models import Portal
 from b24sms.usecases import portal_jobs, push, status_queue
-from bench.sim.jobs import MemoryJobs
+from local.memory.jobs import MemoryJobs
 from tests.unit.test_push_fleet import FakeLimits, FakeMessages, records
 
 

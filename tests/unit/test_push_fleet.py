@@ -25,7 +25,7 @@ from b24sms.domain import statuses
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.states import DispatchState
 from b24sms.usecases import push, status_queue
-from bench.sim.jobs import MemoryJobs
+from local.memory.jobs import MemoryJobs
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-status"
 

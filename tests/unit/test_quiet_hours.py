@@ -1,6 +1,6 @@
 """Quiet hours (issue #21 item 2): the window in the recipient's zone (domain/quiet.py), and the hold and
 the one wake-up per (portal, opening) through the real dispatch use case on in-memory stand-ins
-(bench/sim's store, a fake SQS, a fake EventBridge Scheduler) and a simulated clock."""
+(local/memory/store.py, a fake SQS, a fake EventBridge Scheduler) and a simulated clock."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from b24sms.domain import quiet as rules
 from b24sms.domain.models import Message
 from b24sms.domain.states import DispatchState
-from bench.sim.clock import SimClock
-from bench.sim.store import Meter, SimChats, SimMessages, SimPortals
+from local.memory.clock import SimClock
+from local.memory.store import Meter, SimChats, SimMessages, SimPortals
 
 
 def at(text: str, zone: str) -> float:

@@ -15,7 +15,8 @@ from b24sms.adapters import aws, config, store, telemetry
 from b24sms.domain.errors import Invalid
 from b24sms.domain.models import Portal
 from b24sms.usecases import events, senders, sync
-from local.stack import LambdaContext, load_handler
+from local.functions import load_handler
+from local.lambda_events import LambdaContext
 from local.template import Template
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-SyncQueue"

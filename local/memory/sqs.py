@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bench.sim.clock import SimClock
+from local.memory.clock import SimClock
 
 REGION_ACCOUNT = "us-east-1:123456789012"
 

@@ -16,53 +16,14 @@ from typing import Any, NamedTuple
 from b24sms.domain import statuses
 from b24sms.domain.models import CarrierConfig, Message, Portal
 from b24sms.domain.states import DispatchState
-from bench.sim.clock import SimClock
+from local.memory.chats import SimChats
+from local.memory.meter import Meter
+
+# The meter and the chats table have modules of their own; still importable from here.
+__all__ = ["PUSHED_AT_START", "Meter", "SimChats", "SimLimits", "SimMessages", "SimPortals", "Turn"]
 
 PUSHED_AT_START = statuses.rank(statuses.SENT)
 ITEM_KB = 1.0  # a message item's size (the text is dropped once sent): 1 WRU a write, 0.25 of a 4 KB read
-
-
-class Meter:
-    """Request units and requests by table, and the hottest second of a portal's partition of the
-    messages table (its own writes and consistent reads; index entries are on the indexes' partitions)."""
-
-    def __init__(self, clock: SimClock, latency: float) -> None:
-        self.clock, self.latency = clock, latency
-        self.wru: defaultdict[str, float] = defaultdict(float)
-        self.rru: defaultdict[str, float] = defaultdict(float)
-        self.requests: Counter[str] = Counter()
-        self._second: dict[str, tuple[int, float, float]] = {}  # portal -> (second, WRU, RRU) in it
-        self.partition_writes = 0.0  # write units on the portals' partitions of the messages table
-        self.hottest_wru: tuple[float, str, int] = (0.0, "", 0)  # (WRU in one second, portal, second)
-        self.hottest_rru: tuple[float, str, int] = (0.0, "", 0)
-
-    def _heat(self, member_id: str, wru: float, rru: float) -> None:
-        second = int(self.clock.monotonic())
-        at, w, r = self._second.get(member_id, (second, 0.0, 0.0))
-        if at != second:
-            w, r = 0.0, 0.0
-        w, r = w + wru, r + rru
-        self._second[member_id] = (second, w, r)
-        if w > self.hottest_wru[0]:
-            self.hottest_wru = (w, member_id, second)
-        if r > self.hottest_rru[0]:
-            self.hottest_rru = (r, member_id, second)
-
-    def write(self, table: str, member_id: str, op: str = "UpdateItem", index_writes: int = 0) -> None:
-        self.clock.sleep(self.latency)
-        self.requests[f"{table}.{op}"] += 1
-        units = 1 + index_writes  # each index whose entry is added, changed or removed costs a write
-        self.wru[table] += units
-        if table == "messages":  # the table's partition key is member_id; index entries land on the indexes'
-            self.partition_writes += 1
-            self._heat(member_id, 1.0, 0.0)
-
-    def read(self, table: str, member_id: str, op: str = "GetItem", units: float = 1.0) -> None:
-        self.clock.sleep(self.latency)
-        self.requests[f"{table}.{op}"] += 1
-        self.rru[table] += units
-        if table == "messages" and op != "Query":  # an index query reads the index's partitions
-            self._heat(member_id, 0.0, units)
 
 
 class SimMessages:
@@ -297,17 +258,22 @@ class SimPortals:
         self.meter.read("portals", member_id)
         return self.items.get(member_id)
 
+    def save_senders(self, member_id: str, senders: dict[str, dict[str, str]]) -> bool:
+        self.meter.write("portals", member_id)
+        portal = self.items.get(member_id)
+        if portal is None or not portal.installed:
+            return False
+        self.items[member_id] = replace(portal, senders=senders)
+        return True
 
-class SimChats:
-    def __init__(self, meter: Meter) -> None:
-        self.meter = meter
-
-    def is_opted_out(self, member_id: str, phone: str) -> bool:
-        self.meter.read("chats", member_id)
-        return False
-
-    def remember_recipient(self, member_id: str, phone: str) -> None:
-        self.meter.write("chats", member_id)
+    def take_sender_number(self, member_id: str, number: int) -> bool:
+        """``sender_seq`` only rises (conditional): False when it is at ``number`` or above already."""
+        self.meter.write("portals", member_id)
+        portal = self.items.get(member_id)
+        if portal is None or not portal.installed or portal.sender_seq >= number:
+            return False
+        self.items[member_id] = replace(portal, sender_seq=number)
+        return True
 
 
 class Turn(NamedTuple):

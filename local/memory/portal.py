@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from bench.sim.clock import SimClock
+from local.memory.clock import SimClock
 
 
 class Bucket:

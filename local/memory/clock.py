@@ -10,12 +10,24 @@ from __future__ import annotations
 import contextvars
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 EPOCH = 1_800_000_000.0  # unix time at simulated second 0
 
 _elapsed: contextvars.ContextVar[float] = contextvars.ContextVar("sim_elapsed", default=0.0)
+
+
+@contextmanager
+def elapsed_from_zero() -> Iterator[None]:
+    """The caller's own elapsed time from 0 for the length of the block, then as it was: work run
+    outside ``SimClock.run`` (a test calling the use cases) leaves nothing behind for the next."""
+    token = _elapsed.set(0.0)
+    try:
+        yield
+    finally:
+        _elapsed.reset(token)
 
 
 class SimClock:
