@@ -23,7 +23,12 @@ MAX_ROUTES = 50  # a portal's table stays a small item attribute
 
 
 class InvalidRouting(ValueError):
-    """A routing table that cannot be used; ``str(exc)`` says which entry and why."""
+    """A routing table that cannot be used; ``str(exc)`` says which entry and why, ``entry`` names the
+    entry alone (what the page quotes inside its own sentence, in the user's language)."""
+
+    def __init__(self, message: str, entry: str = "") -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,9 @@ def parse(text: str) -> dict[str, str]:
             continue
         key, sep, carrier = part.partition("=")
         if not sep:
-            raise InvalidRouting(f"{part.strip()[:40]!r}: write destination=carrier (e.g. +7=smsru, fallback=vonage)")
+            raise InvalidRouting(
+                f"{part.strip()[:40]!r}: write destination=carrier (e.g. +7=smsru, fallback=vonage)", repr(part.strip()[:40])
+            )
         entries[key.strip()] = carrier.strip()
     return entries
 
@@ -76,9 +83,11 @@ def validate(entries: Mapping[str, str], known: Iterable[str], is_region: Callab
         key = key if key == FALLBACK else key.upper()
         carrier = raw_carrier.strip()
         if key != FALLBACK and not _KEY.match(key):
-            raise InvalidRouting(f"{raw_key[:20]!r}: a destination is an ISO region (RU), a calling code (+7) or *")
+            raise InvalidRouting(
+                f"{raw_key[:20]!r}: a destination is an ISO region (RU), a calling code (+7) or *", repr(raw_key[:20])
+            )
         if key not in (FALLBACK, ANY) and key[0] != "+" and is_region is not None and not is_region(key):
-            raise InvalidRouting(f"{key!r} is not a region phonenumbers knows (e.g. RU, US, DE)")
+            raise InvalidRouting(f"{key!r} is not a region phonenumbers knows (e.g. RU, US, DE)", repr(key))
         if carrier not in carriers:
             raise InvalidRouting(f"{key}: unknown carrier {carrier[:40]!r}; one of {', '.join(sorted(carriers))}")
         clean[key] = carrier

@@ -32,7 +32,7 @@ def parse_routing_form(form: dict[str, Any]) -> dict[str, str]:
     try:
         entries = routing.parse(routes)
     except routing.InvalidRouting as exc:
-        raise PageError("routing.bad_entry", entry=str(exc)[:80]) from exc
+        raise PageError("routing.bad_entry", entry=exc.entry or str(exc)[:80]) from exc  # the user's language
     if fallback.strip():
         entries[routing.FALLBACK] = fallback.strip()
     offered = allowed_carriers()
