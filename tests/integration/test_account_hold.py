@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from b24sms.adapters import config, store
+from b24sms.usecases import admin_alerts
 from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -100,3 +101,18 @@ def test_a_delivery_rate_below_the_threshold_opens_the_alert_once(
     assert set(opened) == {"delivery"}
     [told] = wait_until(lambda: portal.notifications)
     assert told["TAG"] == "b24sms.delivery" and "0%" in told["MESSAGE"] and "[URL=" in told["MESSAGE"]
+
+
+def test_an_alert_reaches_every_admin_seen_at_the_page_and_a_demoted_one_no_more(
+    portal: EmulatedPortal, emulator: PortalEmulator
+):
+    portal.users["5"] = {"ID": "5", "NAME": "Irina", "LAST_NAME": "Second", "ADMIN": True}
+    session_of(emulator, portal, "5")  # a second administrator opens the application's page
+    session_of(emulator, portal, "2")  # a manager (not an admin) is not kept
+    assert set(store.portals.get_portal(portal.member_id).admins) == {"5"}  # type: ignore[union-attr]
+    assert admin_alerts.raised(portal.member_id, "credentials", code="TWILIO_20003")
+    told = wait_until(lambda: len(portal.notifications) >= 2 and portal.notifications)
+    assert sorted(n["USER_ID"] for n in told) == [1, 5]  # the installer and the second admin, once each
+    portal.users["5"]["ADMIN"] = False  # no longer an administrator: opening the page takes them off
+    session_of(emulator, portal, "5")
+    assert store.portals.get_portal(portal.member_id).admins == {}  # type: ignore[union-attr]

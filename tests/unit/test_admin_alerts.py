@@ -97,3 +97,14 @@ def test_a_threshold_of_zero_never_tells(watched: Watched):
     watched.portal.delivery_alert = 0
     delivery_watch.watch(hour(AT, 50, 0), now=AT)
     assert watched.told == []
+
+
+def test_an_alert_goes_to_the_installer_and_each_admin_seen_at_the_page_once():
+    portal = Portal(member_id="m1", client_endpoint="https://x.bitrix24.com/rest/", admins={"7": 1, "1": 2, "12": 3})
+    data = {"message": "SMS: the carrier refused our credentials", "tag": "b24sms.credentials"}
+    calls = admin_alerts.notify_calls(portal, data, {0: {"ID": "1"}})
+    assert [c[1]["USER_ID"] for c in calls] == ["1", "7", "12"]  # the installer first, nobody twice
+    assert {c[0] for c in calls} == {"im.notify.system.add"} and {c[1]["TAG"] for c in calls} == {"b24sms.credentials"}
+    # user.current failed to answer: the admins seen at the page are still told
+    assert [c[1]["USER_ID"] for c in admin_alerts.notify_calls(portal, data, {})] == ["1", "7", "12"]
+    assert admin_alerts.notify_calls(Portal(member_id="m2", client_endpoint="https://y/rest/"), data, {}) == []

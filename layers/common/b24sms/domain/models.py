@@ -48,6 +48,9 @@ class Portal:
     account_holds: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Admin alerts told and not yet over (``domain.alerts``): cause -> since.
     alerts: dict[str, int] = field(default_factory=dict)
+    # Administrators seen opening the application's page (user id -> when): admin alerts go to them and to
+    # the user who installed the app; a user found no longer an admin at the page is taken off.
+    admins: dict[str, int] = field(default_factory=dict)
     # The delivery rate (percent) of the last hour below which the admins are told (set on the page); 0: never.
     delivery_alert: int = 80
     # The CRM timeline gets an entry for delivered SMS too (the page's CRM section; off by default).

@@ -5,7 +5,8 @@ recovers; never one per SMS. The open/closed state is a conditional write on the
 
 The notification is a portal job (``usecases/portal_jobs``: made in the portal's push turn, paced,
 retried, never lost) of two calls: ``user.current`` with the application's token (the administrator
-who installed it), then ``im.notify.system.add`` to that user, one ``TAG`` per cause so a repeat
+who installed it), then ``im.notify.system.add`` to that user and to each administrator seen opening the
+application's page (``Portal.admins``, kept by the page's session), one ``TAG`` per cause so a repeat
 replaces the earlier notification. It needs the ``im`` scope: a portal without it drops the job with
 a log line, and nothing else changes."""
 
@@ -66,12 +67,16 @@ def _notify(member_id: str, cause: str, recovered: bool, values: dict[str, objec
 
 
 def notify_calls(portal: Portal, data: dict[str, Any], results: dict[int, Any]) -> list[Call]:
-    """The follow-up of an alert's ``user.current``: the notification to that user."""
+    """The follow-up of an alert's ``user.current``: the notification to that user (the installer) and to
+    every administrator seen opening the page (``Portal.admins``), once each."""
     user = results.get(0)
-    user_id = str(user.get("ID", "")) if isinstance(user, dict) else ""
-    if not user_id:
-        return []
-    return [("im.notify.system.add", {"USER_ID": user_id, "MESSAGE": data["message"], "TAG": data["tag"]})]
+    installer = str(user.get("ID", "")) if isinstance(user, dict) else ""
+    users = list(dict.fromkeys([u for u in (installer, *sorted(portal.admins, key=_numeric)) if u]))
+    return [("im.notify.system.add", {"USER_ID": u, "MESSAGE": data["message"], "TAG": data["tag"]}) for u in users]
+
+
+def _numeric(user_id: str) -> tuple[int, str]:
+    return (int(user_id), "") if user_id.isdigit() else (0, user_id)
 
 
 portal_jobs.register(FOLLOW_UP, notify_calls)

@@ -46,6 +46,42 @@ def close_alert(member_id: str, cause: str) -> bool:
     return response is not None
 
 
+MAX_ADMINS = 20  # whom an alert may go to, besides the installer: a bound on the portal's record
+
+
+def remember_admin(member_id: str, user_id: str) -> bool:
+    """``user_id`` opened the page as an administrator: alerts go to them too (at most ``MAX_ADMINS``)."""
+    guarded(  # the map, once per portal (a nested path cannot be set inside a missing map)
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET #a = if_not_exists(#a, :empty)",
+        ConditionExpression="#s = :installed",
+        ExpressionAttributeNames={"#a": "admins", "#s": "status"},
+        ExpressionAttributeValues={":empty": {}, ":installed": "installed"},
+    )
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="SET #a.#u = :t",
+        ConditionExpression="#s = :installed AND attribute_exists(#a) AND size(#a) < :max",
+        ExpressionAttributeNames={"#a": "admins", "#u": user_id, "#s": "status"},
+        ExpressionAttributeValues={":t": now(), ":installed": "installed", ":max": MAX_ADMINS},
+    )
+    return response is not None
+
+
+def forget_admin(member_id: str, user_id: str) -> bool:
+    """``user_id`` opened the page and is no longer an administrator: no more alerts to them."""
+    response = guarded(
+        _portals().update_item,
+        Key={"member_id": member_id},
+        UpdateExpression="REMOVE #a.#u",
+        ConditionExpression="attribute_exists(#a.#u)",
+        ExpressionAttributeNames={"#a": "admins", "#u": user_id},
+    )
+    return response is not None
+
+
 def set_delivery_alert(member_id: str, percent: int) -> bool:
     """The delivery rate (percent) below which the portal's admins are told; 0: never."""
     response = guarded(

@@ -33,6 +33,10 @@ def open_page(form: dict[str, Any], query: dict[str, str]) -> tuple[Session, str
     lang = str(query.get("LANG") or portal.lang or "en")[:8]
     name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
     session = Session(member_id, str(user["ID"]), admin is True, lang, 0)
+    if session.admin and session.user_id not in portal.admins:  # admin alerts go to them too
+        store.alerts.remember_admin(member_id, session.user_id)
+    elif not session.admin and session.user_id in portal.admins:
+        store.alerts.forget_admin(member_id, session.user_id)
     tz = zone_of(user)
     token = page_session.issue(
         session.member_id, session.user_id, session.admin, lang, install=portal.install_id, name=name, tz=tz
