@@ -298,10 +298,10 @@ class Simulation:
     def callback(self, key: str, carrier_message_id: str) -> None:
         """The carrier's delivery report reaching StatusFunction."""
         from b24sms.adapters.carriers.base import StatusReport
-        from b24sms.domain import statuses
+        from b24sms.domain import bitrix_statuses
         from b24sms.usecases import status_updates
 
-        report = StatusReport(carrier_message_id, "DELIVRD", statuses.DELIVERED, message_key=key)
+        report = StatusReport(carrier_message_id, "DELIVRD", bitrix_statuses.DELIVERED, message_key=key)
         _, took = self.clock.run(status_updates.apply_report, SimCarrier.name, report)
         self.invoked("StatusFunction", took)
         self.push_trigger.wake()

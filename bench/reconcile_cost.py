@@ -30,7 +30,7 @@ import local  # noqa: F401  (puts the layer on sys.path, for `python -m bench.re
 # isort: split
 from b24sms.adapters.carriers import StatusReport
 from b24sms.adapters.store.recon import Due
-from b24sms.domain import prices, statuses
+from b24sms.domain import bitrix_statuses, prices
 from b24sms.domain.models import Message
 
 SWEEP_EVERY = 300  # ReconcileFunction's schedule
@@ -79,10 +79,10 @@ class Store:
                                   history=[*current.history, {"status": status, "source": kw.get("source", "")}],
                                   price=kw.get("price") or current.price,
                                   price_unit=kw.get("price_unit") or current.price_unit)  # fmt: skip
-        if status in statuses.FINAL and kw.get("price_after") and not kw.get("price"):  # only its price left to ask
+        if status in bitrix_statuses.FINAL and kw.get("price_after") and not kw.get("price"):  # only its price left to ask
             self.index_writes += 2 if key in self.recon else 1
             self.recon[key] = (self.now_s + kw["price_after"], 0)
-        elif status in statuses.FINAL and self.recon.pop(key, None) is not None:
+        elif status in bitrix_statuses.FINAL and self.recon.pop(key, None) is not None:
             self.index_writes += 1
         return self.items[key]
 
@@ -90,7 +90,7 @@ class Store:
         self._req("dynamodb.UpdateItem")
         key = (member_id, message_id)
         current = self.items.get(key)
-        if current is None or current.price or current.status not in statuses.FINAL:
+        if current is None or current.price or current.status not in bitrix_statuses.FINAL:
             return None
         self.items[key] = replace(current, price=price, price_unit=price_unit)
         self.index_writes += self.recon.pop(key, None) is not None

@@ -22,8 +22,8 @@ from typing import Any
 
 from local import fixtures
 from local.emulator import PortalEmulator
-from local.events import FUNCTION_OF
-from local.events_common import HOST as EVENT_HOST
+from local.event_files import FUNCTION_OF
+from local.event_files_common import HOST as EVENT_HOST
 from local.stack import LocalStack
 
 

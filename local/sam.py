@@ -18,7 +18,7 @@ from typing import Any
 
 from local import invoke as local_invoke
 from local.emulator import PortalEmulator
-from local.events import FUNCTION_OF
+from local.event_files import FUNCTION_OF
 from local.lambda_containers import BUILD_DIR, SAM_PY, StartLambda, build, invoke, problem, write_env_file
 from local.stack import LocalStack
 

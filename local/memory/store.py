@@ -13,16 +13,16 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import CarrierConfig, Message, Portal
-from b24sms.domain.states import DispatchState
 from local.memory.chats import SimChats
 from local.memory.meter import Meter
 
 # The meter and the chats table have modules of their own; still importable from here.
 __all__ = ["PUSHED_AT_START", "Meter", "SimChats", "SimLimits", "SimMessages", "SimPortals", "Turn"]
 
-PUSHED_AT_START = statuses.rank(statuses.SENT)
+PUSHED_AT_START = bitrix_statuses.rank(bitrix_statuses.SENT)
 ITEM_KB = 1.0  # a message item's size (the text is dropped once sent): 1 WRU a write, 0.25 of a 4 KB read
 
 
@@ -185,7 +185,7 @@ class SimMessages:
             and not (carrier_message_id and current.carrier_message_id and current.carrier_message_id != carrier_message_id)
         )
         # out of by-reconcile, unless only its price is left to ask (SPEC.price_after)
-        leaving = ok and status in statuses.FINAL and key in self.reconciling and not (price_after and not price)
+        leaving = ok and status in bitrix_statuses.FINAL and key in self.reconciling and not (price_after and not price)
         self._w(member_id, (1 if ok and status_rank > PUSHED_AT_START else 0) + leaving)
         if not ok or current is None:
             return None

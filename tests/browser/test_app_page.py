@@ -16,8 +16,8 @@ import requests
 from playwright.sync_api import FrameLocator, Page, expect
 
 from b24sms.adapters import store
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import CarrierConfig, Message
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import page_session, portal_carriers
 from local.fakes.twilio import TwilioFake
 from local.portal_emulator import EmulatedPortal, PortalEmulator

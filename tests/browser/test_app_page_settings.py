@@ -15,8 +15,8 @@ from playwright.sync_api import FrameLocator, Page, expect
 
 from b24sms.adapters import store
 from b24sms.domain import holds, stats
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from tests.browser.test_app_page import TIMEOUT, open_app, seed_message
 

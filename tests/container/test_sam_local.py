@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from local import lambda_containers as sam
-from local.events import FUNCTION_OF
+from local.event_files import FUNCTION_OF
 from local.settings import OVERRIDABLE
 from local.template import ROOT
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 from local import invoke
-from local.events import FUNCTION_OF
+from local.event_files import FUNCTION_OF
 
 
 def main(files: list[str]) -> int:

@@ -14,9 +14,9 @@ import requests
 
 from b24sms.adapters import store
 from b24sms.adapters.bitrix.tokens import client_for
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
-from b24sms.usecases import events
+from b24sms.usecases import bitrix_events
 from b24sms.usecases import push as pushes
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -121,10 +121,10 @@ def test_the_sender_sync_keeps_the_senders_added_on_the_page(stack: LocalStack, 
         del portal.senders["b24sms_2"]  # lost on the portal (e.g. removed by hand)
     record = store.portals.get_portal(portal.member_id)
     assert record is not None
-    report = events.sync_portal(client_for(record), record)
+    report = bitrix_events.sync_portal(client_for(record), record)
     assert report.added == ["b24sms_2"] and report.deleted == [] and not report.error
     assert portal.senders["b24sms_2"]["NAME"]["en"] == "Second"
-    again = events.sync_portal(client_for(record), store.portals.get_portal(portal.member_id))  # type: ignore[arg-type]
+    again = bitrix_events.sync_portal(client_for(record), store.portals.get_portal(portal.member_id))  # type: ignore[arg-type]
     assert "b24sms_2" in again.unchanged and not again.deleted
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from b24sms.adapters import store
-from b24sms.usecases import connector, events
+from b24sms.usecases import bitrix_events, connector
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import final_status, sync_portals, wait_until
@@ -41,7 +41,7 @@ def test_onappupdate_restores_senders_bindings_and_connector(portal: EmulatedPor
         query = {k: v[0] for k, v in parse_qs(urlsplit(sender["HANDLER"]).query).items()}
         assert query == {"portal": portal.member_id, "key": record.handler_secret}  # the same secret
     assert portal.senders["b24sms_2"]["NAME"]["en"] == "Second"
-    assert portal.events == {name: events.events_url() for name in events.REGISTRY}  # ONAPPUPDATE again too
+    assert portal.events == {name: bitrix_events.events_url() for name in bitrix_events.REGISTRY}  # ONAPPUPDATE again too
     assert portal.connectors[CONNECTOR]["PLACEMENT_HANDLER"] == connector.placement_url()
     assert portal.is_active(CONNECTOR, "1")  # the line the admin had connected
     # The fresh token pair the event carried is the one the app now uses.
@@ -67,7 +67,7 @@ def test_onappupdate_is_cheap_and_idempotent_when_bindings_survive(portal: Emula
     methods = [c.method for c in portal.calls[before:]]
     # Nothing else moved: the sender is added back and the rest is only looked at.
     assert methods == ["messageservice.sender.list", "messageservice.sender.add", "event.get", "imconnector.list"]
-    assert set(portal.events) == set(events.REGISTRY)
+    assert set(portal.events) == set(bitrix_events.REGISTRY)
 
 
 def test_a_forged_onappupdate_changes_nothing(portal: EmulatedPortal, stack: LocalStack):
@@ -88,7 +88,7 @@ def test_the_sender_sync_binds_onappupdate_on_a_portal_installed_before_it_exist
     del portal.events["ONAPPUPDATE"]  # installed by a version that did not bind it
     before = len(portal.calls)
     sync_portals(stack, portal)
-    assert portal.events["ONAPPUPDATE"] == events.events_url()
+    assert portal.events["ONAPPUPDATE"] == bitrix_events.events_url()
     assert [(c.method, c.params.get("event")) for c in portal.calls[before:] if c.method.startswith("event.")] == [
         ("event.get", None),
         ("event.bind", "ONAPPUPDATE"),
@@ -128,7 +128,7 @@ def test_an_update_that_grants_the_open_lines_scopes_registers_the_connector(emu
 
     response = emulator.update_app(p)
     assert response is not None and response.status_code == 200, response and response.text
-    assert CONNECTOR in p.connectors and set(p.events) == set(events.REGISTRY)
+    assert CONNECTOR in p.connectors and set(p.events) == set(bitrix_events.REGISTRY)
     stored = store.portals.get_portal(p.member_id)
     assert stored and "imconnector" in stored.scope
 

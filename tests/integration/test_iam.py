@@ -16,9 +16,9 @@ from b24sms.adapters import config, queues, store
 from b24sms.adapters.bitrix.client import BitrixClient
 from b24sms.adapters.carriers import CarrierThrottled, OutboundSms, SendResult
 from b24sms.adapters.carriers.sandbox import SandboxCarrier
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import push
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -37,7 +37,7 @@ def delivered_status(portal: EmulatedPortal) -> str:
             member_id=portal.member_id, message_id=message_id, to="+15550000000", code="b24sms", dispatch_state=DispatchState.SENT
         )
     )
-    store.messages.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
+    store.messages.advance_status(portal.member_id, message_id, "delivered", bitrix_statuses.rank("delivered"), source="test")
     portal.messages[message_id] = ["sent"]
     return message_id
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.events import EVENTS, FUNCTION_OF
+from local.event_files import EVENTS, FUNCTION_OF
 from local.settings import OVERRIDABLE
 from local.template import ROOT
 

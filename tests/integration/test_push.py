@@ -12,9 +12,9 @@ import time
 import pytest
 
 from b24sms.adapters import store
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import push
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -33,7 +33,7 @@ def delivered_messages(portal: EmulatedPortal, count: int, known: bool = True) -
                 dispatch_state=DispatchState.SENT,
             )
         )
-        store.messages.advance_status(portal.member_id, message_id, "delivered", statuses.rank("delivered"), source="test")
+        store.messages.advance_status(portal.member_id, message_id, "delivered", bitrix_statuses.rank("delivered"), source="test")
         if known:
             portal.messages[message_id] = ["sent"]
         keys.append((portal.member_id, message_id))

@@ -14,10 +14,10 @@ import requests
 
 from b24sms.adapters import queues, store
 from b24sms.adapters.carriers.sandbox import sign
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.formdata import encode_form
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import recovery
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
@@ -103,7 +103,7 @@ def advanced(member_id: str, status: str = "delivered", pushed_rank: int = 1) ->
     message_id = uuid.uuid4().hex
     message = Message(member_id, message_id, to="+15550170002", dispatch_state=DispatchState.SENT, pushed_rank=pushed_rank)
     assert store.messages.create_message(message)
-    assert store.messages.advance_status(member_id, message_id, status, statuses.rank(status), source="test")
+    assert store.messages.advance_status(member_id, message_id, status, bitrix_statuses.rank(status), source="test")
     return message_id
 
 
@@ -112,7 +112,7 @@ def test_a_message_leaves_the_index_only_when_the_portal_has_its_status(stack: L
     assert pending(member, message_id)
     store.pushes.mark_pushed(member, message_id, 1)  # the portal has seen less than what is stored
     assert pending(member, message_id)
-    store.pushes.mark_pushed(member, message_id, statuses.rank("delivered"))
+    store.pushes.mark_pushed(member, message_id, bitrix_statuses.rank("delivered"))
     assert not pending(member, message_id)
 
 
@@ -124,10 +124,10 @@ def test_a_sent_status_is_never_pending(stack: LocalStack, member: str):
 
 def test_pushed_rank_only_rises(stack: LocalStack, member: str):
     message_id = advanced(member, "sent")
-    store.pushes.mark_pushed(member, message_id, statuses.rank(statuses.FAILED), "ERROR_MESSAGE_NOT_FOUND")
+    store.pushes.mark_pushed(member, message_id, bitrix_statuses.rank(bitrix_statuses.FAILED), "ERROR_MESSAGE_NOT_FOUND")
     store.pushes.mark_pushed(member, message_id, 1)  # a stale push, later
     stored = store.messages.get_message(member, message_id)
-    assert stored and stored.pushed_rank == statuses.rank(statuses.FAILED)
+    assert stored and stored.pushed_rank == bitrix_statuses.rank(bitrix_statuses.FAILED)
     other = advanced(member)
     store.pushes.mark_pushed(member, other, 2)
     store.pushes.mark_pushed(member, other, 1)
@@ -141,7 +141,7 @@ def test_the_sweep_backs_off_per_message_and_cleans_up(stack: LocalStack, member
     queued: list[str] = []
     monkeypatch.setattr(queues, "enqueue_portal_push", queued.append)
     # The portal saw `caught_up` through another way (e.g. dropped with a note): only a cleanup is due.
-    store.pushes.mark_pushed(member, caught_up, statuses.rank("delivered"))
+    store.pushes.mark_pushed(member, caught_up, bitrix_statuses.rank("delivered"))
     assert not pending(member, caught_up)
 
     recovery.requeue_unpushed(0)

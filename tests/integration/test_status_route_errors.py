@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from b24sms.adapters import store
 from b24sms.adapters.carriers.sandbox import sign
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.formdata import encode_form
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from local.portal_emulator import EmulatedPortal
 from local.stack import LocalStack
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from b24sms.adapters import config, store
-from b24sms.usecases import connector, events
+from b24sms.usecases import bitrix_events, connector
 from local.portal_emulator import EmulatedPortal, PortalEmulator
 from local.stack import LocalStack
 from tests.conftest import sync_portals, sync_queue_depth, wait_until
@@ -62,7 +62,7 @@ def test_sync_points_senders_at_the_new_url_and_is_idempotent(
         assert p.events["ONAPPUNINSTALL"] == f"{moved_api}/bitrix/events"  # the uninstall event follows
         unbound = p.calls_to("event.unbind")  # every event of the registry the portal grants, at the old URL
         assert {c.params["handler"] for c in unbound} == {f"{stack.base_url}/bitrix/events"}
-        assert sorted(c.params["event"] for c in unbound) == sorted(events.REGISTRY)
+        assert sorted(c.params["event"] for c in unbound) == sorted(bitrix_events.REGISTRY)
         assert p.senders["b24sms"]["HANDLER"].startswith(f"{moved_api}/bitrix/handler?portal={p.member_id}&key=")
         stored = store.portals.get_portal(p.member_id)
         assert stored and stored.registered_handler == p.senders["b24sms"]["HANDLER"]
@@ -116,7 +116,7 @@ def test_three_portals_through_the_queue_are_all_restored(emulator: PortalEmulat
     assert sync_portals(stack, *portals) == {"queued": 3, "next_page": False, "sqs_requests": 1}
     assert stack.invocations.get("SyncPortalFunction", 0) - invocations >= 3  # a portal per invocation
     for p in portals:
-        assert list(p.senders) == ["b24sms"] and p.events["ONAPPUPDATE"] == events.events_url()
+        assert list(p.senders) == ["b24sms"] and p.events["ONAPPUPDATE"] == bitrix_events.events_url()
 
 
 def test_the_installed_portals_page_through_the_table_with_keys_a_message_can_carry(
@@ -149,11 +149,11 @@ def new_url(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
 
 def test_sync_moves_every_event_binding_and_the_connector_to_the_new_url(portal: EmulatedPortal, stack: LocalStack, new_url: str):
-    assert set(portal.events) == set(events.REGISTRY)  # installed: the uninstall and Open Lines events
+    assert set(portal.events) == set(bitrix_events.REGISTRY)  # installed: the uninstall and Open Lines events
     assert portal.connectors[connector.connector_id()]["PLACEMENT_HANDLER"] == f"{stack.base_url}/bitrix/connector"
 
     sync_portals(stack, portal)
 
     # Every binding follows (before the fix only ONAPPUNINSTALL did: two-way SMS went to the old URL).
-    assert portal.events == {name: f"{new_url}/bitrix/events" for name in events.REGISTRY}
+    assert portal.events == {name: f"{new_url}/bitrix/events" for name in bitrix_events.REGISTRY}
     assert portal.connectors[connector.connector_id()]["PLACEMENT_HANDLER"] == f"{new_url}/bitrix/connector"

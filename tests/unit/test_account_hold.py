@@ -18,9 +18,9 @@ from b24sms.adapters import carriers
 from b24sms.adapters.carriers import OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
 from b24sms.adapters.config import get_settings
 from b24sms.domain import holds
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.holds import AccountHold
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import account_hold, admin_alerts, dispatch, status_updates
 from local.memory.clock import SimClock
 from local.memory.store import Meter, SimChats, SimMessages, SimPortals

@@ -3,7 +3,7 @@ template routes that event to."""
 
 from __future__ import annotations
 
-from local import events
+from local import event_files
 from local.template import Template
 
 
@@ -11,13 +11,13 @@ def test_each_file_names_the_function_the_template_gives_its_route_or_queue():
     t = Template()
     by_route = {f"{r.method} {r.path}": r.function for r in t.routes()}
     by_queue = {f"{trigger.queue}": trigger.function for trigger in t.queue_triggers()}
-    built = events.build()
-    assert sorted(built) == sorted(events.FUNCTION_OF)
+    built = event_files.build()
+    assert sorted(built) == sorted(event_files.FUNCTION_OF)
     for name, event in built.items():
         if "routeKey" in event:
-            assert events.FUNCTION_OF[name] == by_route[event["routeKey"]], name
+            assert event_files.FUNCTION_OF[name] == by_route[event["routeKey"]], name
         elif event.get("Records") and event["Records"][0].get("eventSource") == "aws:sqs":
             queue = event["Records"][0]["eventSourceARN"].rsplit("-", 1)[-1]
-            assert events.FUNCTION_OF[name] == by_queue[queue], name
+            assert event_files.FUNCTION_OF[name] == by_queue[queue], name
         else:  # scheduled, SNS and by-hand events: a function of the template
-            assert events.FUNCTION_OF[name] in {f.logical_id for f in t.functions()}, name
+            assert event_files.FUNCTION_OF[name] in {f.logical_id for f in t.functions()}, name

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import Message
 from bench import fleet_sim
 from local.memory.clock import EPOCH, EventLoop, SimClock, SimExecutor
@@ -174,9 +174,9 @@ def test_a_status_is_in_the_pending_index_until_mark_pushed_catches_up_and_only_
     messages = SimMessages(Meter(clock, 0.0))
     assert messages.create_message(Message("p", "m1"))
     assert not messages.create_message(Message("p", "m1"))  # conditional: once
-    delivered = statuses.rank(statuses.DELIVERED)
-    assert messages.advance_status("p", "m1", statuses.DELIVERED, delivered, source="t") is not None
-    assert messages.advance_status("p", "m1", statuses.DELIVERED, delivered, source="t") is None  # not forward
+    delivered = bitrix_statuses.rank(bitrix_statuses.DELIVERED)
+    assert messages.advance_status("p", "m1", bitrix_statuses.DELIVERED, delivered, source="t") is not None
+    assert messages.advance_status("p", "m1", bitrix_statuses.DELIVERED, delivered, source="t") is None  # not forward
     assert [m.message_id for m in messages.pending_for_portal("p")[0]] == ["m1"]
     assert messages.mark_pushed("p", "m1", delivered)
     assert not messages.mark_pushed("p", "m1", delivered)  # a racing push lost

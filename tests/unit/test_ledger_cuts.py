@@ -19,9 +19,9 @@ import pytest
 from b24sms.adapters import carriers, queues
 from b24sms.adapters.carriers import SendResult
 from b24sms.adapters.store import chats
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import dispatch
 
 SETTINGS = SimpleNamespace(

@@ -21,9 +21,9 @@ import pytest
 from b24sms.adapters import queues
 from b24sms.adapters.bitrix import OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BatchResult, BitrixClient
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message, Portal
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import push, status_queue
 from local.memory.jobs import MemoryJobs
 
@@ -48,7 +48,7 @@ class FakeMessages:
             message = self.items.get(key) or Message(
                 member_id, message_id, code="b24sms", dispatch_state=DispatchState.SENT, created_at=1_700_000_000
             )
-            self.items[key] = replace(message, status=status, status_rank=statuses.rank(status))
+            self.items[key] = replace(message, status=status, status_rank=bitrix_statuses.rank(status))
             self.clock += 1
             self.index[key] = self.clock
 
@@ -476,7 +476,7 @@ def test_never_pushed_twice_and_never_backwards(fleet: Fleet) -> None:
     again = push.push(keys + keys + [("p1", "")])  # duplicated records and a sweep's token, later
     assert fleet.batch_calls("p1") == 1 and again.pushed == [] and again.calls == 0
     assert all(seen == ["delivered"] for seen in fleet.portals["p1"].seen.values())
-    assert all(fleet.messages.items[k].pushed_rank == statuses.rank("delivered") for k in keys)
+    assert all(fleet.messages.items[k].pushed_rank == bitrix_statuses.rank("delivered") for k in keys)
 
 
 def test_two_racing_drains_of_a_portal_count_each_status_once(fleet: Fleet) -> None:

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from b24sms.domain import quiet as rules
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
-from b24sms.domain.states import DispatchState
 from local.memory.clock import SimClock
 from local.memory.store import Meter, SimChats, SimMessages, SimPortals
 

@@ -1,6 +1,6 @@
 import pytest
 
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.privacy import mask_phone
 
 
@@ -19,12 +19,12 @@ from b24sms.domain.privacy import mask_phone
 )
 def test_statuses_only_move_forward(current, new, expected):
     # the rule the store's conditional write applies (status_rank < :rank): a higher rank only
-    assert (statuses.rank(new) > statuses.rank(current)) is expected
+    assert (bitrix_statuses.rank(new) > bitrix_statuses.rank(current)) is expected
 
 
 def test_unknown_status_is_refused():
     with pytest.raises(ValueError, match="not a Bitrix24 message status"):
-        statuses.rank("read")
+        bitrix_statuses.rank("read")
 
 
 def test_phone_numbers_are_masked():

@@ -14,7 +14,7 @@ import pytest
 from b24sms.adapters import aws, config, store, telemetry
 from b24sms.domain.errors import Invalid
 from b24sms.domain.models import Portal
-from b24sms.usecases import events, senders, sync
+from b24sms.usecases import bitrix_events, senders, sync
 from local.functions import load_handler
 from local.lambda_events import LambdaContext
 from local.template import Template
@@ -167,7 +167,7 @@ def stand_in_sync(monkeypatch: pytest.MonkeyPatch, outcome: Callable[[str], send
         order.append(portal.member_id)
         return outcome(portal.member_id)
 
-    monkeypatch.setattr(events, "sync_portal", run)
+    monkeypatch.setattr(bitrix_events, "sync_portal", run)
     return order
 
 
@@ -229,7 +229,7 @@ def test_the_sync_function_itself_makes_no_rest_call(monkeypatch: pytest.MonkeyP
     def no_rest(*args: Any) -> None:
         raise AssertionError("the sender sync function called a portal")
 
-    monkeypatch.setattr(events, "sync_portal", no_rest)
+    monkeypatch.setattr(bitrix_events, "sync_portal", no_rest)
     monkeypatch.setattr(sync, "client_for", no_rest)
     [spec] = [f for f in Template().functions() if f.logical_id == "SyncSendersFunction"]
     answer = load_handler(spec, instance="unit-sync")({}, LambdaContext("SyncSendersFunction"))

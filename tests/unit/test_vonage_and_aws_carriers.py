@@ -12,7 +12,7 @@ from vonage_http_client.auth import Auth
 
 from b24sms.adapters.carriers import CallbackRequest, SignatureError, vonage
 from b24sms.adapters.carriers import aws_sms as aws
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.formdata import encode_form
 
 SECRET = "kx8VhNDh2Pv6wlKIIl2bCC2bqOWmf9ZF"
@@ -215,7 +215,7 @@ def test_aws_status_table(key: tuple[str, bool], expected: str | None):
     ],
 )
 def test_segments_combine_into_one_status(parts: list[str], total: int, expected: str | None):
-    assert statuses.combine_parts(parts, total) == expected
+    assert bitrix_statuses.combine_parts(parts, total) == expected
 
 
 def test_vonage_refuses_unknown_signature_methods_and_missing_settings():

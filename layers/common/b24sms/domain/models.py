@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from b24sms.domain.states import DispatchState
+from b24sms.domain.dispatch_states import DispatchState
 
 INSTALLED = "installed"
 UNINSTALLED = "uninstalled"

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from b24sms.domain import prices
+from b24sms.domain.bitrix_statuses import DELIVERED, FINAL
 from b24sms.domain.models import Message
-from b24sms.domain.statuses import DELIVERED, FINAL
 
 TEST_PREFIX = "test-"  # message ids of the application page's test SMS: never counted
 DAY_PREFIX = "~day#"  # the day counters' sort key in MessagesTable (never a message id: "~" is not allowed there)

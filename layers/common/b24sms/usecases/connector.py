@@ -1,7 +1,7 @@
 """Our SMS channel as an Open Lines connector on a portal.
 
 - install (and the sender sync): ``imconnector.register`` with our placement handler URL; the
-  connector's events are bound from the event registry (``usecases/events.py``);
+  connector's events are bound from the event registry (``usecases/bitrix_events.py``);
 - after an application update (and at every sync): ``ensure`` puts back the connector and the
   activation of the lines we route for, if the portal dropped them;
 - the connector settings placement activates the channel on a line with the admin's own token (a
@@ -23,7 +23,7 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, Invalid
 from b24sms.domain.formdata import FormError, decode_json_object
 from b24sms.domain.models import Portal
-from b24sms.usecases.routes import remember_route
+from b24sms.usecases.number_routes import remember_route
 
 logger = Logger(child=True)
 
@@ -61,7 +61,7 @@ def grants(portal: Portal, scopes: tuple[str, ...]) -> bool:
 def register(client: Any, portal: Portal) -> bool:
     """Register the connector with our placement handler URL (again at every install and whenever the
     sender sync finds our URL changed); False (and nothing done) without the scopes. Its events are
-    bound by the caller, from the event registry (``usecases/events.py``)."""
+    bound by the caller, from the event registry (``usecases/bitrix_events.py``)."""
     if not has_scope(portal):
         logger.info("Open Lines not set up: the portal did not grant imconnector/imopenlines", extra={"scope": portal.scope})
         return False

@@ -31,11 +31,11 @@ from b24sms.adapters.carriers import (
 )
 from b24sms.adapters.config import get_settings
 from b24sms.adapters.store.limits import TokenBucket
-from b24sms.domain import holds, phones, segments, statuses
+from b24sms.domain import bitrix_statuses, holds, phones, segments
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.errors import Throttled
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_carrier_text, mask_phone
-from b24sms.domain.states import DispatchState
 from b24sms.usecases import account_hold, failover, optouts, quiet, status_updates
 
 logger = Logger(child=True)
@@ -231,7 +231,7 @@ def _not_waiting(message: Message | None) -> DispatchResult:
     if message.dispatch_state == DispatchState.UNKNOWN:
         if store.now() - message.updated_at < settings.unknown_outcome_grace:
             return DispatchResult("skipped", "interrupted: waiting for a late carrier report")
-        if message.status_rank < statuses.rank(statuses.DELIVERED):
+        if message.status_rank < bitrix_statuses.rank(bitrix_statuses.DELIVERED):
             _fail(message, "DISPATCH_INTERRUPTED", "a dispatch was interrupted mid-send and the carrier reported nothing")
             return DispatchResult("failed", "interrupted, no report")
         return DispatchResult("skipped", "interrupted, but the carrier reported a final status")
@@ -261,8 +261,8 @@ def _fail(message: Message, code: str, reason: str, carrier: str = "") -> None:
     advanced = store.messages.advance_status(
         message.member_id,
         message.message_id,
-        statuses.FAILED,
-        statuses.rank(statuses.FAILED),
+        bitrix_statuses.FAILED,
+        bitrix_statuses.rank(bitrix_statuses.FAILED),
         source=f"dispatch:{carrier}" if carrier else "dispatch",
         error_code=code,
         error_message=reason,

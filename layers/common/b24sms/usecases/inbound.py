@@ -29,7 +29,7 @@ from b24sms.domain.models import CarrierConfig, Portal
 from b24sms.domain.openlines import START_WORDS, STOP_WORDS, chat_id
 from b24sms.domain.privacy import mask_phone
 from b24sms.usecases import connector, optouts
-from b24sms.usecases.routes import as_number, our_number
+from b24sms.usecases.number_routes import as_number, our_number
 
 logger = Logger(child=True)
 

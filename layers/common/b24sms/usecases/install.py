@@ -1,6 +1,6 @@
 """Install: the install page POST or the ONAPPINSTALL event, proven genuine at the OAuth server, then
 the portal stored and our SMS provider, our events and (when granted) the Open Lines connector
-registered on it. Uninstall is an event (``usecases/events.py``)."""
+registered on it. Uninstall is an event (``usecases/bitrix_events.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from b24sms.adapters.bitrix.tokens import client_for, spend_refresh_token
 from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, Invalid
 from b24sms.domain.models import INSTALLED, Portal
-from b24sms.usecases import connector, events, senders
+from b24sms.usecases import bitrix_events, connector, senders
 
 logger = Logger(child=True)
 
@@ -135,10 +135,10 @@ def install(request: InstallRequest) -> Portal:
     store.portals.put_portal(portal)
     client = client_for(portal)
     action = senders.register(client, portal)
-    events.bind(client, events.bindable(portal, scoped=False))
+    bitrix_events.bind(client, bitrix_events.bindable(portal, scoped=False))
     try:
         connector.register(client, portal)
-        events.bind(client, events.bindable(portal, scoped=True))
+        bitrix_events.bind(client, bitrix_events.bindable(portal, scoped=True))
     except BitrixError as exc:  # SMS works without the Open Lines channel: install anyway, say why
         logger.warning("Open Lines connector not registered", extra={"member_id": portal.member_id, "error": exc.code})
     logger.info("portal installed", extra={"member_id": portal.member_id, "sender": action, "source": request.source})

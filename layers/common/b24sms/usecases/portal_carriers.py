@@ -10,7 +10,7 @@ from b24sms.adapters.config import secret_json
 from b24sms.domain import phones, routing
 from b24sms.domain.models import CarrierConfig
 from b24sms.domain.routing import Routing
-from b24sms.usecases.routes import remember_route
+from b24sms.usecases.number_routes import remember_route
 
 
 class InvalidCarrierConfig(ValueError):

@@ -1,6 +1,6 @@
 """Where statuses reach the portal: ``messageservice.message.status.update``, 50 to a ``batch`` call
 per portal, single calls where a batch refuses the method. The whole policy is here: reading the status
-queue's records, draining each portal's pending statuses, and deferring what could not be pushed.
+queue's records, draining each portal's pending bitrix_statuses, and deferring what could not be pushed.
 
 A status queue record is a portal's "has work" token: it names a message whose status moved (read
 consistently: the index below is eventually consistent), or only the portal (the recovery sweep's
@@ -35,7 +35,7 @@ from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavai
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings, push_linger
-from b24sms.domain import stats, statuses
+from b24sms.domain import bitrix_statuses, stats
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
 
@@ -354,14 +354,19 @@ def _push_chunk(client: BitrixClient, member_id: str, chunk: list[Message], repo
 def _done(message: Message, report: PushReport) -> None:
     # Counted once: only the push whose conditional write raised pushed_rank (a duplicate queue
     # entry, e.g. one the recovery sweep added, may be pushing the same status at the same time).
-    if store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank) and message.status in statuses.FINAL:
+    if (
+        store.pushes.mark_pushed(message.member_id, message.message_id, message.status_rank)
+        and message.status in bitrix_statuses.FINAL
+    ):
         report.finals.append(message)
     report.pushed.append((message.member_id, message.message_id))
 
 
 def _drop(message: Message, error: BitrixError, report: PushReport) -> None:
-    won = store.pushes.mark_pushed(message.member_id, message.message_id, statuses.rank(statuses.FAILED), error.code)
-    if won and message.status in statuses.FINAL:
+    won = store.pushes.mark_pushed(
+        message.member_id, message.message_id, bitrix_statuses.rank(bitrix_statuses.FAILED), error.code
+    )
+    if won and message.status in bitrix_statuses.FINAL:
         report.finals.append(message)
     report.dropped.append((message.member_id, message.message_id))
     logger.warning("status dropped", extra={"message_id": message.message_id, "error": error.code})

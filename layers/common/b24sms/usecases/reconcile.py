@@ -36,7 +36,7 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import carriers, config, queues, store
 from b24sms.adapters.carriers import Carrier, StatusReport, TransientCarrierError, UnknownCarrier
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import CarrierConfig
 from b24sms.usecases import reconcile_price, status_updates
 
@@ -46,7 +46,7 @@ SWEEP_LIMIT = 800  # due messages looked at per sweep
 PER_ACCOUNT = 100  # messages one carrier account is asked about per sweep (one queue message)
 MAX_INTERVAL = 6 * 3600  # the longest wait between two queries about one message
 GIVE_UP_CODE = "RECONCILE_NO_FINAL_STATUS"
-FINAL_RANK = statuses.rank(statuses.DELIVERED)
+FINAL_RANK = bitrix_statuses.rank(bitrix_statuses.DELIVERED)
 
 
 def interval(after: int, tries: int) -> int:
@@ -143,17 +143,17 @@ def check_account(
             counts["priced"] += reconcile_price.record(str(member_id), str(message_id), report, costs)
             continue
         source = f"reconciler:{carrier}"
-        if report is not None and report.bitrix_status is not None and statuses.rank(report.bitrix_status) > known_rank:
+        if report is not None and report.bitrix_status is not None and bitrix_statuses.rank(report.bitrix_status) > known_rank:
             report = replace(report, message_key=key, part_id="")  # its price, if it has one, rides the status
             outcome = status_updates.apply_report(carrier, report, source=source)
             counts["advanced"] += outcome == "advanced"
-            if report.bitrix_status in statuses.FINAL:
+            if report.bitrix_status in bitrix_statuses.FINAL:
                 counts["final"] += 1
                 continue
         if store.now() >= int(created_at) + give_up_after:
             hours = give_up_after // 3600
             ended = StatusReport(
-                str(carrier_message_id), report.carrier_status if report else "", statuses.UNDELIVERED, key, GIVE_UP_CODE,
+                str(carrier_message_id), report.carrier_status if report else "", bitrix_statuses.UNDELIVERED, key, GIVE_UP_CODE,
                 f"no final status from the carrier {hours} h after sending",
             )  # fmt: skip
             counts["given_up"] += status_updates.apply_report(carrier, ended, source=source) == "advanced"

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
 from b24sms.adapters.config import get_settings
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.errors import NotFound
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.openlines import phone_of, plain_text
@@ -72,11 +72,11 @@ def push_reply_status(client: Any, message: Message) -> str:
     message in the same chat saying why (imconnector has no "failed" status, and a system message
     needs the ``im`` scope, which the app does not ask for). Returns what was done: delivered,
     notified or nothing. Raises BitrixError (not transient when the portal refused the message)."""
-    if message.status == statuses.DELIVERED:
+    if message.status == bitrix_statuses.DELIVERED:
         result = client.call("imconnector.send.status.delivery", delivery_params(message))
         connector.check_results("imconnector.send.status.delivery", result, 422)  # refused: dropped, not retried
         return "delivered"
-    if message.status in (statuses.FAILED, statuses.UNDELIVERED):
+    if message.status in (bitrix_statuses.FAILED, bitrix_statuses.UNDELIVERED):
         result = client.call("imconnector.send.messages", failure_params(message))
         connector.check_results("imconnector.send.messages", result, 422)
         logger.info("operator told the reply was not delivered", extra={"message_id": message.message_id})
@@ -90,7 +90,7 @@ def failure_params(message: Message) -> dict[str, Any]:
     ol = message.openlines
     chat = ol.get("chat_id", "")
     phone = phone_of(chat)
-    status = "was not sent" if message.status == statuses.FAILED else "was not delivered"
+    status = "was not sent" if message.status == bitrix_statuses.FAILED else "was not delivered"
     reason = message.error_message or "the carrier gave no reason"
     code = f" [{message.error_code}]" if message.error_code else ""
     text = f"[b]SMS channel:[/b] the operator's reply {status} to {phone}: {reason}{code}"

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
 from b24sms.adapters.carriers import CallbackRequest, SignatureError, StatusReport, callback_key, get_carrier, price_after, spec
-from b24sms.domain import errors, statuses
+from b24sms.domain import bitrix_statuses, errors
 from b24sms.domain.models import CarrierConfig, Message, Portal, split_key
 from b24sms.domain.privacy import mask_carrier_text
 
@@ -88,7 +88,7 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "", source
     message = store.messages.advance_status(
         *key,
         report.bitrix_status,
-        statuses.rank(report.bitrix_status),
+        bitrix_statuses.rank(report.bitrix_status),
         source=source or f"carrier:{carrier}",
         carrier_status=report.carrier_status,
         error_code=report.error_code,
@@ -123,18 +123,18 @@ def _apply_part(carrier: str, key: tuple[str, str], report: StatusReport) -> str
 
 
 def settle_parts(message: Message, carrier: str, error_code: str = "", error_message: str = "") -> str:
-    """Move a multi-segment message to what its segments say together (statuses.combine_parts)."""
-    combined = statuses.combine_parts([p["b"] for p in message.parts.values()], message.parts_total)
-    if combined is None or statuses.rank(combined) <= message.status_rank:
+    """Move a multi-segment message to what its segments say together (bitrix_statuses.combine_parts)."""
+    combined = bitrix_statuses.combine_parts([p["b"] for p in message.parts.values()], message.parts_total)
+    if combined is None or bitrix_statuses.rank(combined) <= message.status_rank:
         return "ignored" if combined is None else "stale"
     advanced = store.messages.advance_status(
         message.member_id,
         message.message_id,
         combined,
-        statuses.rank(combined),
+        bitrix_statuses.rank(combined),
         source=f"carrier:{carrier}",
         carrier_status=message.carrier_status,
-        error_code=error_code if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
-        error_message=error_message if combined in statuses.FINAL and combined != statuses.DELIVERED else "",
+        error_code=error_code if combined in bitrix_statuses.FINAL and combined != bitrix_statuses.DELIVERED else "",
+        error_message=error_message if combined in bitrix_statuses.FINAL and combined != bitrix_statuses.DELIVERED else "",
     )
     return "stale" if advanced is None else _advanced(advanced)

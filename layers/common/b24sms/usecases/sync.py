@@ -27,7 +27,7 @@ from b24sms.adapters import queues, store
 from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Invalid
-from b24sms.usecases import events, senders
+from b24sms.usecases import bitrix_events, senders
 
 logger = Logger(child=True)
 
@@ -96,7 +96,7 @@ def sync_one(member_id: str) -> senders.SyncReport | None:
     portal = store.portals.get_portal(member_id)
     if portal is None or not portal.installed:
         return None
-    return events.sync_portal(client_for(portal), portal)
+    return bitrix_events.sync_portal(client_for(portal), portal)
 
 
 def retry_delay(receives: int) -> int:

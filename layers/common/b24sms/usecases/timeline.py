@@ -1,5 +1,5 @@
 """What happened to a number or an SMS, on the CRM items it concerns (issue #20 items 1 and 2), as
-portal jobs (``portal_jobs``: made in the portal's push turn after its statuses, never lost):
+portal jobs (``portal_jobs``: made in the portal's push turn after its bitrix_statuses, never lost):
 
 - an opt-out or opt-in (STOP/START, a carrier's opt-out refusal, the page): the leads, contacts and
   companies with that phone (``crm.duplicate.findbycomm``, the number in the forms a user may have typed
@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import carriers
 from b24sms.adapters.store.jobs import Call
-from b24sms.domain import phones, statuses
+from b24sms.domain import bitrix_statuses, phones
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_phone
 from b24sms.usecases import portal_jobs
@@ -163,16 +163,16 @@ def ended(portal: Portal, message: Message, delivered_too: bool = False) -> bool
     """A message that has just ended (its final status pushed): for ``undelivered``/``failed`` (and
     ``delivered`` with ``delivered_too``) a job writing it on every item of its bindings. Kept without
     waking the push: the caller makes it in the same turn. False: nothing to write or no scope."""
-    if not message.bindings or message.status not in statuses.FINAL:
+    if not message.bindings or message.status not in bitrix_statuses.FINAL:
         return False
-    if message.status == statuses.DELIVERED and not delivered_too:
+    if message.status == bitrix_statuses.DELIVERED and not delivered_too:
         return False
     if not _granted(portal):
         return False
     default = carriers.default_sender(message.carrier) if message.carrier else ""
     sender = message.carrier_sender or default or message.code or "?"
     phone = mask_phone(message.sent_to or message.to)
-    if message.status == statuses.DELIVERED:
+    if message.status == bitrix_statuses.DELIVERED:
         text = _text(portal, "delivered", phone=phone, sender=sender)
     else:
         code = message.error_code or "?"

@@ -6,8 +6,8 @@
   its own ``message-id`` and ``status`` ("0" = accepted);
 - delivery receipts: one per segment (GET or POST, form or JSON), each with ``messageId`` (the
   segment), ``client-ref`` (our key), ``status`` and ``err-code``. The segments' statuses are combined
-  into one message status by :func:`b24sms.domain.statuses.combine_parts`: ``delivered`` only when every segment is, otherwise
-  the worst wins;
+  into one message status by :func:`b24sms.domain.bitrix_statuses.combine_parts`: ``delivered`` only
+  when every segment is, otherwise the worst wins;
 - inbound SMS: ``msisdn`` (the customer), ``to`` (our number), ``messageId``, ``text``; a long message
   arrives as parts (``concat=true``, ``concat-ref``, ``concat-total``, ``concat-part``) in any order,
   which the caller joins;

@@ -1,5 +1,5 @@
 """Messages in the ``MessagesTable``: recorded once, claimed by one dispatcher, moved forward only
-(the writes of the dispatch lifecycle and of statuses, and the reads by key).
+(the writes of the dispatch lifecycle and of bitrix_statuses, and the reads by key).
 
 While a message waits to be sent it is also in the sparse index ``by-pending`` (``pending.py``), so a
 message whose queue entry was lost can be found and queued again (usecases/recovery.py). Likewise,
@@ -18,9 +18,9 @@ from b24sms.adapters.store import recon
 from b24sms.adapters.store._table import batch_get_item, conditional_failed, guarded, now, old_item, table
 from b24sms.adapters.store.pending import pending_shard
 from b24sms.adapters.store.pushes import PUSHED_AT_START
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import CarrierConfig, Message
-from b24sms.domain.states import DispatchState
 
 
 def _messages() -> Any:
@@ -193,7 +193,7 @@ def record_carrier_accepted(
 def record_part_status(member_id: str, message_id: str, part_id: str, carrier_status: str, status: str | None) -> Message | None:
     """One segment's receipt, kept only if it moves that segment forward; the record as it is now,
     or None when the message is unknown or the receipt is stale."""
-    rank = statuses.rank(status) if status else 0
+    rank = bitrix_statuses.rank(status) if status else 0
     response = guarded(
         _messages().update_item,
         Key={"member_id": member_id, "message_id": message_id},
@@ -296,10 +296,10 @@ def advance_status(
     remove = ["push_tries"] if status_rank > PUSHED_AT_START else []
     if dispatch_state:
         remove += ["body", "lease_until", "pending_shard", "pending_since"]
-    if status in statuses.FINAL and price_after and not price:  # only its price left to ask (recon.py)
+    if status in bitrix_statuses.FINAL and price_after and not price:  # only its price left to ask (recon.py)
         sets += [recon.ENTER, "recon_tries = :rzero"]
         values.update(recon.enter_values(message_id, price_after), **{":rzero": 0})
-    elif status in statuses.FINAL:  # nothing more to ask the carrier: out of ``by-reconcile``
+    elif status in bitrix_statuses.FINAL:  # nothing more to ask the carrier: out of ``by-reconcile``
         remove += list(recon.LEAVE)
     condition = "attribute_exists(member_id) AND status_rank < :r"
     if carrier_message_id:

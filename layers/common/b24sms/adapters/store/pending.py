@@ -9,7 +9,7 @@ import zlib
 from typing import Any
 
 from b24sms.adapters.store._table import guarded, now, table
-from b24sms.domain.states import DispatchState
+from b24sms.domain.dispatch_states import DispatchState
 
 
 def _messages() -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from b24sms.adapters.store._table import guarded, now, table
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import Message
 
 
@@ -19,7 +19,7 @@ def _messages() -> Any:
 
 # Every message starts with the portal at `sent` (Message.pushed_rank): a status ranked no higher
 # never needs a push, so it never enters ``by-push-pending`` (and costs no cleanup).
-PUSHED_AT_START = statuses.rank(statuses.SENT)
+PUSHED_AT_START = bitrix_statuses.rank(bitrix_statuses.SENT)
 
 
 def mark_pushed(member_id: str, message_id: str, pushed_rank: int, note: str = "") -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from b24sms.adapters.store._table import guarded, now, table
-from b24sms.domain.states import DispatchState
+from b24sms.domain.dispatch_states import DispatchState
 
 INDEX = "by-quiet"
 

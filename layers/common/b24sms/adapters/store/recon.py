@@ -18,11 +18,11 @@ import zlib
 from typing import Any, NamedTuple
 
 from b24sms.adapters.store._table import guarded, now, table
-from b24sms.domain import statuses
+from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import Message
 
 SHARDS = 8
-FINAL_RANK = statuses.rank(statuses.DELIVERED)  # the lowest final status
+FINAL_RANK = bitrix_statuses.rank(bitrix_statuses.DELIVERED)  # the lowest final status
 ENTER = "recon_shard = :rshard, recon_due = :rdue"  # an UpdateExpression SET clause, with enter_values
 LEAVE = ("recon_shard", "recon_due", "recon_tries")  # what a final status REMOVEs
 

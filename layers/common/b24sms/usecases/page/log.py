@@ -10,9 +10,9 @@ from typing import Any
 
 from b24sms.adapters import store
 from b24sms.adapters.store.message_log import LogFilter
+from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message
 from b24sms.domain.privacy import mask_phone
-from b24sms.domain.states import DispatchState
 from b24sms.usecases.page.errors import PageError
 from b24sms.usecases.page.timezone import day_start
 from b24sms.usecases.replies import OPENLINES_CODE

@@ -1,5 +1,5 @@
 """Where a message stands in our own pipeline: its *dispatch state*. Not to be confused with the
-Bitrix24 status the portal shows (queued, sent, delivered …: ``statuses.py``): a message can be
+Bitrix24 status the portal shows (queued, sent, delivered …: ``bitrix_statuses.py``): a message can be
 ``DispatchState.SENT`` (the carrier took it) while its Bitrix24 status is still ``sent`` or already
 ``delivered``."""
 

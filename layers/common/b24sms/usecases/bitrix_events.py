@@ -27,7 +27,7 @@ from b24sms.adapters.bitrix.tokens import client_for
 from b24sms.adapters.config import get_settings
 from b24sms.domain.errors import Forbidden, TryLater
 from b24sms.domain.models import Portal
-from b24sms.usecases import connector, replies, routes, senders
+from b24sms.usecases import connector, number_routes, replies, senders
 
 if TYPE_CHECKING:
     from b24sms.adapters.bitrix.client import BitrixClient
@@ -58,7 +58,7 @@ def uninstall(portal: Portal, clean: bool) -> int:
     extra: dict[str, Any] = {"secrets_deleted": len(store.erase.carrier_secrets(portal.member_id, references, force=clean))}
     deleted = 0
     if clean:
-        extra["chats_items_deleted"] = store.erase.chats_items(portal.member_id, [routes.our_number(portal)])
+        extra["chats_items_deleted"] = store.erase.chats_items(portal.member_id, [number_routes.our_number(portal)])
         deleted = extra["messages_deleted"] = store.messages.delete_portal_messages(portal.member_id)
     logger.info("portal uninstalled", extra={"member_id": portal.member_id, "clean": clean, **extra})
     return deleted

@@ -1,7 +1,7 @@
 """Writes events/: one realistic event per function, for `make invoke` and `sam local invoke -e`.
 
-    python -m local.events          # rewrite events/*.json
-    python -m local.events --check  # exit 1 if events/ differs from what the code would write
+    python -m local.event_files          # rewrite events/*.json
+    python -m local.event_files --check  # exit 1 if events/ differs from what the code would write
 
 Bodies are form-encoded with PHP-style keys, as the portal sends them; the sandbox callback is signed
 with the local default secret; everything names the demo portal of local/fixtures.py.
@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 from b24sms.adapters.carriers.sandbox import sign
 from b24sms.domain.formdata import encode_form
-from local import events_carriers, fixtures
-from local.events_common import CLIENT_ENDPOINT, DOMAIN, FORM, TS, http
+from local import event_files_carriers, fixtures
+from local.event_files_common import CLIENT_ENDPOINT, DOMAIN, FORM, TS, http
 from local.lambda_events import sqs_event
 from local.settings import LOCAL_DEFAULTS
 from local.template import ROOT, Template
@@ -185,11 +185,11 @@ FILES = [
             },
         ),
     ),
-    EventFile("status_twilio.json", "StatusFunction", events_carriers.twilio_status),
-    EventFile("status_vonage.json", "StatusFunction", events_carriers.vonage_status),
-    EventFile("status_vonage_get.json", "StatusFunction", events_carriers.vonage_status_get),
-    EventFile("inbound_twilio.json", "InboundFunction", events_carriers.twilio_inbound),
-    EventFile("inbound_vonage_part.json", "InboundFunction", events_carriers.vonage_inbound_part),
+    EventFile("status_twilio.json", "StatusFunction", event_files_carriers.twilio_status),
+    EventFile("status_vonage.json", "StatusFunction", event_files_carriers.vonage_status),
+    EventFile("status_vonage_get.json", "StatusFunction", event_files_carriers.vonage_status_get),
+    EventFile("inbound_twilio.json", "InboundFunction", event_files_carriers.twilio_inbound),
+    EventFile("inbound_vonage_part.json", "InboundFunction", event_files_carriers.vonage_inbound_part),
     EventFile(
         "connector_placement.json",
         "ConnectorFunction",
@@ -268,7 +268,7 @@ FILES = [
             ),
         ),
     ),
-    EventFile("sns_aws_delivery.json", "SmsEventsFunction", lambda t: events_carriers.aws_delivery()),
+    EventFile("sns_aws_delivery.json", "SmsEventsFunction", lambda t: event_files_carriers.aws_delivery()),
     EventFile("sqs_outbound.json", "DispatchFunction", lambda t: _sqs("b24sms-dev-OutboundQueue")),
     EventFile("sqs_status.json", "PushFunction", lambda t: _sqs("b24sms-dev-StatusQueue")),
     EventFile("sync_senders.json", "SyncSendersFunction", lambda t: {}),
@@ -314,7 +314,7 @@ def main() -> int:
         else:
             path.write_text(text)
     if stale:
-        print("events/ is stale, run `python -m local.events`: " + ", ".join(stale), file=sys.stderr)
+        print("events/ is stale, run `python -m local.event_files`: " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 

@@ -1,5 +1,5 @@
 """The files of events/ that carriers send: delivery callbacks and inbound SMS, signed as each carrier
-signs them, and AWS End User Messaging's delivery event through SNS (local/events.py lists them)."""
+signs them, and AWS End User Messaging's delivery event through SNS (local/event_files.py lists them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from b24sms.adapters.carriers.twilio import signature as twilio_signature
 from b24sms.adapters.carriers.vonage import sign as vonage_sign
 from local import fixtures
-from local.events_common import HOST, TS, http
+from local.event_files_common import HOST, TS, http
 from local.template import Template
 
 

@@ -1,5 +1,5 @@
 """What every file of events/ shares: the fixed time and host, and an API Gateway event for a route of
-template.yaml (local/events.py writes the files)."""
+template.yaml (local/event_files.py writes the files)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ arrive out of order, so every change is stored with its ``rank`` and lands only 
 than the stored one (a conditional write: ``adapters/store/messages.advance_status``): ``queued < sent
 < final``, and a final status (delivered, undelivered, failed) is never replaced.
 
-These are Bitrix24's words, not our pipeline's: where a message stands in dispatch is ``states.py``.
+These are Bitrix24's words, not our pipeline's: where a message stands in dispatch is ``dispatch_states.py``.
 """
 
 from __future__ import annotations
