@@ -35,7 +35,7 @@ def test_the_log_shows_the_fallback_and_why(lang: str):
         audit=[],
         carriers=("sandbox",),
     )  # fmt: skip
-    body = app_module().render("page.html", lang, data=data, token="t", admin=True).body
+    body = app_module().VIEW.render("page.html", lang, data=data, token="t", admin=True).body
     said = json.loads((APP / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))["log.failover"]
     assert f"{said} <code>TWILIO_21612 at twilio (route)</code>" in body
     assert "<code>vonage V1</code>" in body

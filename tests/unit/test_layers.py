@@ -67,3 +67,12 @@ def test_imports_inside_functions_are_documented_cold_start_deferrals():
                 if "cold start" not in text:
                     undocumented.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert undocumented == []
+
+
+@pytest.mark.parametrize("path", FUNCTIONS, ids=lambda p: p.parent.name)
+def test_handlers_are_thin(path: Path):
+    """Parse, authenticate, one use case, answer (issue #19): no handler over 80 lines, and none renders
+    or translates itself: the page's presentation is the layer's ``b24sms.api.page_view``."""
+    source = path.read_text()
+    assert len(source.splitlines()) <= 80, f"{path}: {len(source.splitlines())} lines"
+    assert not [n for n, _ in imported(ast.parse(source)) if n.split(".")[0] == "jinja2"], path

@@ -44,7 +44,7 @@ def rendered(lang: str) -> str:
         audit=[],
         carriers=("sandbox",),
     )  # fmt: skip
-    return str(app_module().render("page.html", lang, data=data, token="t", admin=True).body)
+    return str(app_module().VIEW.render("page.html", lang, data=data, token="t", admin=True).body)
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])

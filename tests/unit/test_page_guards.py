@@ -5,14 +5,12 @@ Bitrix24's cloud portals."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from b24sms.adapters import store
+from b24sms.api import page_view
 from b24sms.domain.errors import NotFound
 from b24sms.domain.models import Portal
 from b24sms.usecases import page, page_session
@@ -79,15 +77,6 @@ def test_a_reference_does_not_carry_the_number(opted_out: dict[str, list[str]]) 
 
 
 # -- frame-ancestors: the deployed default -----------------------------------------------------------
-def app_module() -> Any:
-    spec = importlib.util.spec_from_file_location("app_page_under_test", ROOT / "functions" / "app" / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.pop(spec.name, None)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_deployed_page_may_be_framed_only_by_bitrix24_cloud_portals(
     template: Template, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,13 +84,12 @@ def test_the_deployed_page_may_be_framed_only_by_bitrix24_cloud_portals(
     (app,) = [f for f in template.functions() if f.logical_id == "AppFunction"]
     assert app.environment["APP_FRAME_ANCESTORS"] == {"Ref": "AppFrameAncestors"}
     assert template.parameters["AppFrameAncestors"] == ""
-    module = app_module()
     for deployed in ("", None):  # the template's empty default, or the variable absent
         if deployed is None:
             monkeypatch.delenv("APP_FRAME_ANCESTORS", raising=False)
         else:
             monkeypatch.setenv("APP_FRAME_ANCESTORS", deployed)
-        csp = module.security_headers("n0nce")["Content-Security-Policy"]
+        csp = page_view.security_headers("n0nce")["Content-Security-Policy"]
         ancestors = csp.split("frame-ancestors", 1)[1].split(";")[0].split()
         assert "https://*.bitrix24.com" in ancestors and "https://*.bitrix24.ru" in ancestors
         assert all(a.startswith("https://*.bitrix24.") for a in ancestors), ancestors  # no *, no http:, no 'self'

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from b24sms.adapters import carriers, store
+from b24sms.api import page_view
 from b24sms.domain import stats
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import page
@@ -75,7 +76,7 @@ def used_keys() -> set[str]:
         codes |= set(re.findall(r'NotConfirmed\(\s*"(\w+)"', text))
     codes |= set(re.findall(r'NotFound\([^()]*?,\s*"(\w+)"\)', (APP / "app.py").read_text(encoding="utf-8")))
     keys |= {f"error.{c}" for c in codes}
-    keys |= {f"audit.{a}" for a in app_module().AUDIT_ACTIONS.values()} | {"audit.carrier"}
+    keys |= {f"audit.{a}" for a in page_view.AUDIT_ACTIONS.values()} | {"audit.carrier"}
     keys |= {"optouts.by_page", "optouts.by_stop", "optouts.by_carrier", "network_error", "error.http"}
     return keys
 
@@ -94,10 +95,10 @@ def test_every_key_the_page_uses_is_in_the_catalogue(lang: str):
 
 def test_an_error_code_without_a_sentence_reads_error_code_in_the_pages_language():
     app = app_module()
-    assert app.translate("ru", "err.SANDBOX_UNREACHABLE") == "Ошибка SANDBOX_UNREACHABLE"
-    assert app.translate("en", "err.SANDBOX_UNREACHABLE") == "Error SANDBOX_UNREACHABLE"
-    assert app.translate("ru", "err.OPTED_OUT") == catalogues()["ru"]["err.OPTED_OUT"]
-    assert app.translate("ru", "status.delivered") == catalogues()["ru"]["status.delivered"]
+    assert app.VIEW.translate("ru", "err.SANDBOX_UNREACHABLE") == "Ошибка SANDBOX_UNREACHABLE"
+    assert app.VIEW.translate("en", "err.SANDBOX_UNREACHABLE") == "Error SANDBOX_UNREACHABLE"
+    assert app.VIEW.translate("ru", "err.OPTED_OUT") == catalogues()["ru"]["err.OPTED_OUT"]
+    assert app.VIEW.translate("ru", "status.delivered") == catalogues()["ru"]["status.delivered"]
 
 
 def test_the_russian_page_shows_statuses_timeline_filter_audit_and_opt_outs_in_russian(monkeypatch: pytest.MonkeyPatch):
@@ -128,7 +129,7 @@ def test_the_russian_page_shows_statuses_timeline_filter_audit_and_opt_outs_in_r
         ],
         carriers=("sandbox",),
     )  # fmt: skip
-    body = app.render("page.html", "ru", data=data, token="t", admin=True).body
+    body = app.VIEW.render("page.html", "ru", data=data, token="t", admin=True).body
     badge = re.search(r'<span class="badge failed">([^<]*)</span>', body)
     assert badge and badge.group(1) == ru["status.failed"]
     timeline = re.search(r'<td class="timeline">(.*?)</td>', body, re.S)

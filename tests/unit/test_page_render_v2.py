@@ -34,7 +34,7 @@ def test_a_settings_change_reads_in_the_pages_language(lang: str, expected: str)
         opt_outs=[], openlines=[], carriers=("sandbox",),
         audit=[{"at": now, "user": "1", "name": "Anna Admin", "action": "carrier b24sms", "changes": CHANGE}],
     )  # fmt: skip
-    body = app_module().render("page.html", lang, data=data, token="t", admin=True).body
+    body = app_module().VIEW.render("page.html", lang, data=data, token="t", admin=True).body
     row = re.search(r'<tr class="change">(.*?)</tr>', body, re.S)
     assert row and expected in row.group(1) and "Anna Admin" in row.group(1), row
     assert "credentials=" not in body
