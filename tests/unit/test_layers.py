@@ -76,3 +76,11 @@ def test_handlers_are_thin(path: Path):
     source = path.read_text()
     assert len(source.splitlines()) <= 80, f"{path}: {len(source.splitlines())} lines"
     assert not [n for n, _ in imported(ast.parse(source)) if n.split(".")[0] == "jinja2"], path
+
+
+def test_module_names_say_whose_word_they_are():
+    """One word, one thing (issue #19): our dispatch states vs Bitrix24's statuses, Bitrix24 events vs
+    SNS events vs the sample files of events/; no layer or local/ module is named by the bare word."""
+    bare = {"states", "statuses", "routes", "events"}
+    modules = [*LAYER, *(ROOT / "local").glob("*.py")]
+    assert not [str(p.relative_to(ROOT)) for p in modules if p.stem in bare]
