@@ -554,7 +554,8 @@ def render_fleet(f: dict[str, Any] | None, asked: int) -> list[str]:
         ("healthy p95 status latency (s)", lambda v: _f(v["p95_latency_seconds"], ".1f")),
         ("healthy tail status latency (s)", lambda v: _f(v["tail_latency_seconds"], ".1f")),
         ("faulty portals' last status (s)", lambda v: _f(v["faulty_last_status_seconds"], ".1f")),
-        ("lost / twice / QUERY_LIMIT", lambda v: f"{v['lost']} / {v['duplicated']} / {v['query_limit_exceeded']}"),
+        ("not final* / twice / QUERY_LIMIT", lambda v: f"{v['lost']} / {v['duplicated']} / {v['query_limit_exceeded']}"),
+        ("  * within the run's wait (s)", lambda v: _f(v.get("waited_seconds"), ".0f")),
     ]
     for label, cell in rows:
         lines.append(f"   {label:34}" + "".join(f"{cell(v):>16}" for _, v in runs))
@@ -647,7 +648,7 @@ def render(r: dict[str, Any]) -> str:
             "",
             f"6. throughput, {t['messages']} SMS end to end (of {t['asked']} asked; at most 200 in flight): "
             f"{t['messages_per_second']:.1f} msg/s ({t['seconds']:.0f} s);",
-            f"   the portal's handover alone {t['handover_per_second']:.1f} msg/s; lost {t['lost']} "
+            f"   the portal's handover alone {t['handover_per_second']:.1f} msg/s; not final {t['lost']} "
             f"(no final status within {t['waited_seconds']:.0f} s); QUERY_LIMIT_EXCEEDED {t['query_limit_exceeded']}; "
             f"REST calls per status {t['rest_calls_per_status']:.4f}",
         ]
