@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from b24sms.adapters.store import portals
 from b24sms.adapters.store._table import guarded, now, table
 
 
@@ -13,16 +14,22 @@ def _portals() -> Any:
     return table("portals_table")
 
 
-def open_alert(member_id: str, cause: str) -> bool:
-    """Mark ``cause`` open on an installed portal; True only for the caller that opened it."""
-    guarded(  # the map, once per portal (a nested path cannot be set inside a missing map)
+def _ensure_map(member_id: str, attribute: str) -> None:
+    """``attribute`` as a map on an installed portal, once per portal: a nested path cannot be set
+    inside a missing map."""
+    guarded(
         _portals().update_item,
         Key={"member_id": member_id},
         UpdateExpression="SET #a = if_not_exists(#a, :empty)",
         ConditionExpression="#s = :installed",
-        ExpressionAttributeNames={"#a": "alerts", "#s": "status"},
+        ExpressionAttributeNames={"#a": attribute, "#s": "status"},
         ExpressionAttributeValues={":empty": {}, ":installed": "installed"},
     )
+
+
+def open_alert(member_id: str, cause: str) -> bool:
+    """Mark ``cause`` open on an installed portal; True only for the caller that opened it."""
+    _ensure_map(member_id, "alerts")
     response = guarded(
         _portals().update_item,
         Key={"member_id": member_id},
@@ -51,14 +58,7 @@ MAX_ADMINS = 20  # whom an alert may go to, besides the installer: a bound on th
 
 def remember_admin(member_id: str, user_id: str) -> bool:
     """``user_id`` opened the page as an administrator: alerts go to them too (at most ``MAX_ADMINS``)."""
-    guarded(  # the map, once per portal (a nested path cannot be set inside a missing map)
-        _portals().update_item,
-        Key={"member_id": member_id},
-        UpdateExpression="SET #a = if_not_exists(#a, :empty)",
-        ConditionExpression="#s = :installed",
-        ExpressionAttributeNames={"#a": "admins", "#s": "status"},
-        ExpressionAttributeValues={":empty": {}, ":installed": "installed"},
-    )
+    _ensure_map(member_id, "admins")
     response = guarded(
         _portals().update_item,
         Key={"member_id": member_id},
@@ -84,11 +84,4 @@ def forget_admin(member_id: str, user_id: str) -> bool:
 
 def set_delivery_alert(member_id: str, percent: int) -> bool:
     """The delivery rate (percent) below which the portal's admins are told; 0: never."""
-    response = guarded(
-        _portals().update_item,
-        Key={"member_id": member_id},
-        UpdateExpression="SET delivery_alert = :p, updated_at = :t",
-        ConditionExpression="attribute_exists(member_id)",
-        ExpressionAttributeValues={":p": percent, ":t": now()},
-    )
-    return response is not None
+    return portals.set_settings(member_id, delivery_alert=percent)

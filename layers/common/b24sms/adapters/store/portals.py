@@ -121,40 +121,36 @@ def set_openlines(member_id: str, lines: dict[str, str]) -> None:
     )
 
 
-def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
-    """A portal's own carrier configuration (an empty one: back to the deployment's default)."""
+def set_settings(member_id: str, **fields: Any) -> bool:
+    """Set a portal's settings (the page's sections) and ``updated_at`` on its record; False when there
+    is no record (one conditional write)."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
+    values[":t"] = now()
     response = guarded(
         _portals().update_item,
         Key={"member_id": member_id},
-        UpdateExpression="SET carrier_config = :c, updated_at = :t",
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))) + ", updated_at = :t",
         ConditionExpression="attribute_exists(member_id)",
-        ExpressionAttributeValues={":c": config, ":t": now()},
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
     )
     return response is not None
+
+
+def set_carrier_config(member_id: str, config: dict[str, str]) -> bool:
+    """A portal's own carrier configuration (an empty one: back to the deployment's default)."""
+    return set_settings(member_id, carrier_config=config)
 
 
 def set_routing(member_id: str, routing: dict[str, str], accounts: dict[str, dict[str, str]]) -> bool:
     """A portal's routing table and the accounts of the carriers it names (empty: the deployment's)."""
-    response = guarded(
-        _portals().update_item,
-        Key={"member_id": member_id},
-        UpdateExpression="SET routing = :r, carrier_accounts = :a, updated_at = :t",
-        ConditionExpression="attribute_exists(member_id)",
-        ExpressionAttributeValues={":r": routing, ":a": accounts, ":t": now()},
-    )
-    return response is not None
+    return set_settings(member_id, routing=routing, carrier_accounts=accounts)
 
 
 def set_reconcile(member_id: str, value: str) -> bool:
     """Whether the reconciler asks the carrier about this portal's late statuses ("off": never)."""
-    response = guarded(
-        _portals().update_item,
-        Key={"member_id": member_id},
-        UpdateExpression="SET reconcile = :r, updated_at = :t",
-        ConditionExpression="attribute_exists(member_id)",
-        ExpressionAttributeValues={":r": value, ":t": now()},
-    )
-    return response is not None
+    return set_settings(member_id, reconcile=value)
 
 
 # -- senders -------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from b24sms.adapters.store._table import guarded, now, table
+from b24sms.adapters.store import portals
+from b24sms.adapters.store._table import guarded, table
 from b24sms.domain.dispatch_states import DispatchState
 
 INDEX = "by-quiet"
@@ -58,11 +59,4 @@ def unhold(member_id: str, message_id: str, wake_at: int) -> bool:
 
 def set_quiet_hours(member_id: str, setting: dict[str, Any]) -> bool:
     """A portal's quiet hours (domain/quiet.QuietHours.to_item; {}: off)."""
-    response = guarded(
-        table("portals_table").update_item,
-        Key={"member_id": member_id},
-        UpdateExpression="SET quiet_hours = :q, updated_at = :t",
-        ConditionExpression="attribute_exists(member_id)",
-        ExpressionAttributeValues={":q": setting, ":t": now()},
-    )
-    return response is not None
+    return portals.set_settings(member_id, quiet_hours=setting)
