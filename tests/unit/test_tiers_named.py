@@ -28,6 +28,15 @@ def test_a_tier_that_ran_in_part_is_not_named():
     assert not_run(skipped, ran=[report("tests/container/test_sam_local.py::test_b")]) == []
 
 
+def test_a_tier_that_ran_only_one_test_of_many_is_named_with_the_count():
+    # the container tier without Docker: only its "no daemon" check runs
+    skipped = [report(f"tests/container/test_sam_local.py::test_{i}", "sam local: no Docker") for i in range(24)]
+    ran = [report("tests/container/test_sam_local.py::test_no_daemon"), report("tests/unit/test_x.py::test_z")]
+    assert not_run(skipped, ran) == [
+        "container tier MOSTLY NOT RUN (24 of 25 tests skipped): sam local: no Docker. Run it: " + tiers.TIERS["container"][1]
+    ]
+
+
 def test_each_tier_names_a_make_target_that_exists():
     makefile = (ROOT / "Makefile").read_text()
     for _, command in tiers.TIERS.values():
