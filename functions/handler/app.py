@@ -17,8 +17,8 @@ def send_sms(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     portal = accept.authenticate_handler(event.query_string_parameters or {})
     logger.append_keys(member_id=portal.member_id)
     form = api.form_body(event.raw_event)
-    accept.check_auth_block(portal, form)
-    sms = accept.parse_outgoing(form, portal.senders)
+    portal = accept.check_auth_block(portal, form)
+    sms = accept.parse_outgoing(form, accept.sender_codes(portal, form))
     logger.set_correlation_id(sms.message_id)
     result = accept.accept(portal, sms)
     return {"result": True, "message_id": result.message_id, "duplicate": result.duplicate}

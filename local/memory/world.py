@@ -151,12 +151,13 @@ class World:
                     stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, status_queue, dispatch, bitrix_client):
+            for module in (push, status_queue, dispatch, bitrix_client, accept):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(dispatch, "get_carrier", lambda name, config=None: self.carrier))
             stack.enter_context(mock.patch.dict(dispatch._PORTALS, clear=True))
+            stack.enter_context(mock.patch.dict(accept._PORTALS, clear=True))
             previous = logging.root.manager.disable
             logging.disable(logging.CRITICAL)
             stack.callback(logging.disable, previous)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from b24sms.adapters import store
@@ -114,7 +116,10 @@ def test_install_with_missing_fields_is_a_clear_400(stack: LocalStack):
     assert "install request is missing: application_token, member_id, refresh_token" in response.text
 
 
-def test_uninstall_locks_the_portal_out(portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack):
+def test_uninstall_locks_the_portal_out(
+    portal: EmulatedPortal, emulator: PortalEmulator, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HANDLER_PORTAL_CACHE", "1")  # a warm HANDLER keeps the portal this long (default 5 s)
     handler = portal.senders["b24sms"]["HANDLER"]
     message_id, sent = emulator.send_sms(portal, "+15550001111", "before uninstall")
     assert sent.status_code == 200
@@ -125,7 +130,8 @@ def test_uninstall_locks_the_portal_out(portal: EmulatedPortal, emulator: Portal
     assert stored and not stored.installed
     assert not stored.access_token and not stored.refresh_token and not stored.handler_secret
     assert store.messages.get_message(portal.member_id, message_id) is not None  # kept: CLEAN was not asked
-    # The old HANDLER URL is dead, and so is the application token.
+    # The old HANDLER URL is dead once the warm HANDLER's portal runs out, and so is the application token.
+    time.sleep(1.1)
     late = requests.post(handler, data={"message_id": "f" * 32, "message_to": "+15550001111", "message_body": "x"}, timeout=10)
     assert late.status_code == 401
     again = requests.post(

@@ -90,5 +90,7 @@ def test_a_code_that_looks_like_one_is_named_in_the_refusal(monkeypatch: pytest.
         "authenticate_handler",
         lambda query: Portal(member_id="m", client_endpoint="https://p.example/rest/", handler_secret="k"),
     )
+    portal = Portal(member_id="m", client_endpoint="https://p.example/rest/", handler_secret="k")
+    monkeypatch.setattr(accept.store.portals, "get_portal", lambda member_id: portal)  # the fresh read of a new code
     answer = handler_module().lambda_handler(event("b24sms_9"), Context())
     assert answer["statusCode"] == 400 and "'b24sms_9'" in json.loads(answer["body"])["error_description"]

@@ -209,6 +209,12 @@ def push_linger() -> float:
     return float(os.environ.get("PUSH_LINGER", "2"))
 
 
+def handler_portal_cache() -> float:
+    """Seconds a warm HANDLER function keeps an authenticated portal (``HANDLER_PORTAL_CACHE``, default
+    5; 0 reads it on every call): an uninstall is refused within that time, a rotated secret at once."""
+    return float(os.environ.get("HANDLER_PORTAL_CACHE") or "5")
+
+
 def reconcile_after() -> int:
     """Seconds after which every carrier's non-final messages are asked about (``RECONCILE_AFTER``);
     0 (the default): each carrier's own ``SPEC.delivery_time``."""

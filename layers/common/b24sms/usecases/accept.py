@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.config import get_settings
+from b24sms.adapters.config import get_settings, handler_portal_cache
 from b24sms.domain.errors import Forbidden, Invalid, NotAuthenticated
 from b24sms.domain.models import Message, Portal
 from b24sms.domain.privacy import mask_phone
@@ -47,33 +48,87 @@ class AcceptResult:
 
 
 def authenticate_handler(query: dict[str, str]) -> Portal:
-    """The HANDLER URL names the portal and carries its secret: both must match an installed portal."""
+    """The HANDLER URL names the portal and carries its secret: both must match an installed portal.
+    The portal is kept a few seconds per warm Lambda (``HANDLER_PORTAL_CACHE``): a campaign's calls cost
+    one read, an uninstall is refused within those seconds. Only a success is kept, and a key the kept
+    portal does not match is checked against a fresh read before it is refused (a rotated secret)."""
     member_id = query.get("portal", "")
     key = query.get("key", "")
     if not member_id or not key:
         raise NotAuthenticated("the handler URL must carry portal and key")
     if len(member_id) > MAX_MEMBER_ID or len(key) > MAX_KEY:
         raise NotAuthenticated("unknown portal or wrong key")
-    portal = store.portals.get_portal(member_id)
-    expected = portal.handler_secret if portal and portal.installed else ""
-    # Compare even when there is nothing to compare with, so timing does not tell portals apart.
-    if not hmac.compare_digest(key.encode(), (expected or secrets.token_urlsafe(32)).encode()) or not expected:
+    kept = _kept(member_id)
+    if kept is not None and _key_matches(kept, key):
+        return kept
+    portal = _read(member_id)
+    if portal is None or not _key_matches(portal, key):
         raise NotAuthenticated("unknown portal or wrong key")
-    assert portal is not None
+    _PORTALS[member_id] = (time.monotonic(), portal)
     return portal
 
 
-def check_auth_block(portal: Portal, form: dict[str, Any]) -> None:
-    """Calls with a human author carry ``auth``: its member_id and application_token must match."""
+_PORTALS: dict[str, tuple[float, Portal]] = {}  # authenticated portals, per warm Lambda
+
+
+def _kept(member_id: str) -> Portal | None:
+    cached = _PORTALS.get(member_id)
+    if cached and time.monotonic() - cached[0] < handler_portal_cache():
+        return cached[1]
+    _PORTALS.pop(member_id, None)
+    return None
+
+
+def _read(member_id: str) -> Portal | None:
+    """The portal as stored now (consistent), forgotten from the cache until it authenticates again."""
+    _PORTALS.pop(member_id, None)
+    return store.portals.get_portal(member_id)
+
+
+def _key_matches(portal: Portal | None, key: str) -> bool:
+    expected = portal.handler_secret if portal and portal.installed else ""
+    # Compare even when there is nothing to compare with, so timing does not tell portals apart.
+    return hmac.compare_digest(key.encode(), (expected or secrets.token_urlsafe(32)).encode()) and bool(expected)
+
+
+def check_auth_block(portal: Portal, form: dict[str, Any]) -> Portal:
+    """Calls with a human author carry ``auth``: its member_id and application_token must match
+    (a kept portal's token that does not is read afresh first). Returns the portal as checked."""
     auth = form.get("auth")
     if auth is None:
-        return
+        return portal
     if not isinstance(auth, dict):
         raise Invalid("auth must be a block of fields")
-    if str(auth.get("member_id", "")) != portal.member_id or not hmac.compare_digest(
-        str(auth.get("application_token", "")).encode(), portal.application_token.encode()
-    ):
+    if _auth_matches(portal, auth):
+        return portal
+    fresh = _read(portal.member_id)
+    if fresh is None or not fresh.installed or fresh.handler_secret != portal.handler_secret:
+        raise NotAuthenticated("unknown portal or wrong key")  # uninstalled, or the key rotated meanwhile
+    if not _auth_matches(fresh, auth):
         raise Forbidden("auth does not match this portal's application_token")
+    _PORTALS[fresh.member_id] = (time.monotonic(), fresh)
+    return fresh
+
+
+def _auth_matches(portal: Portal, auth: dict[str, Any]) -> bool:
+    return str(auth.get("member_id", "")) == portal.member_id and hmac.compare_digest(
+        str(auth.get("application_token", "")).encode(), portal.application_token.encode()
+    )
+
+
+def sender_codes(portal: Portal, form: dict[str, Any]) -> Collection[str]:
+    """The portal's added senders' codes, for ``parse_outgoing``; read afresh when the call names a
+    code the kept portal does not have (a sender added a moment ago)."""
+    code = form.get("code")
+    if not isinstance(code, str) or code == get_settings().sender_code or code in portal.senders:
+        return portal.senders
+    if not SENDER_CODE.fullmatch(code):  # not one a page could have added: no read
+        return portal.senders
+    fresh = _read(portal.member_id)
+    if fresh is None or not fresh.installed or fresh.handler_secret != portal.handler_secret:
+        return portal.senders
+    _PORTALS[fresh.member_id] = (time.monotonic(), fresh)
+    return fresh.senders
 
 
 def parse_outgoing(form: dict[str, Any], codes: Collection[str] = ()) -> OutgoingSms:
