@@ -176,6 +176,7 @@ class SimMessages:
         price: str = "",
         price_unit: str = "",
         price_after: int = 0,
+        sent_with_defaults: str = "",
     ) -> Message | None:
         key = (member_id, message_id)
         current = self.items.get(key)
@@ -183,6 +184,11 @@ class SimMessages:
             current is not None
             and current.status_rank < status_rank
             and not (carrier_message_id and current.carrier_message_id and current.carrier_message_id != carrier_message_id)
+            and not (
+                sent_with_defaults
+                and current.carrier == sent_with_defaults
+                and (current.carrier_sender or current.carrier_credentials)
+            )
         )
         # out of by-reconcile, unless only its price is left to ask (SPEC.price_after)
         leaving = ok and status in bitrix_statuses.FINAL and key in self.reconciling and not (price_after and not price)

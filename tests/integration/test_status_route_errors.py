@@ -4,6 +4,7 @@ trouble with our own table is never the caller's fault (4xx) and never a success
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def post(stack: LocalStack, key: str, status: str = "delivered") -> requests.Res
     body = encode_form({"message_id": "SBX-route-errors", "ref": key, "status": status})
     return requests.post(
         f"{stack.base_url}/carriers/sandbox/status",
-        params={"ref": key},  # as the sandbox calls back: the route reads the message before verifying
+        params={"ref": key},  # as the sandbox calls back
         data=body,
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
@@ -54,8 +55,14 @@ def sent(portal: EmulatedPortal) -> Message:
     ids=["advance-throttled", "read-throttled", "advance-unreadable", "read-unreadable"],
 )
 def test_a_store_failure_answers_5xx(
-    stack: LocalStack, sent: Message, monkeypatch: pytest.MonkeyPatch, target: str, fault: Callable[..., Any]
+    stack: LocalStack, portal: EmulatedPortal, monkeypatch: pytest.MonkeyPatch, target: str, fault: Callable[..., Any]
 ):
+    # A callback the deployment's credentials verify moves its message with no read; the route reads
+    # it when the message was sent with a portal's own sender or account (usecases/status_updates.py).
+    sent = Message(portal.member_id, f"route-errors-{target}", to="+15550170100", dispatch_state=DispatchState.SENT)
+    if target == "get_message":
+        sent = replace(sent, carrier="sandbox", carrier_sender="AcmeShop")
+    store.messages.create_message(sent)
     monkeypatch.setattr(store.messages, target, fault)
     response = post(stack, sent.key)
     assert 500 <= response.status_code < 600, (response.status_code, response.text)

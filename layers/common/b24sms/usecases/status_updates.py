@@ -9,12 +9,23 @@ from contextlib import contextmanager
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues, store
-from b24sms.adapters.carriers import CallbackRequest, SignatureError, StatusReport, callback_key, get_carrier, price_after, spec
+from b24sms.adapters.carriers import (
+    CallbackRequest,
+    SignatureError,
+    StatusReport,
+    UnknownCarrier,
+    callback_key,
+    get_carrier,
+    price_after,
+    spec,
+)
 from b24sms.domain import bitrix_statuses, errors
 from b24sms.domain.models import CarrierConfig, Message, Portal, split_key
 from b24sms.domain.privacy import mask_carrier_text
 
 logger = Logger(child=True)
+
+OWN_ACCOUNT = "own account"  # apply_report: not moved, the message was sent with a portal's own account
 
 
 def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
@@ -26,10 +37,14 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     config = None
     key = split_key(callback_key(carrier_name, request))
     member_id = "" if key else found.callback_portal(request)[:64]  # a callback URL given to one portal
+    if key:
+        applied = _as_deployment(carrier_name, request)
+        if applied is not None:
+            return applied
     with _ours():
         message = store.messages.get_message(*key) if key else None
         portal = store.portals.get_portal(member_id) if member_id else None
-    if message is not None and message.carrier == carrier_name and (message.carrier_sender or message.carrier_credentials):
+    if message is not None and _sent_with_own(message, carrier_name):
         config = CarrierConfig(carrier_name, message.carrier_sender, credentials=message.carrier_credentials)
     if member_id:  # only that portal's own account verifies it, and it moves only that portal's messages
         config = _own_account(portal, carrier_name)
@@ -39,6 +54,33 @@ def receive(carrier_name: str, request: CallbackRequest) -> list[str]:
     reports = carrier.parse_status(request)
     with _ours():
         return [apply_report(carrier.name, report, member_id) for report in reports]
+
+
+def _as_deployment(carrier_name: str, request: CallbackRequest) -> list[str] | None:
+    """A callback naming our message, verified with the deployment's credentials without reading the
+    message first: each report moves only a message sent with them (a condition on the advance). None:
+    they do not verify it, or a report names a message sent with a portal's own account, or a segment
+    (a write of its own): the read path decides, as before."""
+    try:
+        carrier = get_carrier(carrier_name)
+        reports = carrier.parse_status(request)
+    except (SignatureError, UnknownCarrier):
+        return None
+    if any(report.part_id for report in reports):
+        return None
+    outcomes: list[str] = []
+    with _ours():
+        for report in reports:
+            outcome = apply_report(carrier.name, report, defaults_only=True)
+            if outcome == OWN_ACCOUNT:
+                return None  # what was applied before it is stale there: the advance only moves forward
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _sent_with_own(message: Message, carrier: str) -> bool:
+    """The message was sent by ``carrier`` with a portal's own sender or credentials."""
+    return message.carrier == carrier and bool(message.carrier_sender or message.carrier_credentials)
 
 
 def _own_account(portal: Portal | None, carrier: str) -> CarrierConfig | None:
@@ -72,9 +114,11 @@ def _unknown(carrier: str, report: StatusReport) -> str:
     return "unknown"
 
 
-def apply_report(carrier: str, report: StatusReport, member_id: str = "", source: str = "") -> str:
+def apply_report(carrier: str, report: StatusReport, member_id: str = "", source: str = "", defaults_only: bool = False) -> str:
     """Returns what happened: advanced, stale (older than what we know), ignored, or unknown. With
-    ``member_id`` (a callback verified by that portal's account) only that portal's messages move.
+    ``member_id`` (a callback verified by that portal's account) only that portal's messages move;
+    with ``defaults_only`` (verified by the deployment's account) only what that account sent, else
+    ``OWN_ACCOUNT`` (nothing written).
     ``source``: what the history records (default ``carrier:<name>``; the reconciler's ``reconciler:<name>``)."""
     key = _locate(carrier, report)
     if key is None or (member_id and key[0] != member_id):
@@ -97,9 +141,12 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "", source
         price=report.price,
         price_unit=report.price_unit,
         price_after=price_after(carrier),  # final with no price: the reconciler asks it later, once
+        **({"sent_with_defaults": carrier} if defaults_only else {}),
     )
     if message is None:
         current = store.messages.get_message(*key)
+        if defaults_only and current is not None and _sent_with_own(current, carrier):
+            return OWN_ACCOUNT
         if current is None or (current.carrier_message_id and current.carrier_message_id != report.carrier_message_id):
             return _unknown(carrier, report)
         return "stale"

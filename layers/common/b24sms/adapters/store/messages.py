@@ -265,10 +265,13 @@ def advance_status(
     price: str = "",
     price_unit: str = "",
     price_after: int = 0,
+    sent_with_defaults: str = "",
 ) -> Message | None:
     """Move a message's Bitrix24 status forward and return the record as it is now; None (and nothing
-    written) if the message is unknown, the status is not forward, or ``carrier_message_id`` is given
-    and the record already holds another one."""
+    written) if the message is unknown, the status is not forward, ``carrier_message_id`` is given
+    and the record already holds another one, or ``sent_with_defaults`` (a carrier) is given and the
+    message was sent by that carrier with a portal's own sender or credentials (a callback the
+    deployment's credentials verified moves only what they sent: status_updates.py)."""
     t = now()
     names = {"#s": "status"}
     values: dict[str, Any] = {
@@ -305,6 +308,10 @@ def advance_status(
     if carrier_message_id:
         condition += " AND (attribute_not_exists(carrier_message_id) OR carrier_message_id = :cid)"
         values[":cid"] = carrier_message_id
+    if sent_with_defaults:
+        own = "attribute_not_exists(carrier_sender) AND attribute_not_exists(carrier_credentials)"
+        condition += f" AND (carrier <> :dc OR ({own}))"
+        values[":dc"] = sent_with_defaults
     response = guarded(
         _messages().update_item,
         Key={"member_id": member_id, "message_id": message_id},
