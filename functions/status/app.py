@@ -1,6 +1,6 @@
 """POST (or GET, for Vonage) /carriers/{carrier}/status: a carrier's delivery report. Verify its
-signature (with the credentials the message was sent with), move the message's status forward, queue
-the push."""
+signature (with the credentials the message was sent with: the deployment's first, then a portal's
+own account's), move the message's status forward, queue the push."""
 
 from __future__ import annotations
 
