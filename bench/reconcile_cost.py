@@ -177,7 +177,8 @@ def installed(
         return 1
 
     fake_queues = SimpleNamespace(
-        enqueue_reconciles=enqueue_reconciles, enqueue_push=lambda member_id, message_id, final=None: store._req("sqs.SendMessage")
+        enqueue_reconciles=enqueue_reconciles,
+        enqueue_push=lambda member_id, message_id, final=None: store._req("sqs.SendMessage"),
     )
     fake_carriers = SimpleNamespace(
         get_carrier=lambda name, config=None: carrier,

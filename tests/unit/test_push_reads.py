@@ -9,8 +9,8 @@ On the in-memory stand-ins (local/memory), which count requests and what the por
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -71,7 +71,8 @@ def test_a_final_status_is_pushed_with_no_read_of_its_message(world: World) -> N
     for message_id in ids:
         assert _deliver(world, message_id) == "advanced"
     body = json.loads(world.status.receive(1)[0]["body"])
-    assert body["final"][0] == bitrix_statuses.rank("delivered") and set(body) == {"member_id", "message_id", "final"}  # no text, no number
+    assert body["final"][0] == bitrix_statuses.rank("delivered")
+    assert set(body) == {"member_id", "message_id", "final"}  # no text, no number
     world.clock.base += 60  # (the record received above comes back)
     assert _push(world) == []
     assert _seen(world) == {message_id: ["delivered"] for message_id in ids}
