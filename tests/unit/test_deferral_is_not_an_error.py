@@ -93,7 +93,7 @@ def test_a_partly_failed_dispatch_batch_reports_only_its_failures(monkeypatch: p
 def test_a_whole_push_batch_deferred_returns_its_failures_without_raising(
     monkeypatch: pytest.MonkeyPatch, counted: dict[str, float]
 ):
-    def portal_down(keys: list[tuple[str, str]], deadline: float | None = None) -> push.PushReport:
+    def portal_down(keys: list[tuple[str, str]], deadline: float | None = None, finals: object = None) -> push.PushReport:
         return push.PushReport(failed=list(keys))
 
     monkeypatch.setattr(push, "push", portal_down)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from b24sms.adapters import store
 from b24sms.domain.models import Portal
 from b24sms.usecases import accept
 
@@ -91,6 +92,6 @@ def test_a_code_that_looks_like_one_is_named_in_the_refusal(monkeypatch: pytest.
         lambda query: Portal(member_id="m", client_endpoint="https://p.example/rest/", handler_secret="k"),
     )
     portal = Portal(member_id="m", client_endpoint="https://p.example/rest/", handler_secret="k")
-    monkeypatch.setattr(accept.store.portals, "get_portal", lambda member_id: portal)  # the fresh read of a new code
+    monkeypatch.setattr(store.portals, "get_portal", lambda member_id: portal)  # the fresh read of a new code
     answer = handler_module().lambda_handler(event("b24sms_9"), Context())
     assert answer["statusCode"] == 400 and "'b24sms_9'" in json.loads(answer["body"])["error_description"]

@@ -17,6 +17,7 @@ import pytest
 from b24sms.adapters import queues
 from b24sms.adapters.carriers.base import StatusReport
 from b24sms.domain import bitrix_statuses
+from b24sms.domain.models import Message
 from b24sms.usecases import accept, dispatch, push, status_queue, status_updates
 from local.memory.world import World
 
@@ -112,7 +113,8 @@ def test_a_status_the_index_does_not_hold_yet_waits_and_is_not_lost(world: World
     [message_id] = _sent(world, 1)
     _deliver(world, message_id)
     real = world.messages.pending_for_portal
-    lagging = iter([([], False)])  # the first Query does not see the status yet (eventually consistent)
+    # The first Query does not see the status yet (the index is eventually consistent).
+    lagging: Iterator[tuple[list[Message], bool]] = iter([([], False)])
     monkeypatch.setattr(
         world.messages, "pending_for_portal", lambda member_id, limit=500: next(lagging, None) or real(member_id, limit)
     )
