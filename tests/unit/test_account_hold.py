@@ -323,3 +323,21 @@ def test_the_admins_are_told_once_when_the_account_is_held_and_once_when_it_reco
     [call] = admin_alerts.notify_calls(world.portals.items[PORTAL], world.jobs[1][4], {0: {"ID": "7"}})
     assert call == ("im.notify.system.add", {"USER_ID": "7", "MESSAGE": world.jobs[1][4]["message"], "TAG": "b24sms.credentials"})
     assert admin_alerts.notify_calls(world.portals.items[PORTAL], world.jobs[1][4], {}) == []
+
+
+def test_the_dispatchers_copy_of_the_portal_is_dropped_before_the_admins_are_told(world: World):
+    """Telling the admins takes a while (a job, a notification): an SMS of the portal dispatched
+    meanwhile must not go out through the refusing account from a copy of the portal read before the
+    hold was written."""
+    world.accept("m1")
+    world.accept("m2")
+    told: list[bool] = []
+
+    def raised(member_id: str, cause: str, code: str = "") -> None:
+        told.append(PORTAL in dispatch._PORTALS)
+        assert world.dispatch("m2").outcome == "held"  # dispatched while the admins are being told
+
+    with mock.patch.object(admin_alerts, "raised", raised):
+        assert world.dispatch("m1").outcome == "held"
+    assert told == [False]
+    assert world.carrier.calls == [f"{PORTAL}.m1"]

@@ -11,6 +11,8 @@ A send that works, or the page's **Check** finding the account working, ends the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import config, queues, store
@@ -66,12 +68,16 @@ def wait(message: Message, hold: AccountHold, now: int) -> None:
     queues.enqueue_dispatch(message.member_id, message.message_id, delay_seconds=delay)
 
 
-def refused(member_id: str, key: str, exc: Refused, probing: bool) -> AccountHold:
+def refused(member_id: str, key: str, exc: Refused, probing: bool, forget: Callable[[], object] = lambda: None) -> AccountHold:
     """The account ``key`` refused a send: hold it (unless this was its probe, which moved the next one
-    already). The hold as the waiting messages should read it."""
+    already). The hold as the waiting messages should read it. ``forget`` drops the caller's copy of the
+    portal as soon as the hold is written, before the administrators are told (which takes a while):
+    a copy read before the hold would send the portal's next SMS through the refusing account."""
     now = store.now()
     held = AccountHold(exc.cause, exc.code, now, now + config.account_probe_seconds())
-    if not probing and store.holds.hold(member_id, key, held):
+    newly = not probing and store.holds.hold(member_id, key, held)
+    forget()
+    if newly:
         logger.warning("carrier account held: its SMS wait", extra={"account": key, "cause": exc.cause, "error": exc.code})
         admin_alerts.raised(member_id, exc.cause, code=exc.code)  # the portal's administrators, once
     return held

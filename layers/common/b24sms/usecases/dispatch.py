@@ -121,8 +121,9 @@ def dispatch(member_id: str, message_id: str) -> DispatchResult:
         sent = _send(plan, sms, store.now() - claimed.created_at)
     except account_hold.Refused as exc:  # nothing was sent: the message waits with the account's others
         store.messages.release_for_retry(claimed, exc.code, mask_carrier_text(exc.message), refund_attempt=True)
-        account_held = account_hold.refused(member_id, account, exc, probing=gate == account_hold.PROBE)
-        _PORTALS.pop(member_id, None)
+        account_held = account_hold.refused(
+            member_id, account, exc, probing=gate == account_hold.PROBE, forget=lambda: _PORTALS.pop(member_id, None)
+        )
         account_hold.wait(claimed, account_held, store.now())
         return DispatchResult("held", exc.code)
     except PermanentCarrierError as exc:
