@@ -288,6 +288,7 @@ class Turn(NamedTuple):
     busy_until: float
     last_push: float
     wake_at: float = 0.0
+    linger: float = 0.0
 
 
 class SimLimits:
@@ -301,7 +302,7 @@ class SimLimits:
     def push_turn(self, member_id: str) -> Turn:
         self.meter.read("limits", member_id)
         turn = self.turns.get(member_id, {})
-        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0), turn.get("wake_at", 0.0))
+        return Turn(turn.get("busy_until", 0.0), turn.get("last_push", 0.0), turn.get("wake_at", 0.0), turn.get("linger", 0.0))
 
     def set_push_wake(self, member_id: str, at: float) -> None:
         self.meter.write("limits", member_id)
@@ -315,7 +316,7 @@ class SimLimits:
         turn.update(busy_until=until, owner=owner)
         return True
 
-    def end_push_turn(self, member_id: str, owner: str, pushed: bool) -> None:
+    def end_push_turn(self, member_id: str, owner: str, pushed: bool, linger: float = 0.0) -> None:
         self.meter.write("limits", member_id)
         turn = self.turns.get(member_id, {})
         if turn.get("owner") == owner:
@@ -323,6 +324,7 @@ class SimLimits:
             turn.pop("owner", None)
             if pushed:
                 turn["last_push"] = self.meter.clock.time()
+                turn["linger"] = linger
 
     def acquire(self, key: str, member_id: str, rate: float, burst: float, max_wait: float) -> bool:
         """``TokenBucket.acquire``'s arithmetic (one consistent read and one conditional write a

@@ -86,7 +86,7 @@ def test_one_drain_of_a_portal_holds_its_push_turn_at_a_time(stack: LocalStack):
     from b24sms.adapters.store import limits
 
     member = f"turn-{time.monotonic_ns()}"
-    assert limits.push_turn(member) == (0.0, 0.0, 0.0)
+    assert limits.push_turn(member) == (0.0, 0.0, 0.0, 0.0)
     assert limits.take_push_turn(member, "first", time.time() + 10)
     assert not limits.take_push_turn(member, "second", time.time() + 10)  # held
     assert limits.push_turn(member).busy_until > time.time()
@@ -94,8 +94,8 @@ def test_one_drain_of_a_portal_holds_its_push_turn_at_a_time(stack: LocalStack):
     assert limits.push_turn(member).wake_at == 1234.5
     limits.end_push_turn(member, "second", pushed=True)  # not its turn: changes nothing
     assert limits.push_turn(member).last_push == 0.0
-    limits.end_push_turn(member, "first", pushed=True)
+    limits.end_push_turn(member, "first", pushed=True, linger=4.0)
     turn = limits.push_turn(member)
-    assert turn.busy_until == 0.0 and abs(turn.last_push - time.time()) < 5
+    assert turn.busy_until == 0.0 and abs(turn.last_push - time.time()) < 5 and turn.linger == 4.0
     assert limits.take_push_turn(member, "second", time.time() - 1)  # free again; and a turn past its time…
     assert limits.take_push_turn(member, "third", time.time() + 10)  # …is taken over

@@ -97,7 +97,10 @@ class FakeLimits:
         with self.lock:
             turn = self.turns.get(member_id, {})
             return SimpleNamespace(
-                busy_until=turn.get("busy_until", 0.0), last_push=turn.get("last_push", 0.0), wake_at=turn.get("wake_at", 0.0)
+                busy_until=turn.get("busy_until", 0.0),
+                last_push=turn.get("last_push", 0.0),
+                wake_at=turn.get("wake_at", 0.0),
+                linger=turn.get("linger", 0.0),
             )
 
     def set_push_wake(self, member_id: str, at: float) -> None:
@@ -112,7 +115,7 @@ class FakeLimits:
             turn.update(busy_until=until, owner=owner)
             return True
 
-    def end_push_turn(self, member_id: str, owner: str, pushed: bool) -> None:
+    def end_push_turn(self, member_id: str, owner: str, pushed: bool, linger: float = 0.0) -> None:
         with self.lock:
             turn = self.turns[member_id]
             if turn.get("owner") == owner:
@@ -120,6 +123,7 @@ class FakeLimits:
                 turn.pop("owner", None)
                 if pushed:
                     turn["last_push"] = time.time()
+                    turn["linger"] = linger
 
 
 class FakePortal:
@@ -310,7 +314,7 @@ def test_a_portal_pushed_a_moment_ago_gets_only_full_batches_the_rest_waits_brie
     fleet.limits.turns["p1"]["wake_at"] = 0.0  # no token on its way: a full batch goes, 5 wait
     result = status_queue.push_records(records(*more))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50] and len(result.report.later) == 5
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # the portal is idle again
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER_MAX  # the portal is idle again
     result = status_queue.push_records(records(("p1", "")))  # the token comes back
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50, 5] and fleet.messages.index == {}
 
@@ -346,7 +350,7 @@ def test_while_a_token_is_on_its_way_the_portals_other_records_send_none(fleet: 
     fleet.limits.turns["p1"]["wake_at"] = time.time()  # the token is due, and the portal pushed again meanwhile
     result = status_queue.push_records(records(("p1", "")))
     assert len(fleet.tokens) == 2 and not result.failures
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER  # idle again
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER_MAX  # idle again
     result = status_queue.push_records(records(("p1", "")))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 12] and fleet.messages.index == {}
 
@@ -545,3 +549,23 @@ def test_the_linger_is_a_setting() -> None:
     probe = "from b24sms.usecases import push; print(push.PUSH_LINGER)"
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "0.5" and push.PUSH_LINGER == 2.0  # the default here
+
+
+def test_while_a_portals_statuses_keep_coming_it_lingers_longer_and_an_idle_one_is_pushed_at_once(fleet: Fleet) -> None:
+    """A trickle (a campaign's reports) costs fewer and fewer calls: each push soon after the last
+    doubles the portal's linger, up to PUSH_LINGER_MAX; a pause makes it idle again (domain/linger.py)."""
+    fleet.portal("p1")
+    status_queue.push_records(records(*fleet.statuses("p1", 1)))  # idle: at once
+    assert fleet.limits.turns["p1"]["linger"] == push.PUSH_LINGER
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER + 0.5  # the next status, just after the linger
+    fleet.limits.turns["p1"]["wake_at"] = 0.0
+    status_queue.push_records(records(*fleet.statuses("p1", 1)))
+    assert len(fleet.portals["p1"].calls) == 2 and fleet.limits.turns["p1"]["linger"] == 2 * push.PUSH_LINGER
+    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER + 0.5  # past the base linger, not the doubled one
+    fleet.limits.turns["p1"]["wake_at"] = 0.0
+    result = status_queue.push_records(records(*fleet.statuses("p1", 1)))
+    assert len(fleet.portals["p1"].calls) == 2 and len(result.report.later) == 1  # it waits with what follows
+    fleet.limits.turns["p1"]["last_push"] -= 4 * push.PUSH_LINGER_MAX  # a pause: idle again
+    fleet.limits.turns["p1"]["wake_at"] = 0.0
+    status_queue.push_records(records(("p1", "")))
+    assert len(fleet.portals["p1"].calls) == 3 and fleet.limits.turns["p1"]["linger"] == push.PUSH_LINGER

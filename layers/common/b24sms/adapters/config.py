@@ -209,6 +209,12 @@ def push_linger() -> float:
     return float(os.environ.get("PUSH_LINGER", "2"))
 
 
+def push_linger_max() -> float:
+    """Seconds a portal's linger grows to while its statuses keep coming (``PUSH_LINGER_MAX``, default 8):
+    each push within twice the linger doubles it, a pause brings it back (domain/linger.py)."""
+    return float(os.environ.get("PUSH_LINGER_MAX", "8"))
+
+
 def handler_portal_cache() -> float:
     """Seconds a warm HANDLER function keeps an authenticated portal (``HANDLER_PORTAL_CACHE``, default
     5; 0 reads it on every call): an uninstall is refused within that time, a rotated secret at once."""

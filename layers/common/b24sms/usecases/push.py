@@ -34,8 +34,9 @@ from b24sms.adapters import queues, store
 from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.config import get_settings, push_linger
+from b24sms.adapters.config import get_settings, push_linger, push_linger_max
 from b24sms.domain import bitrix_statuses, stats
+from b24sms.domain import linger as lingering
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
 
@@ -56,8 +57,10 @@ BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
 CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
 # Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
 # waits (one delayed portal token comes back when this has passed), so a campaign's statuses go 50 to
-# a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config).
+# a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config); while a
+# portal's statuses keep coming its linger doubles up to PUSH_LINGER_MAX (domain/linger.py).
 PUSH_LINGER = push_linger()
+PUSH_LINGER_MAX = push_linger_max()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
 # A final status a record carries, written less than this many seconds before the index was read, may
@@ -189,7 +192,7 @@ def _push_portal(
     if named and "" not in ids:
         turn = store.limits.push_turn(member_id)
         now = time.time()
-        if turn.wake_at > now and (turn.busy_until > now or now - turn.last_push < PUSH_LINGER):
+        if turn.wake_at > now and (turn.busy_until > now or now - turn.last_push < lingering.current(turn.linger, PUSH_LINGER)):
             # They would wait, and a token on its way drains them: no Query, no portal read now.
             report.later.extend((m.member_id, m.message_id) for m in named)
             return
@@ -210,6 +213,7 @@ def _push_portal(
     pending = [m for m in pending if not m.message_id.startswith(TEST_PREFIX)]
     if not pending and not jobs_due:
         return
+    turn = turn or store.limits.push_turn(member_id)
     pending = _turn(member_id, pending, report, token=jobs_due, turn=turn)
     if not pending and (not jobs_due or member_id in report.waiting):
         return
@@ -251,17 +255,20 @@ def _push_portal(
     finally:
         report.calls += client.requests_made
         try:
-            store.limits.end_push_turn(member_id, owner, pushed=len(report.pushed) + len(report.dropped) > given)
+            pushed = len(report.pushed) + len(report.dropped) > given
+            after = lingering.after_push(turn.linger, time.time() - turn.last_push, PUSH_LINGER, PUSH_LINGER_MAX)
+            store.limits.end_push_turn(member_id, owner, pushed=pushed, linger=after)
         except Exception:  # the turn then ends when it runs out
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
 def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False, turn: Any = None) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
-    full batches of 50 when the portal was pushed less than ``PUSH_LINGER`` seconds ago; everything
-    when it is idle. What waits is in ``report.later``; ``report.waiting`` says when the portal needs a
-    token back (also a token with jobs, when another drain holds the portal), unless one is already on
-    its way (``wake_at``; for a token, another one due later)."""
+    full batches of 50 when the portal was pushed less than its linger ago (``PUSH_LINGER``, longer
+    while its statuses keep coming); everything when it is idle. What waits is in ``report.later``;
+    ``report.waiting`` says when the portal needs a token back (also a token with jobs, when another
+    drain holds the portal), unless one is already on its way (``wake_at``; for a token, another one
+    due later)."""
     turn = turn or store.limits.push_turn(member_id)
     now = time.time()
     # A token's own wake_at is about now when it arrives: it is covered only by another one due later.
@@ -270,10 +277,11 @@ def _turn(member_id: str, pending: list[Message], report: PushReport, token: boo
         _wait(member_id, pending, TURN_WAIT, report, covered, token)
         return []
     since = now - turn.last_push
-    if since >= PUSH_LINGER:
+    linger = lingering.current(turn.linger, PUSH_LINGER)
+    if since >= linger:
         return pending
     full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
-    _wait(member_id, pending[full:], PUSH_LINGER - since, report, covered)
+    _wait(member_id, pending[full:], linger - since, report, covered)
     return pending[:full]
 
 

@@ -82,6 +82,7 @@ class PushTurn(NamedTuple):
     busy_until: float  # another drain of the portal holds it until then (0: nobody)
     last_push: float  # when the portal was last given statuses (0: never)
     wake_at: float = 0.0  # a delayed portal token is due then (status_queue.py): others need not send one
+    linger: float = 0.0  # seconds the portal waits after a push before a small batch (domain/linger.py; 0: the base)
 
 
 def _push_key(member_id: str) -> dict[str, str]:
@@ -91,7 +92,12 @@ def _push_key(member_id: str) -> dict[str, str]:
 def push_turn(member_id: str) -> PushTurn:
     """Whether a drain of the portal is in flight, and when it last pushed (one consistent read)."""
     item = table("limits_table").get_item(Key=_push_key(member_id), ConsistentRead=True).get("Item") or {}
-    return PushTurn(float(item.get("busy_until", 0)), float(item.get("last_push", 0)), float(item.get("wake_at", 0)))
+    return PushTurn(
+        float(item.get("busy_until", 0)),
+        float(item.get("last_push", 0)),
+        float(item.get("wake_at", 0)),
+        float(item.get("linger", 0)),
+    )
 
 
 def set_push_wake(member_id: str, at: float) -> None:
@@ -116,13 +122,15 @@ def take_push_turn(member_id: str, owner: str, until: float) -> bool:
     return response is not None
 
 
-def end_push_turn(member_id: str, owner: str, pushed: bool) -> None:
-    """Let the portal's next drain in; ``pushed``: it was given statuses now (the coalescing clock)."""
+def end_push_turn(member_id: str, owner: str, pushed: bool, linger: float = 0.0) -> None:
+    """Let the portal's next drain in; ``pushed``: it was given statuses now (the coalescing clock), and
+    ``linger`` is its linger from now on (in the same write)."""
     values: dict[str, Any] = {":o": owner}
     expression = "REMOVE busy_until, push_owner"
     if pushed:
-        expression = "SET last_push = :t " + expression
+        expression = "SET last_push = :t, linger = :l " + expression
         values[":t"] = Decimal(f"{time.time():.3f}")
+        values[":l"] = Decimal(f"{linger:.3f}")
     guarded(
         table("limits_table").update_item,
         Key=_push_key(member_id),
