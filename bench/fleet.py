@@ -111,10 +111,11 @@ def summary(rows: list[PortalRow], started: float) -> dict[str, Any]:
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
-    """a / b, or None when either is missing."""
-    if a is None or b is None:
+    """a / b, or None when either is missing, or b is 0 (nothing measured: a run that pushed nothing
+    within its wait has 0 calls per status, and a ratio over it means nothing)."""
+    if a is None or b is None or b <= 0:
         return None
-    return a / max(b, 1e-9)
+    return a / b
 
 
 def compare(with_faulty: dict[str, Any], without: dict[str, Any]) -> dict[str, float | None]:

@@ -157,3 +157,10 @@ def test_the_section_runs_faulty_healthy_and_small_and_compares_them(monkeypatch
     assert out["healthy_with_vs_without"] == {"p95": 1.5, "tail": 1.5, "rest_calls_per_status": 1.0}
     assert out["calls_per_status_vs_small"] == 2.0
     assert "with_faulty" in saved[0] and "small" in saved[-1]  # figures kept after every run
+
+
+def test_a_run_that_pushed_nothing_gives_no_ratio_not_a_huge_one():
+    """The small fleet's run once ran out of the budget with nothing pushed: its 0 calls per status
+    made '40 portals vs 10' print 953125000x."""
+    assert fleet.ratio(0.95, 0.0) is None and fleet.ratio(0.95, None) is None
+    assert fleet.ratio(0.5, 0.25) == 2.0
