@@ -4,6 +4,7 @@ shallow one, and answers the same."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -11,17 +12,20 @@ import pytest
 from local.moto_server import MotoThread
 
 
-@pytest.fixture(scope="module")
-def sqs():
-    moto = MotoThread()
-    client = boto3.client(
-        "sqs",
+def _client(service: str, moto: MotoThread) -> Any:
+    return boto3.client(
+        service,
         endpoint_url=f"http://127.0.0.1:{moto.port}",
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    yield client
+
+
+@pytest.fixture(scope="module")
+def sqs():
+    moto = MotoThread()
+    yield _client("sqs", moto)
     moto.stop()
 
 
@@ -65,13 +69,7 @@ def test_dynamodb_answers_are_what_motos_serializer_writes(monkeypatch):
     monkeypatch.setenv("MOTO_SPEED_CHECK", "1")
     moto = MotoThread()
     try:
-        db = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{moto.port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        db = _client("dynamodb", moto)
         db.create_table(
             TableName="t",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

@@ -185,7 +185,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
     if not pending and not jobs_due:
         return
     turn = turn or store.limits.push_turn(member_id)
-    pending = _turn(member_id, pending, report, token=jobs_due, turn=turn)
+    pending = _turn(member_id, pending, report, turn, token=jobs_due)
     if not pending and (not jobs_due or member_id in report.waiting):
         return
     owner = uuid.uuid4().hex
@@ -233,14 +233,13 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
             logger.exception("push turn not ended", extra={"member_id": member_id})
 
 
-def _turn(member_id: str, pending: list[Message], report: PushReport, token: bool = False, turn: Any = None) -> list[Message]:
+def _turn(member_id: str, pending: list[Message], report: PushReport, turn: Any, token: bool = False) -> list[Message]:
     """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
     full batches of 50 when the portal was pushed less than its linger ago (``PUSH_LINGER``, longer
     while its statuses keep coming); everything when it is idle. What waits is in ``report.later``;
     ``report.waiting`` says when the portal needs a token back (also a token with jobs, when another
     drain holds the portal), unless one is already on its way (``wake_at``; for a token, another one
     due later)."""
-    turn = turn or store.limits.push_turn(member_id)
     now = time.time()
     # A token's own wake_at is about now when it arrives: it is covered only by another one due later.
     covered = turn.wake_at > now + (TOKEN_SLACK if token else 0.0)
