@@ -172,6 +172,7 @@ class Figures:
     lost: int = 0
     duplicated: int = 0
     query_limit_exceeded: int = 0
+    calls_out_of_time_order: int = 0  # the simulation's own check (SimPortal.out_of_order): must be 0
     dlq: dict[str, int] = field(default_factory=dict)
     rest_calls_per_status_healthy: float = 0.0
     rest_calls_per_status_by_campaign: dict[str, float] = field(default_factory=dict)
@@ -359,6 +360,7 @@ class Simulation:
             last[member_id] = (max(s, stored), max(p, at))
         f.statuses_pushed, f.lost, f.duplicated = pushed, lost, duplicated
         f.query_limit_exceeded = sum(p.query_limit_exceeded for p in self.sim_portals.values())
+        f.calls_out_of_time_order = sum(p.out_of_order for p in self.sim_portals.values())
         f.dlq = {"outbound": len(self.outbound.dlq), "status": len(self.status.dlq)}
         healthy_calls = sum(p.requests for m, p in self.sim_portals.items() if kinds[m] == "healthy")
         f.rest_calls_per_status_healthy = round(healthy_calls / max(1, len(latency["healthy"])), 4)
@@ -480,6 +482,7 @@ def render(figures: list[Figures]) -> str:
         f"REST calls per status (healthy portals)   {f.rest_calls_per_status_healthy:.4f}; by campaign size "
         f"{f.rest_calls_per_status_by_campaign}",
         f"lost / duplicated / QUERY_LIMIT_EXCEEDED  {f.lost} / {f.duplicated} / {f.query_limit_exceeded}   (DLQ {f.dlq})",
+        f"calls out of time order (must be 0)       {f.calls_out_of_time_order}",
         f"healthy portals' status latency, s        {f.latency_healthy}",
     ]
     if base:
@@ -517,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as out:
         json.dump([asdict(f) for f in figures], out, indent=1)
-    return 1 if figures[0].lost or figures[0].duplicated else 0
+    first = figures[0]
+    return 1 if first.lost or first.duplicated or first.query_limit_exceeded or first.calls_out_of_time_order else 0
 
 
 if __name__ == "__main__":

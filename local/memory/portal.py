@@ -45,6 +45,11 @@ class SimPortal:
     query_limit_exceeded: int = 0
     refused: int = 0
     timeouts: int = 0
+    # Calls that reached the portal earlier in simulated time than one before them. Invocations run
+    # whole, each on its own clock (local/memory/clock.py), so this counts what the simulation cannot
+    # judge truly: the bucket's verdict assumes calls arrive in time order. It must stay 0.
+    out_of_order: int = 0
+    last_call_at: float = 0.0
     seen: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # message id -> (status, at)
 
     def is_down(self, now: float) -> bool:
@@ -89,6 +94,10 @@ class SimSession:
             portal.timeouts += 1
             raise requests.ReadTimeout("read timed out")
         self.clock.sleep(took)
+        arrived = self.clock.monotonic()
+        if arrived < portal.last_call_at:
+            portal.out_of_order += 1
+        portal.last_call_at = max(portal.last_call_at, arrived)
         if not portal.bucket.take():
             portal.query_limit_exceeded += 1
             return _Response(503, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})

@@ -320,7 +320,12 @@ class SimLimits:
         self.meter.write("limits", member_id)
         turn = self.turns.get(member_id, {})
         if turn.get("owner") == owner:
-            turn.pop("busy_until", None)
+            # REMOVE busy_until, as store.limits does; here it holds when the turn ended instead, which
+            # is the same for every drain that starts later. A drain the event loop runs earlier in
+            # simulated time (invocations run whole, each on its own clock: local/memory/clock.py) sees
+            # the portal busy, as it would have: without this, two drains of a portal overlapped in
+            # simulated time and the simulation charged the portal's bucket for calls made in parallel.
+            turn["busy_until"] = self.meter.clock.time()
             turn.pop("owner", None)
             if pushed:
                 turn["last_push"] = self.meter.clock.time()
@@ -337,7 +342,7 @@ class SimLimits:
             tokens = min(burst, tokens + max(0.0, now - at) * rate)
             if tokens >= 1:
                 self.meter.write("limits", member_id)
-                self.buckets[key] = (tokens - 1, now)
+                self.buckets[key] = (tokens - 1, max(now, at))  # never back: no refill counted twice
                 return True
             wait = (1 - tokens) / rate
             if waited + wait > max_wait:

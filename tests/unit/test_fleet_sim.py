@@ -10,7 +10,7 @@ from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import Message
 from bench import fleet_sim
 from local.memory.clock import EPOCH, EventLoop, SimClock, SimExecutor
-from local.memory.portal import Bucket
+from local.memory.portal import Bucket, SimPortal, SimSession
 from local.memory.sqs import SimQueue
 from local.memory.store import Meter, SimLimits, SimMessages
 
@@ -168,7 +168,54 @@ def test_our_token_bucket_waits_within_max_wait_else_refuses():
     assert ok and took == pytest.approx(0.5)
 
 
+def test_our_bucket_never_moves_its_clock_back_so_no_refill_is_counted_twice():
+    # Invocations run whole, each on its own clock: a take at 5 s may be run after one at 10 s.
+    clock = SimClock()
+    limits = SimLimits(Meter(clock, 0.0))
+
+    def take_at(seconds: float) -> bool:
+        return clock.run(lambda: limits.acquire("b", "p", 1.0, 2.0, 0.0), start=seconds)[0]
+
+    assert take_at(10.0) and take_at(5.0)  # the burst of 2, the second one run later but timed earlier
+    assert take_at(10.5) is False  # refilled from 10 s (half a token), not again from 5 s
+    assert take_at(11.0)
+
+
+def test_a_portals_calls_out_of_time_order_are_counted():
+    # The portal's bucket judges calls in the order they are run; the simulation must show none ran
+    # out of time order, or its QUERY_LIMIT_EXCEEDED count would not be the truth.
+    clock = SimClock()
+    portal = SimPortal("p", Bucket(clock))
+    session = SimSession(portal, clock)
+
+    def call_at(seconds: float) -> None:
+        clock.run(lambda: session.post("https://p/rest/x.json", b"", {}, (1.0, 5.0)), start=seconds)
+
+    call_at(3.0)
+    call_at(4.0)
+    assert portal.out_of_order == 0
+    call_at(2.0)
+    assert portal.out_of_order == 1
+
+
 # -- the store ------------------------------------------------------------------------------------------
+def test_a_push_turn_is_busy_for_a_drain_run_later_but_starting_before_the_turn_ended():
+    # Drain A (0 s to 5 s) is run first, whole; drain B starts at 1 s of simulated time: in AWS it
+    # would find the portal busy, so here too. Ending the turn must not let B in before 5 s.
+    clock = SimClock()
+    limits = SimLimits(Meter(clock, 0.0))
+
+    def drain_a() -> None:
+        assert limits.take_push_turn("p", "a", clock.time() + 60.0)
+        clock.sleep(5.0)
+        limits.end_push_turn("p", "a", pushed=True)
+
+    clock.run(drain_a)
+    assert clock.run(lambda: limits.take_push_turn("p", "b", clock.time() + 60.0), start=1.0)[0] is False
+    assert clock.run(lambda: limits.push_turn("p").busy_until > clock.time(), start=1.0)[0]
+    assert clock.run(lambda: limits.take_push_turn("p", "c", clock.time() + 60.0), start=5.5)[0]
+
+
 def test_a_status_is_in_the_pending_index_until_mark_pushed_catches_up_and_only_moves_forward():
     clock = SimClock()
     messages = SimMessages(Meter(clock, 0.0))
