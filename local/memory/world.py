@@ -151,7 +151,7 @@ class World:
                     stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, status_queue, dispatch, bitrix_client, accept):
+            for module in (push, status_queue, dispatch, bitrix_client, accept, status_updates):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self.client_for))

@@ -29,11 +29,11 @@ def fail_once(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     real = queues.enqueue_push
     refused: list[tuple[str, str]] = []
 
-    def flaky(member_id: str, message_id: str) -> None:
+    def flaky(member_id: str, message_id: str, final: tuple[int, float] | None = None) -> None:
         if not refused:
             refused.append((member_id, message_id))
             raise ConnectionError("SQS unreachable")
-        real(member_id, message_id)
+        real(member_id, message_id, final)
 
     monkeypatch.setattr(queues, "enqueue_push", flaky)
     return refused

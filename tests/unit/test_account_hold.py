@@ -114,7 +114,7 @@ class World:
         self.pushed: list[str] = []
         self.queues = SimpleNamespace(
             enqueue_dispatch=lambda member_id, message_id, delay_seconds=0: self.queued.append((message_id, delay_seconds)),
-            enqueue_push=lambda member_id, message_id: self.pushed.append(message_id),
+            enqueue_push=lambda member_id, message_id, final=None: self.pushed.append(message_id),
         )
         self.carrier = Refusing()
 

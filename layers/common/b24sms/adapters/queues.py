@@ -31,8 +31,30 @@ def enqueue_dispatch(member_id: str, message_id: str, delay_seconds: int = 0) ->
     )
 
 
-def enqueue_push(member_id: str, message_id: str) -> None:
-    aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=_body(member_id, message_id))
+def enqueue_push(member_id: str, message_id: str, final: tuple[int, float] | None = None) -> None:
+    """A status queue record naming a message whose status moved; ``final``: (its final status's rank,
+    when it was written), so the push needs no read of it (``final_of``; usecases/push.py)."""
+    data: dict[str, Any] = {"member_id": member_id, "message_id": message_id}
+    if final is not None:
+        data["final"] = [final[0], round(final[1], 3)]
+    body = json.dumps(data, separators=(",", ":"))
+    aws.sqs().send_message(QueueUrl=get_settings().status_queue_url, MessageBody=body)
+
+
+MAX_RANK = 100  # a status rank a record may carry (domain/bitrix_statuses ranks are single digits)
+
+
+def final_of(body: str) -> tuple[int, float] | None:
+    """The (rank, written at) a status queue record carries for a final status (``enqueue_push``); None
+    when it carries none or anything out of bounds (a record is untrusted: the push then reads)."""
+    try:
+        data: Any = json.loads(body)
+        rank, at = data["final"]
+    except (KeyError, ValueError, TypeError):
+        return None
+    if type(rank) is not int or not 0 < rank <= MAX_RANK or type(at) not in (int, float) or not 0 < at < 1e11:
+        return None
+    return rank, float(at)
 
 
 BATCH = 10  # SendMessageBatch's limit

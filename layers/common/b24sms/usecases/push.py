@@ -63,6 +63,9 @@ PUSH_LINGER = push_linger()
 PUSH_LINGER_MAX = push_linger_max()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
+# A final status a record carries, written less than this many seconds before the index was read, may
+# not be in the index yet (eventually consistent; Lambdas' clocks): it waits for a portal token.
+INDEX_LAG = 2.0
 
 
 @dataclass
@@ -91,24 +94,29 @@ class PushReport:
         self.waiting.update(other.waiting)
 
 
-def push(keys: list[Key], deadline: float | None = None) -> PushReport:
+def push(keys: list[Key], deadline: float | None = None, finals: dict[Key, tuple[int, float]] | None = None) -> PushReport:
     """Push what the tokens ``keys`` name, each portal drained on its own, in parallel, until
-    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now)."""
+    ``deadline`` (``time.monotonic()``; default ``PORTAL_BUDGET`` from now). ``finals``: the final
+    statuses records carry, (rank, written at) by key: those messages are not read (``_pending``)."""
     tokens = list(dict.fromkeys(keys))
     by_portal: dict[str, list[str]] = defaultdict(list)
     for member_id, message_id in tokens:
         by_portal[member_id].append(message_id)
-    found = store.messages.get_messages([k for k in tokens if k[1]])
+    carried = {k: v for k, v in (finals or {}).items() if k in tokens and k[1]}
+    found = store.messages.get_messages([k for k in tokens if k[1] and k not in carried])
+    for key, (rank, _) in carried.items():  # what is pushed comes from the index (_pending)
+        found.setdefault(key, Message(key[0], key[1], status_rank=rank))
+    written = {k: at for k, (_, at) in carried.items() if found[k].status_rank == carried[k][0]}
     deadline = time.monotonic() + PORTAL_BUDGET if deadline is None else deadline
     report = PushReport()
     if len(by_portal) == 1:
         [(member_id, ids)] = by_portal.items()
-        report.merge(_drain(member_id, ids, found, deadline))
+        report.merge(_drain(member_id, ids, found, deadline, written))
     else:
         with ThreadPoolExecutor(max_workers=min(PORTAL_WORKERS, len(by_portal))) as pool:
             # Each portal in a copy of this invocation's context (what it holds goes with the work).
             futures = [
-                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline)
+                pool.submit(contextvars.copy_context().run, _drain, member_id, ids, found, deadline, written)
                 for member_id, ids in by_portal.items()
             ]
             for future in futures:
@@ -127,12 +135,14 @@ def _count(report: PushReport) -> None:
         logger.exception("day counters not updated", extra={"count": len(report.finals)})
 
 
-def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float) -> PushReport:
+def _drain(
+    member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, carried: dict[Key, float] | None = None
+) -> PushReport:
     """One portal's push; whatever goes wrong stays with this portal: its keys are deferred."""
     report = PushReport()
     named = [(member_id, i) for i in ids if i]
     try:
-        _push_portal(member_id, ids, found, deadline, report)
+        _push_portal(member_id, ids, found, deadline, report, carried or {})
     except Exception:  # one portal's trouble must not hold back the others' statuses
         logger.exception("status push failed", extra={"member_id": member_id})
         done = set(report.pushed) | set(report.dropped) | set(report.failed) | set(report.later)
@@ -141,23 +151,42 @@ def _drain(member_id: str, ids: list[str], found: dict[Key, Message], deadline: 
     return report
 
 
-def _pending(member_id: str, ids: list[str], found: dict[Key, Message], report: PushReport) -> list[Message]:
+def _pending(
+    member_id: str, ids: list[str], found: dict[Key, Message], report: PushReport, carried: dict[Key, float] | None = None
+) -> list[Message]:
     """The portal's statuses to push: the named messages (read consistently) and, when any of them
-    still needs a push or the token names only the portal, the portal's pending index entries."""
+    still needs a push or the token names only the portal, the portal's pending index entries.
+
+    A named message whose record carried its final status (``carried``: key -> when it was written)
+    was not read: it is pushed from its index entry. Not there, it was pushed already, unless it was
+    written less than ``INDEX_LAG`` ago (the index may not have it yet) or the index holds more than
+    one drain takes: then it waits for a portal token, which drains it from the index. So it is never
+    pushed twice from a stale record, and never lost (it stays in the index until ``mark_pushed``)."""
+    carried = carried or {}
     named = {(member_id, i): found[(member_id, i)] for i in ids if i and (member_id, i) in found}
     pending = {k: m for k, m in named.items() if m.status_rank > m.pushed_rank}
     if pending or "" in ids:
+        started = time.time()
         drained, more = store.pushes.pending_for_portal(member_id, DRAIN_LIMIT)
         if more:
             report.more.add(member_id)
-        for message in drained:
-            key = (message.member_id, message.message_id)
-            if key not in named and message.status_rank > message.pushed_rank:
+        index = {(m.member_id, m.message_id): m for m in drained}
+        for key, message in index.items():
+            if (key not in named or key in carried) and message.status_rank > message.pushed_rank:
                 pending[key] = message
+        for key in [k for k in carried if k in named]:
+            entry = index.get(key)
+            if entry is not None and entry.status_rank >= named[key].status_rank:
+                continue  # pushed from its index entry (above), if the portal does not have it yet
+            pending.pop(key, None)
+            if entry is not None or more or started - carried[key] < INDEX_LAG:
+                _wait(member_id, [named[key]], TURN_WAIT, report)
     return list(pending.values())
 
 
-def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport) -> None:
+def _push_portal(
+    member_id: str, ids: list[str], found: dict[Key, Message], deadline: float, report: PushReport, carried: dict[Key, float]
+) -> None:
     turn = None
     named = [m for i in ids if (m := found.get((member_id, i))) is not None and m.status_rank > m.pushed_rank]
     if named and "" not in ids:
@@ -167,7 +196,7 @@ def _push_portal(member_id: str, ids: list[str], found: dict[Key, Message], dead
             # They would wait, and a token on its way drains them: no Query, no portal read now.
             report.later.extend((m.member_id, m.message_id) for m in named)
             return
-    pending = _pending(member_id, ids, found, report)
+    pending = _pending(member_id, ids, found, report, carried)
     jobs_due = "" in ids  # the portal's token: its jobs (portal_jobs) are made after its statuses
     if not pending and not jobs_due:
         return

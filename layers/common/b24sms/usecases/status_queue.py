@@ -48,6 +48,7 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
     retrying cannot fix it."""
     by_id: dict[str, dict[str, Any]] = {}
     keys_by_record: dict[str, Key] = {}
+    carried: dict[Key, tuple[int, float] | None] = {}  # final statuses the records carry: not read (push._pending)
     for record in records:
         try:
             key = queues.parse_body(record["body"], portal_token=True)
@@ -55,8 +56,13 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
             by_id[record["messageId"]] = record
         except (KeyError, ValueError, TypeError, AttributeError, json.JSONDecodeError):
             logger.error("unreadable status queue message dropped", extra={"sqs_message_id": record.get("messageId")})
+            continue
+        if key[1]:  # named again without it (the recovery sweep's record) or differently: it is read
+            final = queues.final_of(record["body"])
+            carried[key] = final if final is not None and carried.get(key, final) == final else None
+    finals = {k: v for k, v in carried.items() if v is not None}
     budget = PORTAL_BUDGET if remaining_seconds is None else max(min(PORTAL_BUDGET, remaining_seconds - BUDGET_MARGIN), 1.0)
-    report = push.push(list(keys_by_record.values()), time.monotonic() + budget)
+    report = push.push(list(keys_by_record.values()), time.monotonic() + budget, finals)
     failed = set(report.failed)
     failures = [rid for rid, key in keys_by_record.items() if key in failed or (not key[1] and key[0] in report.deferred_portals)]
     failing = {keys_by_record[rid][0] for rid in failures}

@@ -3,6 +3,7 @@ forward only, and a push queued when the portal has something new to see."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,6 +23,7 @@ from b24sms.adapters.carriers import (
 from b24sms.domain import bitrix_statuses, errors
 from b24sms.domain.models import CarrierConfig, Message, Portal, split_key
 from b24sms.domain.privacy import mask_carrier_text
+from b24sms.usecases.replies import OPENLINES_CODE
 
 logger = Logger(child=True)
 
@@ -156,7 +158,11 @@ def apply_report(carrier: str, report: StatusReport, member_id: str = "", source
 def _advanced(message: Message) -> str:
     """The status moved forward: queue a push if the portal has not seen it."""
     if message.status_rank > message.pushed_rank:
-        queues.enqueue_push(message.member_id, message.message_id)
+        if message.status in bitrix_statuses.FINAL and message.code != OPENLINES_CODE:
+            # A final status never changes: the record says so, and the push reads nothing for it.
+            queues.enqueue_push(message.member_id, message.message_id, final=(message.status_rank, time.time()))
+        else:  # the push reads it (an Open Lines reply's chat fields, a status that may still move)
+            queues.enqueue_push(message.member_id, message.message_id)
     logger.info("status advanced", extra={"message_id": message.message_id, "status": message.status})
     return "advanced"
 
