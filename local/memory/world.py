@@ -111,7 +111,7 @@ class World:
         from b24sms.adapters.bitrix import client as bitrix_client
         from b24sms.adapters.bitrix import tokens
         from b24sms.adapters.config import get_settings
-        from b24sms.usecases import accept, dispatch, optouts, portal_jobs, push, status_queue, status_updates
+        from b24sms.usecases import accept, dispatch, optouts, portal_jobs, push, push_turn, status_queue, status_updates
         from b24sms.usecases import page as page_package
 
         store = SimpleNamespace(
@@ -146,12 +146,12 @@ class World:
             stack.callback(get_settings.cache_clear)
             names = [m.name for m in pkgutil.iter_modules(page_package.__path__)]
             page = [importlib.import_module(f"b24sms.usecases.page.{name}") for name in names]
-            for module in (accept, dispatch, status_updates, push, portal_jobs, optouts, *page):
+            for module in (accept, dispatch, status_updates, push, push_turn, portal_jobs, optouts, *page):
                 if hasattr(module, "store"):  # those that read or write it themselves
                     stack.enter_context(mock.patch.object(module, "store", store))
             stack.enter_context(mock.patch.object(tokens, "client_for", self.client_for))
             stack.enter_context(mock.patch.object(queues, "aws", SimpleNamespace(sqs=lambda: self.sqs)))
-            for module in (push, status_queue, dispatch, bitrix_client, accept, status_updates):
+            for module in (push, push_turn, status_queue, dispatch, bitrix_client, accept, status_updates):
                 stack.enter_context(mock.patch.object(module, "time", sim_time))
             stack.enter_context(mock.patch.object(push, "ThreadPoolExecutor", SimExecutor))
             stack.enter_context(mock.patch.object(push, "client_for", self.client_for))

@@ -174,7 +174,7 @@ def test_our_bucket_never_moves_its_clock_back_so_no_refill_is_counted_twice():
     limits = SimLimits(Meter(clock, 0.0))
 
     def take_at(seconds: float) -> bool:
-        return clock.run(lambda: limits.acquire("b", "p", 1.0, 2.0, 0.0), start=seconds)[0]
+        return bool(clock.run(lambda: limits.acquire("b", "p", 1.0, 2.0, 0.0), start=seconds)[0])
 
     assert take_at(10.0) and take_at(5.0)  # the burst of 2, the second one run later but timed earlier
     assert take_at(10.5) is False  # refilled from 10 s (half a token), not again from 5 s

@@ -24,7 +24,7 @@ from b24sms.adapters.bitrix.client import BatchResult, BitrixClient
 from b24sms.domain import bitrix_statuses
 from b24sms.domain.dispatch_states import DispatchState
 from b24sms.domain.models import Message, Portal
-from b24sms.usecases import push, status_queue
+from b24sms.usecases import push, push_turn, status_queue
 from local.memory.jobs import MemoryJobs
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:b24sms-dev-status"
@@ -201,13 +201,11 @@ class Fleet:
 def fleet(monkeypatch: pytest.MonkeyPatch) -> Fleet:
     fleet = Fleet()
     stand_in = fleet.messages  # the messages table, its push-pending index and its day counters
-    monkeypatch.setattr(
-        push,
-        "store",
-        SimpleNamespace(
-            messages=stand_in, pushes=stand_in, counters=stand_in, portals=fleet, limits=fleet.limits, jobs=MemoryJobs()
-        ),
+    store = SimpleNamespace(
+        messages=stand_in, pushes=stand_in, counters=stand_in, portals=fleet, limits=fleet.limits, jobs=MemoryJobs()
     )
+    monkeypatch.setattr(push, "store", store)
+    monkeypatch.setattr(push_turn, "store", store)  # the wake of a delayed token (note_wakes)
     monkeypatch.setattr(
         push, "client_for", lambda portal, max_wait=10.0, fail_fast=False: FakeClient(fleet.portals[portal.member_id])
     )
@@ -285,7 +283,7 @@ def test_a_portal_token_drains_the_portal(fleet: Fleet) -> None:
 
 def test_more_than_one_drain_brings_one_record_back_at_once(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "DRAIN_LIMIT", 60)
-    monkeypatch.setattr(push, "PUSH_LINGER", 0.0)
+    monkeypatch.setattr(push_turn, "PUSH_LINGER", 0.0)
     fleet.portal("p1")
     keys = fleet.statuses("p1", 100)
     result = status_queue.push_records(records(keys[0], keys[1]))
@@ -314,7 +312,7 @@ def test_a_portal_pushed_a_moment_ago_gets_only_full_batches_the_rest_waits_brie
     fleet.limits.turns["p1"]["wake_at"] = 0.0  # no token on its way: a full batch goes, 5 wait
     result = status_queue.push_records(records(*more))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50] and len(result.report.later) == 5
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER_MAX  # the portal is idle again
+    fleet.limits.turns["p1"]["last_push"] -= push_turn.PUSH_LINGER_MAX  # the portal is idle again
     result = status_queue.push_records(records(("p1", "")))  # the token comes back
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 50, 5] and fleet.messages.index == {}
 
@@ -350,7 +348,7 @@ def test_while_a_token_is_on_its_way_the_portals_other_records_send_none(fleet: 
     fleet.limits.turns["p1"]["wake_at"] = time.time()  # the token is due, and the portal pushed again meanwhile
     result = status_queue.push_records(records(("p1", "")))
     assert len(fleet.tokens) == 2 and not result.failures
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER_MAX  # idle again
+    fleet.limits.turns["p1"]["last_push"] -= push_turn.PUSH_LINGER_MAX  # idle again
     result = status_queue.push_records(records(("p1", "")))
     assert [c[1] for c in fleet.portals["p1"].calls] == [5, 12] and fleet.messages.index == {}
 
@@ -546,9 +544,9 @@ def test_the_linger_is_a_setting() -> None:
     from local.template import ROOT
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common"), "PUSH_LINGER": "0.5"}
-    probe = "from b24sms.usecases import push; print(push.PUSH_LINGER)"
+    probe = "from b24sms.usecases import push_turn; print(push_turn.PUSH_LINGER)"
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "0.5" and push.PUSH_LINGER == 2.0  # the default here
+    assert out.strip() == "0.5" and push_turn.PUSH_LINGER == 2.0  # the default here
 
 
 def test_while_a_portals_statuses_keep_coming_it_lingers_longer_and_an_idle_one_is_pushed_at_once(fleet: Fleet) -> None:
@@ -556,16 +554,16 @@ def test_while_a_portals_statuses_keep_coming_it_lingers_longer_and_an_idle_one_
     doubles the portal's linger, up to PUSH_LINGER_MAX; a pause makes it idle again (domain/linger.py)."""
     fleet.portal("p1")
     status_queue.push_records(records(*fleet.statuses("p1", 1)))  # idle: at once
-    assert fleet.limits.turns["p1"]["linger"] == push.PUSH_LINGER
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER + 0.5  # the next status, just after the linger
+    assert fleet.limits.turns["p1"]["linger"] == push_turn.PUSH_LINGER
+    fleet.limits.turns["p1"]["last_push"] -= push_turn.PUSH_LINGER + 0.5  # the next status, just after the linger
     fleet.limits.turns["p1"]["wake_at"] = 0.0
     status_queue.push_records(records(*fleet.statuses("p1", 1)))
-    assert len(fleet.portals["p1"].calls) == 2 and fleet.limits.turns["p1"]["linger"] == 2 * push.PUSH_LINGER
-    fleet.limits.turns["p1"]["last_push"] -= push.PUSH_LINGER + 0.5  # past the base linger, not the doubled one
+    assert len(fleet.portals["p1"].calls) == 2 and fleet.limits.turns["p1"]["linger"] == 2 * push_turn.PUSH_LINGER
+    fleet.limits.turns["p1"]["last_push"] -= push_turn.PUSH_LINGER + 0.5  # past the base linger, not the doubled one
     fleet.limits.turns["p1"]["wake_at"] = 0.0
     result = status_queue.push_records(records(*fleet.statuses("p1", 1)))
     assert len(fleet.portals["p1"].calls) == 2 and len(result.report.later) == 1  # it waits with what follows
-    fleet.limits.turns["p1"]["last_push"] -= 4 * push.PUSH_LINGER_MAX  # a pause: idle again
+    fleet.limits.turns["p1"]["last_push"] -= 4 * push_turn.PUSH_LINGER_MAX  # a pause: idle again
     fleet.limits.turns["p1"]["wake_at"] = 0.0
     status_queue.push_records(records(("p1", "")))
-    assert len(fleet.portals["p1"].calls) == 3 and fleet.limits.turns["p1"]["linger"] == push.PUSH_LINGER
+    assert len(fleet.portals["p1"].calls) == 3 and fleet.limits.turns["p1"]["linger"] == push_turn.PUSH_LINGER

@@ -18,7 +18,7 @@ from b24sms.adapters import queues
 from b24sms.adapters.carriers.base import StatusReport
 from b24sms.domain import bitrix_statuses
 from b24sms.domain.models import Message
-from b24sms.usecases import accept, dispatch, push, status_queue, status_updates
+from b24sms.usecases import accept, dispatch, push, push_turn, status_queue, status_updates
 from local.memory.world import World
 
 PORTAL = "p-reads"
@@ -88,7 +88,7 @@ def test_a_record_whose_status_an_earlier_drain_pushed_pushes_nothing_again(worl
     assert status_queue.push_records([one], 60).failures == []  # its drain takes both from the index
     world.status.delete(one["receiptHandle"])
     assert _seen(world) == {first: ["delivered"], second: ["delivered"]}
-    world.clock.base += push.INDEX_LAG + push.PUSH_LINGER + 1  # the second record comes later
+    world.clock.base += push.INDEX_LAG + push_turn.PUSH_LINGER + 1  # the second record comes later
     assert status_queue.push_records([other], 60).failures == []
     assert _seen(world) == {first: ["delivered"], second: ["delivered"]}  # not pushed twice
     assert _batch_gets(world) == 0

@@ -26,7 +26,6 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -34,11 +33,10 @@ from b24sms.adapters import queues, store
 from b24sms.adapters.bitrix import BitrixError, OperationTimeLimit, PortalUnavailable
 from b24sms.adapters.bitrix.client import BATCH_LIMIT, BitrixClient
 from b24sms.adapters.bitrix.tokens import client_for
-from b24sms.adapters.config import get_settings, push_linger, push_linger_max
+from b24sms.adapters.config import get_settings
 from b24sms.domain import bitrix_statuses, stats
-from b24sms.domain import linger as lingering
 from b24sms.domain.models import Message, Portal
-from b24sms.usecases import delivery_watch, portal_jobs, replies, timeline
+from b24sms.usecases import delivery_watch, portal_jobs, push_turn, replies, timeline
 
 logger = Logger(child=True)
 
@@ -55,14 +53,7 @@ PORTAL_WORKERS = 8  # portals of one receive pushed at once
 PORTAL_BUDGET = 10.0  # seconds a portal may take in one receive; what is left waits for the next
 BUDGET_MARGIN = 5.0  # seconds kept before the Lambda's own timeout
 CONNECT_TIMEOUT = 1.0  # a portal that does not take the connection within this is down for now
-# Coalescing: a portal pushed less than this many seconds ago gets only full batches of 50; the rest
-# waits (one delayed portal token comes back when this has passed), so a campaign's statuses go 50 to
-# a call. An idle portal is pushed at once, whatever it holds. The PUSH_LINGER setting (config); while a
-# portal's statuses keep coming its linger doubles up to PUSH_LINGER_MAX (domain/linger.py).
-PUSH_LINGER = push_linger()
-PUSH_LINGER_MAX = push_linger_max()
-TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
-TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
+# Coalescing (a portal pushed less than its linger ago gets only full batches of 50): push_turn.py.
 # A final status a record carries, written less than this many seconds before the index was read, may
 # not be in the index yet (eventually consistent; Lambdas' clocks): it waits for a portal token.
 INDEX_LAG = 2.0
@@ -180,7 +171,7 @@ def _pending(
                 continue  # pushed from its index entry (above), if the portal does not have it yet
             pending.pop(key, None)
             if entry is not None or more or started - carried[key] < INDEX_LAG:
-                _wait(member_id, [named[key]], TURN_WAIT, report)
+                push_turn.wait(member_id, [named[key]], push_turn.TURN_WAIT, report)
     return list(pending.values())
 
 
@@ -191,8 +182,7 @@ def _push_portal(
     named = [m for i in ids if (m := found.get((member_id, i))) is not None and m.status_rank > m.pushed_rank]
     if named and "" not in ids:
         turn = store.limits.push_turn(member_id)
-        now = time.time()
-        if turn.wake_at > now and (turn.busy_until > now or now - turn.last_push < lingering.current(turn.linger, PUSH_LINGER)):
+        if push_turn.covered_by_a_token(turn, time.time()):
             # They would wait, and a token on its way drains them: no Query, no portal read now.
             report.later.extend((m.member_id, m.message_id) for m in named)
             return
@@ -214,13 +204,13 @@ def _push_portal(
     if not pending and not jobs_due:
         return
     turn = turn or store.limits.push_turn(member_id)
-    pending = _turn(member_id, pending, report, turn, token=jobs_due)
+    pending = push_turn.decide(member_id, pending, report, turn, token=jobs_due)
     if not pending and (not jobs_due or member_id in report.waiting):
         return
     owner = uuid.uuid4().hex
     until = time.time() + max(deadline - time.monotonic(), 0.0) + BUDGET_MARGIN
     if not store.limits.take_push_turn(member_id, owner, until):
-        _wait(member_id, pending, TURN_WAIT, report, token=jobs_due)  # another drain took it just now
+        push_turn.wait(member_id, pending, push_turn.TURN_WAIT, report, token=jobs_due)  # another drain took it
         return
     client = client_for(portal, max_wait=max(deadline - time.monotonic(), 0.0), fail_fast=True)
     given = len(report.pushed) + len(report.dropped)
@@ -256,54 +246,9 @@ def _push_portal(
         report.calls += client.requests_made
         try:
             pushed = len(report.pushed) + len(report.dropped) > given
-            after = lingering.after_push(turn.linger, time.time() - turn.last_push, PUSH_LINGER, PUSH_LINGER_MAX)
-            store.limits.end_push_turn(member_id, owner, pushed=pushed, linger=after)
+            store.limits.end_push_turn(member_id, owner, pushed=pushed, linger=push_turn.linger_after(turn))
         except Exception:  # the turn then ends when it runs out
             logger.exception("push turn not ended", extra={"member_id": member_id})
-
-
-def _turn(member_id: str, pending: list[Message], report: PushReport, turn: Any, token: bool = False) -> list[Message]:
-    """What of ``pending`` to push now: nothing while another drain of the portal is in flight; only
-    full batches of 50 when the portal was pushed less than its linger ago (``PUSH_LINGER``, longer
-    while its statuses keep coming); everything when it is idle. What waits is in ``report.later``;
-    ``report.waiting`` says when the portal needs a token back (also a token with jobs, when another
-    drain holds the portal), unless one is already on its way (``wake_at``; for a token, another one
-    due later)."""
-    now = time.time()
-    # A token's own wake_at is about now when it arrives: it is covered only by another one due later.
-    covered = turn.wake_at > now + (TOKEN_SLACK if token else 0.0)
-    if turn.busy_until > now:
-        _wait(member_id, pending, TURN_WAIT, report, covered, token)
-        return []
-    since = now - turn.last_push
-    linger = lingering.current(turn.linger, PUSH_LINGER)
-    if since >= linger:
-        return pending
-    full = len(pending) // BATCH_LIMIT * BATCH_LIMIT
-    _wait(member_id, pending[full:], linger - since, report, covered)
-    return pending[:full]
-
-
-def _wait(
-    member_id: str, messages: list[Message], seconds: float, report: PushReport, covered: bool = False, token: bool = False
-) -> None:
-    if messages or token:
-        report.later.extend((m.member_id, m.message_id) for m in messages)
-        if not covered:
-            report.waiting[member_id] = max(report.waiting.get(member_id, 0.0), seconds)
-
-
-def note_wakes(seconds_by_portal: dict[str, int], sent_at: float) -> None:
-    """Tokens sent at ``sent_at`` (read before the send, so that a token never arrives before its
-    ``wake_at``) are on their way to these portals (status_queue.py): their other records need not
-    send one before then. A failure here costs only extra tokens."""
-    now = sent_at
-    for member_id, seconds in seconds_by_portal.items():
-        if seconds > 0:
-            try:
-                store.limits.set_push_wake(member_id, now + seconds)
-            except Exception:
-                logger.exception("push wake not recorded", extra={"member_id": member_id})
 
 
 def _jobs(client: BitrixClient, portal: Portal, deadline: float, report: PushReport, token: bool) -> None:

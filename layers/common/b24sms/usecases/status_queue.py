@@ -29,8 +29,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues
-from b24sms.usecases import push
-from b24sms.usecases.push import BUDGET_MARGIN, PORTAL_BUDGET, TURN_WAIT, Key, PushReport
+from b24sms.usecases import push, push_turn
+from b24sms.usecases.push import BUDGET_MARGIN, PORTAL_BUDGET, Key, PushReport
+from b24sms.usecases.push_turn import TURN_WAIT
 
 logger = Logger(child=True)
 
@@ -88,5 +89,5 @@ def push_records(records: list[dict[str, Any]], remaining_seconds: float | None 
             for rid in again:
                 queues.delay_redelivery(by_id[rid]["eventSourceARN"], by_id[rid]["receiptHandle"], waits[keys_by_record[rid][0]])
             return RecordsResult(report, failures + again)
-        push.note_wakes(waits, sent_at)
+        push_turn.note_wakes(waits, sent_at)
     return RecordsResult(report, failures)
