@@ -51,7 +51,7 @@ lint: venv ## ruff check, ruff format --check, and the layer's import contracts 
 typecheck: venv ## mypy (strict)
 	$(VENV)/bin/mypy .
 
-pytest: venv browser-setup ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
+pytest: venv sam-venv browser-setup ## every tier under tests/: unit, integration, browser (needs chromium), container (needs Docker); a tier that cannot run skips and is named at the end
 	$(VENV)/bin/pytest
 
 unit: venv ## tests/unit: the use cases on in-memory stand-ins (local/memory/), no server (about 20 s of CPU)
