@@ -1,10 +1,11 @@
 """The DynamoDB tables the outbound path uses, in memory, with the semantics the code relies on:
 conditional writes (a write whose condition fails changes nothing and returns None/False), the sparse
 indexes (``by-pending`` while a message waits to be sent, ``by-push-pending`` from a status the portal
-has not seen until ``mark_pushed`` catches up), ``ReturnValues=ALL_NEW``. It mirrors
-``b24sms.adapters.store`` function by function (same names and arguments) and counts what each call
-would cost: request units (a failed conditional write still costs its write), index writes, and the
-writes and reads landing on each portal's partition per second (the partition key is ``member_id``)."""
+has not seen until ``mark_pushed`` catches up; ``by-portal-log`` only counted, once per message),
+``ReturnValues=ALL_NEW``. It mirrors ``b24sms.adapters.store`` function by function (same names and
+arguments) and counts what each call would cost: request units (a failed conditional write still
+costs its write), index writes, and the writes and reads landing on each portal's partition per
+second (the partition key is ``member_id``)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,13 @@ class SimMessages:
 
     def create_message(self, message: Message) -> bool:
         key = (message.member_id, message.message_id)
-        self._w(message.member_id, 1, "PutItem")
         if key in self.items:
+            self._w(message.member_id, 0, "PutItem")  # its condition failed: the write unit, no index entry
             return False
+        # Index entries: by-pending (while it waits to be sent) and by-portal-log, the page's log (written
+        # here only: it projects nothing an update changes). by-portal-created, kept one release while
+        # by-portal-log backfills, is not counted (every message write rewrote it: docs/operations.md).
+        self._w(message.member_id, (message.dispatch_state == DispatchState.ACCEPTED) + 1, "PutItem")
         self.items[key] = message
         if message.dispatch_state == DispatchState.ACCEPTED:
             self.waiting.add(key)

@@ -257,3 +257,19 @@ def test_the_page_opened_outside_the_portal_answers_an_html_page_in_its_language
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html"), response.text
     assert sentence in response.text and f'<html lang="{lang}">' in response.text
     assert "frame-ancestors" in response.headers["Content-Security-Policy"]
+
+
+def test_the_log_reads_its_index_then_the_messages_under_the_app_s_own_permissions(
+    stack: LocalStack, emulator: PortalEmulator, portal: EmulatedPortal
+):
+    """The log Queries ``by-portal-log`` for keys and reads the messages by BatchGetItem, as
+    AppFunction (its IAM enforced): the status comes from the table, the status filter after the read."""
+    final_message(portal.member_id, "log-d", "delivered")
+    final_message(portal.member_id, "log-f", "failed")
+    token = session_of(emulator, portal)
+    page = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token}, timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    assert sorted(re.findall(r'data-id="(log-[df])"', page.text)) == ["log-d", "log-f"]  # same second: either order
+    failed = requests.post(f"{stack.base_url}/bitrix/app", data={"session": token, "status": "failed"}, timeout=30)
+    assert failed.status_code == 200, failed.text[:300]
+    assert re.findall(r'data-id="(log-[df])"', failed.text) == ["log-f"]

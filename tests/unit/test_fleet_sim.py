@@ -220,7 +220,9 @@ def test_a_status_is_in_the_pending_index_until_mark_pushed_catches_up_and_only_
     clock = SimClock()
     messages = SimMessages(Meter(clock, 0.0))
     assert messages.create_message(Message("p", "m1"))
+    assert messages.meter.wru["messages"] == 3  # the item, by-pending and by-portal-log (the page's log)
     assert not messages.create_message(Message("p", "m1"))  # conditional: once
+    assert messages.meter.wru["messages"] == 4  # a failed put: its write unit, no index entry
     delivered = bitrix_statuses.rank(bitrix_statuses.DELIVERED)
     assert messages.advance_status("p", "m1", bitrix_statuses.DELIVERED, delivered, source="t") is not None
     assert messages.advance_status("p", "m1", bitrix_statuses.DELIVERED, delivered, source="t") is None  # not forward

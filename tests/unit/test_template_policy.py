@@ -101,8 +101,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "AppFunction": grants(
         ("PortalsTable", GET), ("PortalsTable", UPDATE), *TOKEN_BUCKET,
-        ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY),
-        ("MessagesTable/index/by-portal-created", QUERY),
+        ("MessagesTable", GET), ("MessagesTable", PUT), ("MessagesTable", QUERY), ("MessagesTable", "dynamodb:BatchGetItem"),
+        ("MessagesTable/index/by-portal-log", QUERY),
+        ("MessagesTable/index/by-portal-created", QUERY),  # release N only: while by-portal-log backfills
         ("ChatsTable", PUT), ("ChatsTable", DELETE), ("ChatsTable", QUERY), ("OutboundQueue", SEND),
         ("StatusQueue", SEND),  # an opt-out by hand: its CRM timeline entries (a portal job) wake the push
         ("secretsmanager", "secretsmanager:GetSecretValue"), ("secretsmanager", "secretsmanager:CreateSecret"),

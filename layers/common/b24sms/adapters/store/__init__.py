@@ -5,7 +5,7 @@
 - ``messages``: MessagesTable, the messages themselves (recorded, claimed, sent, statuses);
   ``pending``: its ``by-pending`` index (messages waiting to be sent); ``pushes``: its
   ``by-push-pending`` index (statuses the portal has not been given); ``message_log``: the page's log
-  (``by-portal-created``); ``counters``: the per-portal day counters;
+  (``by-portal-log``, then a batch read of its messages); ``counters``: the per-portal day counters;
 - ``chats``: ChatsTable (two-way SMS: recipients, opt-outs, inbound de-duplication, number routes);
   ``audit``: its ``audit#`` items, the page's log of settings changes;
 - ``credentials``: a portal's carrier credentials (Secrets Manager);

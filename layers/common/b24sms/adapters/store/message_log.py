@@ -1,5 +1,22 @@
-"""The page's message log: a Query on the ``by-portal-created`` index of the ``MessagesTable``, newest
-first, filtered, paged by an opaque cursor; never a Scan."""
+"""The page's message log: a Query on the ``by-portal-log`` index of the ``MessagesTable`` for keys,
+newest first, then a BatchGetItem of the page's messages; paged by an opaque cursor; never a Scan.
+
+``by-portal-log`` projects only what never changes after a message is created (its keys, ``code``
+and ``to``), so no update of a message writes the index again: one index write per message, at its
+creation (template.yaml; tests/unit/test_log_index.py holds the projection to that). The sender and
+number filters run in the index (they are projected); the status, which changes, is read from the
+table and filtered after the read.
+
+Reads per log page (``limit`` 25): at most ``MAX_PAGES_READ`` (10) index pages of up to 100 keys, and
+at most 100 messages read by BatchGetItem per index page (eventually consistent, 0.5 read unit per
+message under 4 KB). Without a status filter only the messages the page still needs are read (25,
+plus any the digits check or an expiry drops); with one, each index page's candidates are read
+whole (up to 1000 messages per log page when few match).
+
+Release N adds ``by-portal-log``; while DynamoDB backfills it, a Query on it fails
+(``ValidationException``: "Cannot read from backfilling global secondary index"), and that log page
+is read from the old ``by-portal-created`` instead (same keys, same cursors). Release N+1 removes
+``by-portal-created`` and ``FALLBACK_INDEX`` (docs/operations.md, "Upgrading")."""
 
 from __future__ import annotations
 
@@ -8,9 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from b24sms.adapters.store._table import table
+from b24sms.adapters.store.messages import get_messages
 from b24sms.domain.models import Message
 
-LOG_INDEX = "by-portal-created"
+LOG_INDEX = "by-portal-log"
+FALLBACK_INDEX = "by-portal-created"  # release N only: read while LOG_INDEX backfills
+BACKFILLING = "Cannot read from backfilling global secondary index"  # DynamoDB's ValidationException
 
 
 def _messages() -> Any:
@@ -33,6 +53,7 @@ class LogPage:
 
 
 MAX_PAGES_READ = 10  # index pages read per log page at most (filters can skip many messages)
+INDEX_PAGE = 100  # keys per index page; also the most messages read per index page
 
 
 def message_log(member_id: str, filters: LogFilter, limit: int = 25, cursor: str = "") -> LogPage:
@@ -41,13 +62,15 @@ def message_log(member_id: str, filters: LogFilter, limit: int = 25, cursor: str
     key = Key("member_id").eq(member_id)
     if filters.since or filters.until:
         key = key & Key("created_at").between(filters.since or 0, filters.until or 2**40)
-    kwargs: dict[str, Any] = {"IndexName": LOG_INDEX, "KeyConditionExpression": key, "ScanIndexForward": False, "Limit": 100}
-    condition = None
-    if filters.status:
-        condition = Attr("status").eq(filters.status)
+    kwargs: dict[str, Any] = {
+        "IndexName": LOG_INDEX,
+        "KeyConditionExpression": key,
+        "ScanIndexForward": False,
+        "Limit": INDEX_PAGE,
+    }
+    condition = None  # only what the index projects: the status is filtered after the read
     if filters.code:
-        by_code = Attr("code").eq(filters.code)
-        condition = by_code if condition is None else condition & by_code
+        condition = Attr("code").eq(filters.code)
     if filters.digits:
         by_digits = Attr("to").contains(filters.digits[-4:])
         condition = by_digits if condition is None else condition & by_digits
@@ -57,20 +80,47 @@ def message_log(member_id: str, filters: LogFilter, limit: int = 25, cursor: str
         kwargs["ExclusiveStartKey"] = _decode_cursor(member_id, cursor)
     found: list[Message] = []
     for _ in range(MAX_PAGES_READ):
-        page = _messages().query(**kwargs)
-        for item in page.get("Items", []):
-            message = Message.from_item(item)
-            if filters.digits and not _digits(message).endswith(filters.digits):
-                continue
-            found.append(message)
-            if len(found) == limit:
-                last = {"member_id": member_id, "message_id": message.message_id, "created_at": message.created_at}
-                return LogPage(found, _encode_cursor(last))
+        page = _query(kwargs)
+        keys = [(item["member_id"], item["message_id"]) for item in page.get("Items", [])]
+        while keys:
+            # Without a status filter every message read is shown: read only what the page lacks.
+            chunk, keys = (keys[: limit - len(found)], keys[limit - len(found) :]) if not filters.status else (keys, [])
+            read = get_messages(chunk, consistent=False)
+            for chunk_key in chunk:
+                message = read.get(chunk_key)
+                if message is None or not _matches(message, filters):
+                    continue  # expired or erased since the index was read, or filtered out
+                found.append(message)
+                if len(found) == limit:
+                    last = {"member_id": member_id, "message_id": message.message_id, "created_at": message.created_at}
+                    return LogPage(found, _encode_cursor(last))
         if "LastEvaluatedKey" not in page:
             return LogPage(found, "")
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     last_key = page["LastEvaluatedKey"]
     return LogPage(found, _encode_cursor(last_key))
+
+
+def _query(kwargs: dict[str, Any]) -> Any:
+    """One index page; from ``FALLBACK_INDEX`` for the rest of this log page while ``LOG_INDEX`` backfills."""
+    try:
+        return _messages().query(**kwargs)
+    except Exception as exc:
+        if kwargs["IndexName"] != LOG_INDEX or not _backfilling(exc):
+            raise
+    kwargs["IndexName"] = FALLBACK_INDEX
+    return _messages().query(**kwargs)
+
+
+def _backfilling(exc: Exception) -> bool:
+    error = (getattr(exc, "response", None) or {}).get("Error", {})
+    return bool(error.get("Code") == "ValidationException" and BACKFILLING in str(error.get("Message", "")))
+
+
+def _matches(message: Message, filters: LogFilter) -> bool:
+    if filters.status and message.status != filters.status:
+        return False
+    return not filters.digits or _digits(message).endswith(filters.digits)
 
 
 def _digits(message: Message) -> str:

@@ -49,8 +49,10 @@ def get_message(member_id: str, message_id: str) -> Message | None:
     return Message.from_item(item) if item else None
 
 
-def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
-    """Read many messages at once (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+def get_messages(keys: list[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Message]:
+    """Read many messages at once (BatchGetItem, 100 keys a call, unprocessed keys retried up to 8
+    times; a key still unprocessed then, or not in the table, is left out). ``consistent=False``:
+    eventually consistent reads, half the read units (the page's log: ``message_log.py``)."""
     found: dict[tuple[str, str], Message] = {}
     table_name = get_settings().messages_table
     unique = list(dict.fromkeys(keys))
@@ -58,7 +60,7 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
         request: dict[str, Any] = {
             table_name: {
                 "Keys": [{"member_id": m, "message_id": i} for m, i in unique[start : start + 100]],
-                "ConsistentRead": True,
+                "ConsistentRead": consistent,
             }
         }
         for attempt in range(8):
