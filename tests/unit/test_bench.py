@@ -51,14 +51,14 @@ def test_moto_is_killed_when_it_ignores_sigterm():
 def test_a_batch_get_counts_one_read_per_key(monkeypatch):
     """The ledger's reads include the push's BatchGetItem: n keys are n reads, not 0."""
     import boto3
-    from moto import mock_aws
 
     from bench.run import AwsCalls
+    from tests.moto_alone import moto_alone
 
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with moto_alone():
         calls = AwsCalls()
         dynamodb = boto3.resource("dynamodb")
         dynamodb.create_table(

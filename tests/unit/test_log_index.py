@@ -19,6 +19,7 @@ from b24sms.adapters.store import message_log
 from b24sms.adapters.store.message_log import LogFilter
 from b24sms.domain.models import Message
 from local.template import Template
+from tests.moto_alone import moto_alone
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "layers/common/b24sms/adapters/store"
@@ -81,13 +82,10 @@ def test_the_old_index_stays_for_this_release_with_the_same_keys() -> None:
 # -- on moto ----------------------------------------------------------------------------------------
 @pytest.fixture
 def messages_table() -> Iterator[Any]:
-    from moto import mock_aws
-
     from b24sms.adapters.config import reset_settings
     from b24sms.adapters.store._table import reset_client
 
     env = {
-        "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "PORTALS_TABLE": "portals",
@@ -97,7 +95,7 @@ def messages_table() -> Iterator[Any]:
         "STATUS_QUEUE_URL": "status",
         "BITRIX_CLIENT_ID": "test",
     }
-    with mock.patch.dict(os.environ, env), mock_aws():
+    with mock.patch.dict(os.environ, env), moto_alone():
         os.environ.pop("AWS_ENDPOINT_URL", None)
         reset_settings()
         reset_client()
