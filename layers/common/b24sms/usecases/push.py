@@ -37,6 +37,7 @@ from b24sms.adapters.config import get_settings
 from b24sms.domain import bitrix_statuses, stats
 from b24sms.domain.models import Message, Portal
 from b24sms.usecases import delivery_watch, portal_jobs, push_turn, replies, timeline
+from b24sms.usecases.push_turn import Key
 
 logger = Logger(child=True)
 
@@ -46,7 +47,6 @@ DROP_CODES = frozenset({"ERROR_MESSAGE_NOT_FOUND"})
 # Portals whose batch refused messageservice methods: single calls from then on (per process).
 _NO_BATCH: set[str] = set()
 
-Key = tuple[str, str]  # (member_id, message_id); message_id "" in a portal's token
 
 DRAIN_LIMIT = 500  # a portal's pending statuses pushed per drain (10 batch calls)
 PORTAL_WORKERS = 8  # portals of one receive pushed at once

@@ -26,7 +26,7 @@ PUSH_LINGER_MAX = push_linger_max()
 TURN_WAIT = 1.0  # seconds a record waits when another drain of its portal is in flight
 TOKEN_SLACK = 0.5  # a portal token arriving this early still counts as the one due (Lambdas' clocks)
 
-Key = tuple[str, str]  # (member_id, message_id)
+Key = tuple[str, str]  # (member_id, message_id); message_id "" in a portal's token
 
 
 class Waits(Protocol):

@@ -30,8 +30,8 @@ from aws_lambda_powertools import Logger
 
 from b24sms.adapters import queues
 from b24sms.usecases import push, push_turn
-from b24sms.usecases.push import BUDGET_MARGIN, PORTAL_BUDGET, Key, PushReport
-from b24sms.usecases.push_turn import TURN_WAIT
+from b24sms.usecases.push import BUDGET_MARGIN, PORTAL_BUDGET, PushReport
+from b24sms.usecases.push_turn import TURN_WAIT, Key
 
 logger = Logger(child=True)
 

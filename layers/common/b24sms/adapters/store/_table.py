@@ -37,9 +37,13 @@ def batch_get_item(request: dict[str, Any]) -> Any:
     return dynamodb().batch_get_item(RequestItems=request)
 
 
+def aws_error(exc: Exception) -> dict[str, Any]:
+    """The ``Error`` (``Code``, ``Message``) of a botocore ClientError; {} for any other exception."""
+    return dict((getattr(exc, "response", None) or {}).get("Error", {}))
+
+
 def conditional_failed(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+    return aws_error(exc).get("Code") == "ConditionalCheckFailedException"
 
 
 def guarded(write: Callable[..., Any], **kwargs: Any) -> Any | None:

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from b24sms.adapters.store._table import table
+from b24sms.adapters.store._table import aws_error, table
 from b24sms.adapters.store.messages import get_messages
 from b24sms.domain.models import Message
 
@@ -113,8 +113,8 @@ def _query(kwargs: dict[str, Any]) -> Any:
 
 
 def _backfilling(exc: Exception) -> bool:
-    error = (getattr(exc, "response", None) or {}).get("Error", {})
-    return bool(error.get("Code") == "ValidationException" and BACKFILLING in str(error.get("Message", "")))
+    error = aws_error(exc)
+    return error.get("Code") == "ValidationException" and BACKFILLING in str(error.get("Message", ""))
 
 
 def _matches(message: Message, filters: LogFilter) -> bool:
